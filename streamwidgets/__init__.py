@@ -1,0 +1,51 @@
+"""streamwidgets: live WebSocket feeds, explorable in Jupyter.
+
+Headless use::
+
+    import streamwidgets
+    from streamwidgets import feeds
+
+    async with streamwidgets.open(feeds.hydra(url, token=jwt), streams=["signals"]) as stream:
+        async for event in stream:
+            ...
+        stream.df  # the rolling DataFrame
+"""
+
+from . import feeds
+from .buffer import EventBuffer
+from .connection import Connection, State, StateChange, SubscriptionResult
+from .events import Event
+from .exceptions import (
+    AuthenticationFailed,
+    ConfigurationError,
+    ConnectionFailed,
+    FrameError,
+    RequestError,
+    StreamError,
+    StreamNotAvailable,
+)
+from .headless import Stream, open
+from .secret import Secret
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuthenticationFailed",
+    "ConfigurationError",
+    "Connection",
+    "ConnectionFailed",
+    "Event",
+    "EventBuffer",
+    "FrameError",
+    "RequestError",
+    "Secret",
+    "State",
+    "StateChange",
+    "Stream",
+    "StreamError",
+    "StreamNotAvailable",
+    "SubscriptionResult",
+    "__version__",
+    "feeds",
+    "open",
+]

@@ -1,0 +1,760 @@
+"""The connection: the one place that owns a socket.
+
+It runs as one asyncio task on whatever loop is running (in Jupyter, the
+kernel's), and goes through these states::
+
+    disconnected -> connecting -> connected -> reconnecting -> connected ...
+                                      \\-> failed (the close code says stop, or retries ran out)
+    any state -> closed (the user closed it)
+
+Every change carries its reason in plain words. Frames are read with a capped
+socket read size and the reader yields to the loop every few events, so other
+callbacks on the loop (the widget, the kernel's comms) never wait long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidHandshake,
+    InvalidStatus,
+    InvalidURI,
+    PayloadTooBig,
+)
+
+from .backoff import Backoff
+from .buffer import EventBuffer
+from .dialects.base import CloseAction, CloseDecision, Dialect, Outgoing
+from .events import Event, Heartbeat, Reply, ServerNotice, Welcome
+from .exceptions import (
+    AuthenticationFailed,
+    ConfigurationError,
+    ConnectionFailed,
+    FrameError,
+    RequestError,
+)
+from .jsonutil import preview
+from .secret import redact
+from .stats import ConnectionStats, RejectedFrame
+from .wirelog import RedactingLogger
+
+__all__ = ["Connection", "State", "StateChange", "SubscriptionResult"]
+
+logger = logging.getLogger(__name__)
+
+# Limits
+DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024
+DEFAULT_READ_BYTES = 16 * 1024
+DEFAULT_YIELD_EVERY = 32
+_HISTORY = 200
+_MAX_PENDING_REQUESTS = 256
+
+
+class State(str, enum.Enum):
+    """The states of a connection."""
+
+    DISCONNECTED = "disconnected"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    FAILED = "failed"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """A state the connection entered, why, and when (epoch seconds)."""
+
+    state: State
+    reason: str
+    at: float
+    code: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionResult:
+    """What the server made of a subscribe request."""
+
+    active: list[str]
+    rejected: dict[str, str]
+
+
+class _Dead(Exception):
+    """Raised inside the session when the watchdog declares the connection dead."""
+
+
+class Connection:
+    """Keep one feed connected, parsed and buffered, reconnecting as its dialect says.
+
+    Args:
+        dialect: the feed's dialect (see :mod:`streamwidgets.feeds`).
+        streams: streams to subscribe to once connected, and after every reconnect.
+        buffer: where events go; a new :class:`EventBuffer` if None.
+        max_frame_bytes: frames larger than this are refused (counted, then reconnect).
+        open_timeout: seconds for the TCP/TLS/WebSocket handshake and the welcome.
+        request_timeout: seconds to wait for the reply to a request.
+        backoff: reconnection delays.
+        healthy_after: seconds a connection must last for the backoff to reset.
+        max_attempts: consecutive failed attempts before giving up (None: never).
+        read_bytes: the socket read size; smaller reads keep the loop responsive.
+        yield_every: events processed between two yields to the loop.
+        keep_rejected: how many malformed frames to keep for inspection.
+
+    Example:
+        >>> import asyncio
+        >>> from streamwidgets.dialects.hydra import HydraDialect
+        >>> conn = Connection(HydraDialect("ws://127.0.0.1:9/stream", token="t"))
+        >>> conn.state
+        <State.DISCONNECTED: 'disconnected'>
+    """
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        *,
+        streams: Iterable[str] = (),
+        buffer: EventBuffer | None = None,
+        # Timeouts
+        open_timeout: float = 10.0,
+        request_timeout: float = 10.0,
+        # Reconnection
+        backoff: Backoff | None = None,
+        healthy_after: float = 5.0,
+        max_attempts: int | None = 30,
+        # Limits
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        read_bytes: int = DEFAULT_READ_BYTES,
+        yield_every: int = DEFAULT_YIELD_EVERY,
+        keep_rejected: int = 100,
+    ) -> None:
+        if not isinstance(dialect, Dialect):
+            raise ConfigurationError(f"expected a feed dialect, got {type(dialect).__name__}")
+        if isinstance(streams, str):
+            raise ConfigurationError("streams must be a list of names, not one string")
+        for name, value, low in (
+            ("open_timeout", open_timeout, 0),
+            ("request_timeout", request_timeout, 0),
+            ("healthy_after", healthy_after, 0),
+        ):
+            if not isinstance(value, (int, float)) or value <= low:
+                raise ConfigurationError(f"{name} must be a number > {low}, got {value!r}")
+        for name, value, minimum in (
+            ("max_frame_bytes", max_frame_bytes, 1024),
+            ("read_bytes", read_bytes, 1024),
+            ("yield_every", yield_every, 1),
+            ("keep_rejected", keep_rejected, 0),
+        ):
+            if not isinstance(value, int) or value < minimum:
+                raise ConfigurationError(f"{name} must be an int >= {minimum}, got {value!r}")
+        if max_attempts is not None and (not isinstance(max_attempts, int) or max_attempts < 1):
+            raise ConfigurationError(f"max_attempts must be None or an int >= 1, got {max_attempts!r}")
+        streams = list(streams)
+        dialect.check_streams(streams)
+
+        self.dialect = dialect
+        self.buffer = buffer if buffer is not None else EventBuffer(explode=dialect.explode)
+        self.stats = ConnectionStats()
+        self.rejected_frames: deque[RejectedFrame] = deque(maxlen=keep_rejected)
+        self.notices: deque[ServerNotice] = deque(maxlen=100)
+        self.history: deque[StateChange] = deque(maxlen=_HISTORY)
+        self.open_timeout = float(open_timeout)
+        self.request_timeout = float(request_timeout)
+        self.backoff = backoff or Backoff()
+        self.healthy_after = float(healthy_after)
+        self.max_attempts = max_attempts
+        self.max_frame_bytes = max_frame_bytes
+        self.read_bytes = read_bytes
+        self.yield_every = yield_every
+
+        self._wanted: list[str] = list(dict.fromkeys(streams))
+        self._state = State.DISCONNECTED
+        self._reason = "not started"
+        self._code: int | None = None
+        self._ws: ClientConnection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._helpers: set[asyncio.Task[Any]] = set()
+        self._pending: dict[str, deque[asyncio.Future[Reply]]] = {}
+        self._changed = asyncio.Event()
+        self._started = False
+        self._welcomed = False
+        self._queue_blocked = False
+        self._auth_failed = False
+        self._finishers: set[asyncio.Task[Any]] = set()
+        self._state_listeners: list[Callable[[StateChange], None]] = []
+        self._event_sinks: list[Callable[[Event], Any]] = []
+        self._queues: list[asyncio.Queue[Event | None]] = []
+        self._dead_reason: str | None = None
+        self._last_frame_ns = 0
+        self._closing = False
+        self._wire_log = RedactingLogger(logging.getLogger("streamwidgets.wire"), dialect.secrets)
+        self.history.append(StateChange(self._state, self._reason, time.time()))
+
+    # Public state -------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """The current state."""
+        return self._state
+
+    @property
+    def reason(self) -> str:
+        """Why the connection is in its current state, in plain words."""
+        return self._reason
+
+    @property
+    def close_code(self) -> int | None:
+        """The close code behind the current state, if any."""
+        return self._code
+
+    @property
+    def subscriptions(self) -> list[str]:
+        """The streams wanted now; re-sent after every reconnect."""
+        return list(self._wanted)
+
+    @property
+    def available_streams(self) -> list[str] | None:
+        """What the server said it offers, once connected (None if it does not say)."""
+        return self.dialect.available_streams
+
+    def __repr__(self) -> str:
+        url = self.dialect.describe().get("url", "")
+        return (
+            f"<Connection {self.dialect.name} {url} state={self._state.value} "
+            f"events={self.stats.events} streams={self._wanted}>"
+        )
+
+    # Lifecycle ----------------------------------------------------------------
+
+    def start(self) -> asyncio.Task[None]:
+        """Start the connection task on the running loop and return it."""
+        if self._task is not None:
+            if self._task.done():
+                raise ConfigurationError("this connection has ended; make a new one")
+            return self._task
+        if self._closing:
+            raise ConfigurationError("this connection was closed; make a new one")
+        self._started = True
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(), name=f"streamwidgets-{self.dialect.name}"
+        )
+        return self._task
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        """Wait until connected; raise :class:`ConnectionFailed` if it fails or closes first."""
+
+        await self.wait_for_state(State.CONNECTED, State.FAILED, State.CLOSED, timeout=timeout)
+        self._raise_if_ended()
+
+    async def wait_for_state(self, *states: State, timeout: float | None = None) -> State:
+        """Wait until the connection is in one of ``states``, and return it."""
+        if not self._started and State.DISCONNECTED not in states:
+            raise ConfigurationError("start() the connection first")
+        async with asyncio.timeout(timeout):
+            while self._state not in states:
+                await self._changed.wait()
+        return self._state
+
+    async def close(self) -> None:
+        """Close the socket, cancel every task, and enter ``closed``. Safe to call twice."""
+        if self._closing and (self._task is None or self._task.done()):
+            return
+        self._closing = True
+        ws = self._ws
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(1000, "client closing"), 2.0)
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._cancel_helpers()
+        self._fail_pending("connection closed")
+        self._set_state(State.CLOSED, "closed by the client")
+        for queue in self._queues:
+            self._end_queue(queue)
+
+    # Subscriptions and requests -----------------------------------------------
+
+    async def subscribe(self, streams: Sequence[str]) -> SubscriptionResult:
+        """Add streams to the wanted set, subscribing now if connected.
+
+        Raises:
+            StreamNotAvailable: a stream the feed does not offer (nothing is sent).
+        """
+        streams = _as_names(streams)
+        self.dialect.check_streams(streams)
+        new = [s for s in streams if s not in self._wanted]
+        self._wanted.extend(new)
+        if not self.dialect.supports_subscribe or self._state is not State.CONNECTED:
+            return SubscriptionResult(list(self._wanted), {})
+        try:
+            return await self._send_subscribe(streams)
+        except RequestError:
+            # A refused stream must not be re-sent after reconnects, where it
+            # would spoil the whole batch.
+            self._wanted = [s for s in self._wanted if s not in new]
+            raise
+
+    async def unsubscribe(self, streams: Sequence[str]) -> SubscriptionResult:
+        """Remove streams from the wanted set, unsubscribing now if connected."""
+        streams = _as_names(streams)
+        self._wanted = [s for s in self._wanted if s not in streams]
+        if self.dialect.supports_subscribe and self._state is State.CONNECTED:
+            for out in self.dialect.unsubscribe(streams):
+                await self.send(out)
+        return SubscriptionResult(list(self._wanted), {})
+
+    async def send(self, out: Outgoing, *, timeout: float | None = None) -> Reply | None:
+        """Send a frame; when it expects a reply, wait for it and return it.
+
+        Raises:
+            RequestError: not connected, an error reply, or no reply in time.
+        """
+        ws = self._ws
+        if ws is None or self._state is not State.CONNECTED:
+            raise RequestError(f"not connected ({self._state.value}: {self._reason})")
+        future: asyncio.Future[Reply] | None = None
+        if out.reply_key is not None:
+            waiting = self._pending.setdefault(out.reply_key, deque())
+            if len(waiting) >= _MAX_PENDING_REQUESTS:
+                raise RequestError(f"too many unanswered {out.reply_key!r} requests")
+            future = asyncio.get_running_loop().create_future()
+            waiting.append(future)
+        try:
+            await ws.send(out.frame)
+        except ConnectionClosed:
+            raise RequestError("the connection closed while sending") from None
+        if future is None:
+            return None
+        try:
+            reply = await asyncio.wait_for(future, timeout or self.request_timeout)
+        except TimeoutError:
+            with contextlib.suppress(ValueError):
+                self._pending[out.reply_key or ""].remove(future)
+            raise RequestError(f"no reply to {out.reply_key!r} within {timeout or self.request_timeout} s") from None
+        if reply.error:
+            raise RequestError(f"request {out.reply_key!r} refused: {reply.error}")
+        return reply
+
+    # Consumers ------------------------------------------------------------------
+
+    def on_state(self, callback: Callable[[StateChange], None]) -> Callable[[], None]:
+        """Call ``callback(change)`` at every state change; returns a function that stops it."""
+        self._state_listeners.append(callback)
+        return lambda: _discard(self._state_listeners, callback)
+
+    def on_event(self, callback: Callable[[Event], Any]) -> Callable[[], None]:
+        """Call ``callback(event)`` for every event; returns a function that stops it.
+
+        A callback that raises is logged and counted; it never stops the connection.
+        """
+        self._event_sinks.append(callback)
+        return lambda: _discard(self._event_sinks, callback)
+
+    def event_queue(self, maxsize: int = 10_000) -> asyncio.Queue[Event | None]:
+        """A bounded queue that receives every event; ``None`` marks the end.
+
+        When the queue is full, reading from the socket waits for its consumer
+        (back-pressure): nothing is dropped, and the server sees a slow reader.
+        """
+        queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize)
+        self._queues.append(queue)
+        if self._state in (State.FAILED, State.CLOSED):
+            self._end_queue(queue)
+        return queue
+
+    def release_queue(self, queue: asyncio.Queue[Event | None]) -> None:
+        """Stop feeding a queue made by :meth:`event_queue`."""
+        _discard(self._queues, queue)
+
+    # The task -------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        first = True
+        attempts = 0
+        lost_at_ns: int | None = None
+        while not self._closing:
+            if first:
+                self._set_state(State.CONNECTING, "connecting")
+            started = time.monotonic()
+            decision = await self._session(lost_at_ns)
+            if self._closing:
+                break
+            lost_at_ns = time.time_ns()
+            lasted = time.monotonic() - started
+            was_connected = self._state is State.CONNECTED
+            self._fail_pending(decision.reason)
+            self.stats.last_error = decision.reason
+            if was_connected:
+                self.buffer.mark("disconnected", decision.reason, at_ns=lost_at_ns)
+            if decision.action is CloseAction.STOP:
+                self._fail(decision)
+                return
+            if was_connected and lasted >= self.healthy_after:
+                self.backoff.reset()
+                attempts = 0
+            attempts += 1
+            if self.max_attempts is not None and attempts >= self.max_attempts:
+                self._fail(
+                    CloseDecision(
+                        CloseAction.STOP,
+                        f"gave up after {self.max_attempts} attempts; last: {decision.reason}",
+                    ),
+                )
+                return
+            delay = self.backoff.next_delay(
+                slow=decision.action is CloseAction.RECONNECT_SLOW, at_least=decision.min_delay
+            )
+            self._set_state(
+                State.RECONNECTING, f"{decision.reason}; retrying in {delay:.1f} s", self._code
+            )
+            first = False
+            await asyncio.sleep(delay)
+
+    async def _session(self, lost_at_ns: int | None) -> CloseDecision:
+        """Connect once and run until the socket ends; return what that end means."""
+        self._code = None
+        self._dead_reason = None
+        try:
+            await self.dialect.prepare()
+            self.dialect.reset()
+            target = self.dialect.target()
+            keepalive = self.dialect.keepalive()
+            async with connect(
+                target.url,
+                additional_headers=dict(target.headers) or None,
+                subprotocols=list(target.subprotocols) or None,  # type: ignore[arg-type]
+                open_timeout=self.open_timeout,
+                ping_interval=keepalive.protocol_ping_interval,
+                ping_timeout=keepalive.protocol_ping_interval,
+                close_timeout=2.0,
+                max_size=self.max_frame_bytes,
+                max_queue=64,
+                logger=self._wire_log,
+                proxy=None,
+            ) as ws:
+                self._ws = ws
+                self._cap_reads(ws)
+                self._last_frame_ns = time.time_ns()
+                for message in target.first_messages:
+                    await ws.send(message)
+                watchdog = self._spawn(self._watch(ws, keepalive.idle_timeout))
+                pinger = None
+                if keepalive.ping_interval and keepalive.ping_frame:
+                    pinger = self._spawn(self._ping(ws, keepalive.ping_interval, keepalive.ping_frame))
+                try:
+                    self._welcomed = False
+                    if self.dialect.needs_welcome:
+                        await self._await_welcome(ws)
+                    self._on_connected(lost_at_ns)
+                    self._spawn(self._resubscribe())
+                    await self._receive(ws)
+                finally:
+                    watchdog.cancel()
+                    if pinger is not None:
+                        pinger.cancel()
+            return self._closed_decision(ws)
+        except ConnectionClosed as exc:
+            if exc.sent is not None and exc.sent.code == 1009:
+                self.stats.oversized_frames += 1
+                limit = self.max_frame_bytes
+                self._reject(b"", f"frame larger than max_frame_bytes ({limit})", time.time_ns())
+                return CloseDecision(CloseAction.RECONNECT, f"frame too large (over {limit} bytes)")
+            if self._dead_reason is not None:
+                return CloseDecision(CloseAction.RECONNECT, self._dead_reason)
+            return self._decide(exc.rcvd.code if exc.rcvd else None, exc.rcvd.reason if exc.rcvd else "")
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            self._code = status
+            return self.dialect.on_http_status(status)
+        except InvalidURI:
+            return CloseDecision(CloseAction.STOP, "the feed URL is not a valid WebSocket URL")
+        except _Dead as exc:
+            return CloseDecision(CloseAction.RECONNECT, str(exc))
+        except (OSError, TimeoutError, InvalidHandshake) as exc:
+            return CloseDecision(CloseAction.RECONNECT, f"server unreachable: {self._mask(exc)}")
+        except AuthenticationFailed as exc:
+            return CloseDecision(CloseAction.STOP, exc.reason, auth_failure=True)
+        except ConnectionFailed as exc:
+            return CloseDecision(CloseAction.RECONNECT, exc.reason)
+        finally:
+            self._ws = None
+
+    def _closed_decision(self, ws: ClientConnection) -> CloseDecision:
+        if self._dead_reason is not None:
+            return CloseDecision(CloseAction.RECONNECT, self._dead_reason)
+        rcvd = ws.close_exc.rcvd if isinstance(ws.close_exc, ConnectionClosed) else None
+        if rcvd is None and ws.close_code is None:
+            return self._decide(None, "")
+        return self._decide(rcvd.code if rcvd else ws.close_code, rcvd.reason if rcvd else "")
+
+    def _decide(self, code: int | None, reason: str) -> CloseDecision:
+        self._code = code
+        return self.dialect.on_close(code, self._mask(reason))
+
+    def _cap_reads(self, ws: ClientConnection) -> None:
+        # asyncio's selector transport reads up to 256 KiB at a time, and websockets
+        # parses every frame of a read in one go (several ms for small frames); a
+        # smaller read bounds that pause. Other transports keep their default.
+        transport = ws.transport
+        if hasattr(transport, "max_size"):
+            transport.max_size = self.read_bytes
+
+    async def _await_welcome(self, ws: ClientConnection) -> None:
+        async with asyncio.timeout(self.open_timeout):
+            while not self._welcomed:
+                self._handle_frame(await ws.recv())
+
+    def _on_connected(self, lost_at_ns: int | None) -> None:
+        now = time.time_ns()
+        self.stats.connects += 1
+        self.stats.connected_since_ns = now
+        if lost_at_ns is not None:
+            self.stats.reconnects += 1
+            self.buffer.mark("gap", "no data while disconnected", at_ns=lost_at_ns, until_ns=now)
+            self.buffer.mark("reconnected", "", at_ns=now)
+        else:
+            self.buffer.mark("connected", "", at_ns=now)
+        self._set_state(State.CONNECTED, "connected")
+
+    async def _resubscribe(self) -> None:
+        if not self._wanted or not self.dialect.supports_subscribe:
+            return
+        available = self.dialect.available_streams
+        if available is not None:
+            gone = [s for s in self._wanted if s != "*" and s not in available]
+            if gone:
+                self._wanted = [s for s in self._wanted if s not in gone]
+                self.notices.append(
+                    ServerNotice(f"no longer available, dropped: {', '.join(gone)}", is_error=True)
+                )
+        if not self._wanted:
+            return
+        try:
+            await self._send_subscribe(list(self._wanted))
+        except RequestError as exc:
+            logger.warning("subscribing after connect failed: %s", exc)
+
+    async def _send_subscribe(self, streams: list[str]) -> SubscriptionResult:
+        rejected: dict[str, str] = {}
+        active = list(self._wanted)
+        for out in self.dialect.subscribe(streams):
+            reply = await self.send(out)
+            if reply is None:
+                continue
+            accepted, refused = self.dialect.read_subscription(reply)
+            if accepted is not None:
+                active = accepted
+            rejected.update(refused)
+        if rejected:
+            self._wanted = [s for s in self._wanted if s not in rejected]
+            self.notices.append(
+                ServerNotice(
+                    "subscription rejected: "
+                    + "; ".join(f"{s}: {why}" for s, why in rejected.items()),
+                    rejected,
+                    is_error=True,
+                )
+            )
+        return SubscriptionResult(active, rejected)
+
+    async def _receive(self, ws: ClientConnection) -> None:
+        yield_every = self.yield_every
+        since_yield = 0
+        while True:
+            frame = await ws.recv()
+            events = self._handle_frame(frame)
+            since_yield += len(events) or 1
+            if self._queues and events:
+                self._queue_blocked = True
+                try:
+                    await self._feed_queues(events)
+                finally:
+                    self._queue_blocked = False
+                    self._last_frame_ns = time.time_ns()
+            if since_yield >= yield_every:
+                since_yield = 0
+                # recv() on a non-empty queue never suspends; yield so other
+                # callbacks on the loop get their turn.
+                await asyncio.sleep(0)
+
+    def _handle_frame(self, frame: str | bytes) -> list[Event]:
+        """Parse a frame, route control messages, buffer events; return the events."""
+        now = time.time_ns()
+        self._last_frame_ns = now
+        stats = self.stats
+        stats.frames += 1
+        stats.bytes += len(frame)
+        try:
+            items = self.dialect.parse(frame, now)
+        except FrameError as exc:
+            self._reject(frame, str(exc), now)
+            return []
+        except Exception as exc:  # a dialect bug must not kill the connection
+            logger.warning("dialect %s failed on a frame", self.dialect.name, exc_info=True)
+            self._reject(frame, f"{type(exc).__name__}: {exc}", now)
+            return []
+        events: list[Event] = []
+        for item in items:
+            if type(item) is Event:
+                events.append(item)
+            else:
+                self._control(item)
+        if events:
+            buffer = self.buffer
+            if len(events) == 1:
+                buffer.append(events[0])
+            else:
+                buffer.extend(events)
+            stats.count_events(len(events), now // 1_000_000_000)
+            for sink in self._event_sinks:
+                for event in events:
+                    try:
+                        sink(event)
+                    except Exception:
+                        logger.warning("an event callback raised", exc_info=True)
+        return events
+
+    def _control(self, item: Any) -> None:
+        if isinstance(item, Welcome):
+            self._welcomed = True
+        elif isinstance(item, Heartbeat):
+            self.stats.heartbeats += 1
+        elif isinstance(item, Reply):
+            waiting = self._pending.get(item.key)
+            while waiting:
+                future = waiting.popleft()
+                if not future.done():
+                    future.set_result(item)
+                    break
+        elif isinstance(item, ServerNotice):
+            self.notices.append(item)
+            if item.is_error:
+                self.stats.last_error = item.message
+                logger.warning("%s: %s", self.dialect.name, self._mask(item.message))
+
+    def _reject(self, frame: str | bytes, error: str, now: int) -> None:
+        self.stats.parse_errors += 1
+        error = self._mask(error)
+        self.stats.last_error = error
+        self.rejected_frames.append(
+            RejectedFrame(now, error, self._mask(preview(frame, 1000)), len(frame))
+        )
+        logger.debug("rejected frame: %s", error)
+
+    async def _feed_queues(self, events: list[Event]) -> None:
+        for queue in list(self._queues):
+            for event in events:
+                if queue.full():
+                    await queue.put(event)
+                else:
+                    queue.put_nowait(event)
+
+    async def _watch(self, ws: ClientConnection, idle_timeout: float | None) -> None:
+        if not idle_timeout:
+            return
+        period = max(idle_timeout / 10, 0.01)
+        while True:
+            await asyncio.sleep(period)
+            silent = (time.time_ns() - self._last_frame_ns) / 1e9
+            if silent >= idle_timeout and not self._queue_blocked:
+                self._dead_reason = f"no data or heartbeat for {silent:.1f} s; connection presumed dead"
+                ws.transport.abort()
+                return
+
+    async def _ping(self, ws: ClientConnection, interval: float, frame: str) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send(frame)
+
+    # Helpers --------------------------------------------------------------------
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._helpers.add(task)
+        task.add_done_callback(self._helpers.discard)
+        return task
+
+    async def _cancel_helpers(self) -> None:
+        tasks = list(self._helpers)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def _fail_pending(self, reason: str) -> None:
+        for waiting in self._pending.values():
+            while waiting:
+                future = waiting.popleft()
+                if not future.done():
+                    future.set_exception(RequestError(f"no reply: {reason}"))
+                    # Nobody may await it any more; mark the exception as seen.
+                    future.exception()
+        self._pending.clear()
+
+    def _fail(self, decision: CloseDecision) -> None:
+        self._set_state(State.FAILED, decision.reason, self._code)
+        self._auth_failed = decision.auth_failure
+        for queue in self._queues:
+            self._end_queue(queue)
+        for task in list(self._helpers):
+            task.cancel()
+
+    def _end_queue(self, queue: asyncio.Queue[Event | None]) -> None:
+        # The end marker queues behind every event still unread: nothing is dropped.
+        if not queue.full():
+            queue.put_nowait(None)
+            return
+        task = asyncio.get_running_loop().create_task(queue.put(None))
+        self._finishers.add(task)
+        task.add_done_callback(self._finishers.discard)
+
+    def _raise_if_ended(self) -> None:
+        if self._state is State.FAILED:
+            if getattr(self, "_auth_failed", False):
+                raise AuthenticationFailed(self._reason, code=self._code)
+            raise ConnectionFailed(self._reason, code=self._code)
+        if self._state is State.CLOSED:
+            raise ConnectionFailed("the connection was closed", code=self._code)
+
+    def _mask(self, value: object) -> str:
+        return self._wire_log.mask(str(value))
+
+    def _set_state(self, state: State, reason: str, code: int | None = None) -> None:
+        reason = self._mask(reason)
+        self._state, self._reason = state, reason
+        change = StateChange(state, reason, time.time(), code)
+        self.history.append(change)
+        log = logger.warning if state is State.FAILED else logger.info
+        log("%s: %s (%s)", self.dialect.name, state.value, reason)
+        for listener in list(self._state_listeners):
+            try:
+                listener(change)
+            except Exception:
+                logger.warning("a state listener raised", exc_info=True)
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+
+def _discard(items: list[Any], item: Any) -> None:
+    with contextlib.suppress(ValueError):
+        items.remove(item)
+
+
+def _as_names(streams: Sequence[str] | str) -> list[str]:
+    if isinstance(streams, str):
+        return [streams]
+    return list(streams)

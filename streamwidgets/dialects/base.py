@@ -1,0 +1,215 @@
+"""The dialect interface: everything protocol-specific about a feed, and no I/O.
+
+A dialect turns frames into :class:`~streamwidgets.events.Event` objects and
+control messages, and commands into frames. The :class:`~streamwidgets.connection.Connection`
+owns the socket and asks the dialect what to send and what a close code means.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..events import Control, Event, Reply
+from ..secret import Secret
+
+__all__ = [
+    "CloseAction",
+    "CloseDecision",
+    "ConnectTarget",
+    "Dialect",
+    "Keepalive",
+    "Outgoing",
+]
+
+
+class CloseAction(enum.Enum):
+    """What the connection does after the server closed or the socket broke."""
+
+    RECONNECT = "reconnect"
+    """Reconnect with the normal backoff."""
+    RECONNECT_SLOW = "reconnect_slow"
+    """Reconnect, but wait much longer first (rate limited)."""
+    REFRESH_AUTH = "refresh_auth"
+    """Renew the credentials (e.g. a JWT from a key), then reconnect."""
+    STOP = "stop"
+    """Give up: reconnecting with the same credentials or request cannot help."""
+
+
+@dataclass(frozen=True, slots=True)
+class CloseDecision:
+    """A close code's meaning: what to do, and why in plain words."""
+
+    action: CloseAction
+    reason: str
+    auth_failure: bool = False
+    min_delay: float | None = None
+    """For RECONNECT_SLOW: the least wait the feed asks for, in seconds."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectTarget:
+    """Where and how to open the socket.
+
+    ``url`` may carry a credential in its query; :attr:`display_url` never does.
+    ``first_messages`` are sent right after the socket opens (auth-by-message).
+    """
+
+    url: str = field(repr=False)
+    display_url: str
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    first_messages: Sequence[str | bytes] = field(default=(), repr=False)
+    subprotocols: Sequence[str] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A frame to send, and the key of the reply it expects (None if none)."""
+
+    frame: str | bytes
+    reply_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Keepalive:
+    """Keepalive rules of a feed.
+
+    Attributes:
+        idle_timeout: seconds without any frame after which the connection is dead.
+        ping_interval: seconds between the client's application-level pings, if any.
+        ping_frame: the ping to send (None: the feed has no app-level ping).
+        protocol_ping_interval: seconds between WebSocket protocol pings the client
+            sends (None: rely on the server's).
+    """
+
+    idle_timeout: float | None = None
+    ping_interval: float | None = None
+    ping_frame: str | None = None
+    protocol_ping_interval: float | None = 20.0
+
+
+class Dialect:
+    """Base class of feed dialects. Subclasses override what their protocol needs.
+
+    A dialect object is one feed's configuration plus the state of the current
+    session (what the server said it offers). :meth:`reset` is called before
+    each connection attempt.
+    """
+
+    name: str = "feed"
+    #: event type -> dotted path of a list of records to explode into one row each
+    explode: Mapping[str, str] = {}
+
+    def __init__(self) -> None:
+        self.available_streams: list[str] | None = None
+
+    # Session ------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget what the previous session said; called before each attempt."""
+        self.available_streams = None
+
+    def secrets(self) -> list[Secret]:
+        """Every credential this dialect holds, so they can be masked anywhere."""
+        return []
+
+    async def prepare(self) -> None:
+        """Run steps that must happen before connecting (token exchange, session bootstrap)."""
+
+    def target(self) -> ConnectTarget:
+        """Return the URL, headers and first messages of the next connection."""
+        raise NotImplementedError
+
+    @property
+    def needs_welcome(self) -> bool:
+        """True when the connection must wait for a welcome before subscribing."""
+        return False
+
+    # Frames -------------------------------------------------------------------
+
+    def parse(self, frame: str | bytes, received_ns: int) -> list[Event | Control]:
+        """Turn one frame into events and control messages.
+
+        Raises:
+            FrameError: the frame is not valid for this feed. The connection
+                counts it, keeps it for inspection and carries on.
+        """
+        raise NotImplementedError
+
+    # Subscriptions ------------------------------------------------------------
+
+    @property
+    def supports_subscribe(self) -> bool:
+        """False when the server decides what is sent (streams then filter on the client)."""
+        return True
+
+    def check_streams(self, streams: Sequence[str]) -> None:
+        """Raise :class:`StreamNotAvailable` for streams the feed does not offer."""
+
+    def subscribe(self, streams: Sequence[str]) -> list[Outgoing]:
+        """Frames that subscribe to ``streams``."""
+        return []
+
+    def unsubscribe(self, streams: Sequence[str]) -> list[Outgoing]:
+        """Frames that unsubscribe from ``streams``."""
+        return []
+
+    def read_subscription(self, reply: Reply) -> tuple[list[str] | None, dict[str, str]]:
+        """From a subscribe reply: the active streams (None if not said) and rejections."""
+        return None, {}
+
+    # Liveness and closing -----------------------------------------------------
+
+    def keepalive(self) -> Keepalive:
+        """The feed's keepalive rules."""
+        return Keepalive()
+
+    def on_close(self, code: int | None, reason: str) -> CloseDecision:
+        """What a close code (None: the socket broke without one) means."""
+        if code in (1000, 1001, 1006, 1011, 1012, 1013, 1014, None):
+            return CloseDecision(CloseAction.RECONNECT, _generic_reason(code, reason))
+        if code == 1008:
+            return CloseDecision(
+                CloseAction.STOP, f"policy violation (1008){_detail(reason)}", auth_failure=True
+            )
+        return CloseDecision(CloseAction.RECONNECT, _generic_reason(code, reason))
+
+    def on_http_status(self, status: int) -> CloseDecision:
+        """What an HTTP status that refused the upgrade means."""
+        if status in (401, 403):
+            return CloseDecision(
+                CloseAction.STOP,
+                f"credentials refused by the server (HTTP {status})",
+                auth_failure=True,
+            )
+        if status == 429:
+            return CloseDecision(
+                CloseAction.RECONNECT_SLOW, "too many connections (HTTP 429); backing off"
+            )
+        if status == 404:
+            return CloseDecision(CloseAction.STOP, "no WebSocket endpoint at this URL (HTTP 404)")
+        return CloseDecision(CloseAction.RECONNECT, f"upgrade refused (HTTP {status})")
+
+    def describe(self) -> dict[str, Any]:
+        """Non-secret facts about the feed, for reprs and the widget."""
+        return {"dialect": self.name}
+
+
+def _detail(reason: str) -> str:
+    return f": {reason}" if reason else ""
+
+
+def _generic_reason(code: int | None, reason: str) -> str:
+    words = {
+        None: "connection lost",
+        1000: "server closed the connection normally",
+        1001: "server going away",
+        1006: "connection lost",
+        1011: "server error",
+        1012: "server restarting",
+        1013: "server overloaded, try again later",
+        1014: "bad gateway",
+    }.get(code, "closed by server")
+    return f"{words} ({code}){_detail(reason)}" if code is not None else f"{words}{_detail(reason)}"

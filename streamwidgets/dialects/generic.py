@@ -1,0 +1,699 @@
+"""Any other JSON WebSocket feed, described by configuration instead of a class.
+
+The configuration model has four parts, each a plain value a notebook user can type:
+
+- **Where the credential goes** (``auth``): :class:`QueryAuth` (a URL query parameter),
+  :class:`HeaderAuth` (an HTTP header on the upgrade request) or :class:`MessageAuth`
+  (the first message after the socket opens). The credential is always a
+  :class:`~streamwidgets.secret.Secret` and never appears in a repr or a display URL.
+- **What the client sends** (``subscribe``, ``unsubscribe``, ``ping``): message
+  templates, either a dict (sent as JSON) or a string (sent as is). Placeholders are
+  ``{streams}`` (the list of names), ``{stream}`` (one message per name) and ``{id}``
+  (a fresh integer request id). In a dict, a value that is exactly one placeholder is
+  replaced with its typed value (``"{streams}"`` becomes a JSON list, ``"{id}"`` a
+  number); a placeholder inside a longer string is replaced by text (a list joins with
+  commas). In a string template a placeholder is replaced by text, and ``{streams}`` by
+  its JSON list, since a string template is usually JSON text itself.
+- **Where things live in a message** (``*_path``): dotted paths such as ``"s"`` or
+  ``"arg.channel"``; a segment that is a number indexes a list (``"data.0.ts"``).
+- **Which messages are not events** (``welcome``, ``heartbeat``, ``ignore``): matches,
+  dicts of dotted path to expected value, e.g. ``{"type": "heartbeat"}``. The value
+  ``...`` (Ellipsis) matches any value, as long as the path is present.
+
+A message is classified in this order: welcome, heartbeat, a reply to a request this
+dialect sent (its ``reply_id_path`` holds an id we issued), ignored, else an event.
+Everything is checked when the dialect is made, so a typo fails in the notebook cell
+that made it, not minutes later on the wire.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import count
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import orjson
+
+from ..events import Control, Event, Heartbeat, Reply, Welcome
+from ..exceptions import ConfigurationError, FrameError, StreamNotAvailable
+from ..jsonutil import dumps, loads_frame, preview
+from ..secret import Secret, redact_url
+from .base import CloseAction, CloseDecision, ConnectTarget, Dialect, Keepalive, Outgoing
+
+__all__ = [
+    "Auth",
+    "GenericDialect",
+    "HeaderAuth",
+    "MessageAuth",
+    "QueryAuth",
+    "binance_style",
+]
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_WHOLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}\Z")
+_MISSING = object()
+_TIME_FACTORS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+_TIME_UNITS = (*_TIME_FACTORS, "iso")
+_INT64_MAX = 2**63 - 1
+# Ids we issued and still wait for; bounded so unanswered requests cannot grow it forever.
+_MAX_OPEN_IDS = 1024
+
+
+# Auth -------------------------------------------------------------------------
+
+
+def _as_secret(value: str | Secret, what: str) -> Secret:
+    try:
+        return Secret(value)
+    except TypeError:
+        raise ConfigurationError(f"{what}: the secret must be a non-empty string") from None
+
+
+@dataclass(frozen=True, slots=True)
+class QueryAuth:
+    """Put the credential in the URL's query, e.g. ``?apiKey=...``.
+
+    Example:
+        >>> QueryAuth("apiKey", "k-123")
+        QueryAuth(param='apiKey', secret=Secret('***'))
+    """
+
+    param: str
+    secret: Secret
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.param, str) or not self.param.strip():
+            raise ConfigurationError("QueryAuth: param must be a non-empty query parameter name")
+        object.__setattr__(self, "secret", _as_secret(self.secret, "QueryAuth"))
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderAuth:
+    """Put the credential in an HTTP header of the upgrade request.
+
+    Example:
+        >>> HeaderAuth("Authorization", "tok", prefix="Bearer ")
+        HeaderAuth(header='Authorization', secret=Secret('***'), prefix='Bearer ')
+    """
+
+    header: str
+    secret: Secret
+    prefix: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.header, str) or not re.fullmatch(
+            r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", self.header
+        ):
+            raise ConfigurationError(f"HeaderAuth: {self.header!r} is not a valid header name")
+        object.__setattr__(self, "secret", _as_secret(self.secret, "HeaderAuth"))
+
+
+@dataclass(frozen=True, slots=True)
+class MessageAuth:
+    """Send the credential as the first message; ``template`` holds ``"{secret}"``.
+
+    Example:
+        >>> MessageAuth({"method": "AUTH", "key": "{secret}"}, "k-123").secret
+        Secret('***')
+    """
+
+    template: dict[str, Any] | str = field(repr=False)
+    secret: Secret
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "secret", _as_secret(self.secret, "MessageAuth"))
+        tpl = _Template("MessageAuth template", self.template, {"secret"})
+        if "secret" not in tpl.names:
+            raise ConfigurationError('MessageAuth template must contain "{secret}"')
+
+    def render(self) -> str:
+        """The first message, with the secret in it (for the wire only)."""
+        return _Template("MessageAuth template", self.template, {"secret"}).render(
+            {"secret": self.secret.reveal()}
+        )
+
+
+Auth = QueryAuth | HeaderAuth | MessageAuth
+"""Where a credential goes: one of :class:`QueryAuth`, :class:`HeaderAuth`, :class:`MessageAuth`."""
+
+
+# Templates, paths and matches ---------------------------------------------------
+
+
+class _Template:
+    """A message template, validated once and rendered per message."""
+
+    def __init__(self, what: str, template: Any, allowed: set[str]) -> None:
+        if not isinstance(template, (dict, str)) or not template:
+            raise ConfigurationError(f"{what} must be a non-empty dict or string, got {template!r}")
+        self.what = what
+        self.template = template
+        self.names: set[str] = set()
+        self._collect(template)
+        unknown = self.names - allowed
+        if unknown:
+            known = ", ".join("{" + n + "}" for n in sorted(allowed)) or "none"
+            raise ConfigurationError(
+                f"{what}: unknown placeholder(s) "
+                f"{', '.join('{' + n + '}' for n in sorted(unknown))}; known: {known}"
+            )
+        try:
+            self.render({n: [] if n == "streams" else 1 if n == "id" else "x" for n in self.names})
+        except orjson.JSONEncodeError as exc:
+            raise ConfigurationError(f"{what} cannot be sent as JSON: {exc}") from None
+
+    def _collect(self, value: Any) -> None:
+        if isinstance(value, str):
+            self.names.update(_PLACEHOLDER.findall(value))
+        elif isinstance(value, dict):
+            for item in value.values():
+                self._collect(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                self._collect(item)
+
+    def render(self, values: Mapping[str, Any]) -> str:
+        if isinstance(self.template, str):
+            return _PLACEHOLDER.sub(
+                lambda m: _text(values[m.group(1)], as_json=True), self.template
+            )
+        return dumps(_fill(self.template, values))
+
+
+def _text(value: Any, *, as_json: bool) -> str:
+    if isinstance(value, list):
+        return dumps(value) if as_json else ",".join(map(str, value))
+    return str(value)
+
+
+def _fill(value: Any, values: Mapping[str, Any]) -> Any:
+    if isinstance(value, str):
+        whole = _WHOLE.match(value)
+        if whole:
+            return values[whole.group(1)]
+        return _PLACEHOLDER.sub(lambda m: _text(values[m.group(1)], as_json=False), value)
+    if isinstance(value, dict):
+        return {k: _fill(v, values) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_fill(v, values) for v in value]
+    return value
+
+
+def _path(what: str, path: str | None) -> tuple[str, ...] | None:
+    if path is None:
+        return None
+    if not isinstance(path, str) or not path or any(not p for p in path.split(".")):
+        raise ConfigurationError(
+            f"{what} must be a dotted path like 'data.ts' with no empty part, got {path!r}"
+        )
+    return tuple(path.split("."))
+
+
+def _lookup(message: Any, path: tuple[str, ...]) -> Any:
+    for part in path:
+        if isinstance(message, dict):
+            message = message.get(part, _MISSING)
+        elif isinstance(message, list) and part.isdigit() and int(part) < len(message):
+            message = message[int(part)]
+        else:
+            return _MISSING
+        if message is _MISSING:
+            return _MISSING
+    return message
+
+
+def _match(what: str, match: Mapping[str, Any]) -> tuple[tuple[tuple[str, ...], Any], ...]:
+    if not isinstance(match, Mapping) or not match:
+        raise ConfigurationError(
+            f"{what} must be a non-empty dict of path -> value, e.g. {{'type': 'ping'}}, "
+            f"got {match!r}"
+        )
+    return tuple((_path(f"{what} key", key) or (), value) for key, value in match.items())
+
+
+def _matches(message: dict[str, Any], match: tuple[tuple[tuple[str, ...], Any], ...]) -> bool:
+    for path, expected in match:
+        found = _lookup(message, path)
+        if found is _MISSING:
+            return False
+        if expected is ...:
+            continue
+        # True == 1 in Python; a match on a flag must not accept a number.
+        if isinstance(found, bool) != isinstance(expected, bool) or found != expected:
+            return False
+    return True
+
+
+def _to_ns(value: Any, unit: str) -> int | None:
+    """Convert a time value to epoch nanoseconds; None when it cannot be read."""
+    try:
+        if unit == "iso":
+            if not isinstance(value, str):
+                return None
+            moment = datetime.fromisoformat(value)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+            ns = (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+        else:
+            if isinstance(value, bool):
+                return None
+            if isinstance(value, str):
+                # Some feeds quote their timestamps; ints stay exact.
+                value = int(value) if value.strip().lstrip("-").isdigit() else float(value)
+            if isinstance(value, int):
+                ns = value * _TIME_FACTORS[unit]
+            elif isinstance(value, float):
+                ns = int(value * _TIME_FACTORS[unit])
+            else:
+                return None
+    except (ValueError, OverflowError, TypeError):
+        return None
+    return ns if -_INT64_MAX <= ns <= _INT64_MAX else None
+
+
+def _positive(name: str, value: float | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigurationError(f"{name} must be a number > 0 or None, got {value!r}")
+    return float(value)
+
+
+def _codes(name: str, codes: Mapping[int, str]) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for code, words in dict(codes).items():
+        if isinstance(code, bool) or not isinstance(code, int) or not 1000 <= code <= 4999:
+            raise ConfigurationError(f"{name}: close codes are ints 1000-4999, got {code!r}")
+        if not isinstance(words, str) or not words.strip():
+            raise ConfigurationError(f"{name}: code {code} needs a plain-words reason")
+        out[code] = words
+    return out
+
+
+# The dialect ----------------------------------------------------------------------
+
+
+class GenericDialect(Dialect):
+    """Speak any JSON WebSocket feed, configured by templates, paths and matches.
+
+    See the module docstring for the configuration model; :func:`binance_style` is a
+    complete example.
+
+    Args:
+        url: the ``ws://`` or ``wss://`` endpoint, without the credential.
+        auth: where the credential goes (None: the feed is open).
+        subscribe: the subscribe message template (None: the server decides what is
+            sent, and streams only filter on the client).
+        unsubscribe: the unsubscribe message template (None: nothing is sent).
+        stream_path: where the stream name is in an event (None: events have no stream).
+        type_path: where the event type is; events without it get type ``"message"``.
+        time_path: where the event time is (None: only the receive time is kept).
+        time_unit: ``"s"``, ``"ms"``, ``"us"``, ``"ns"``, or ``"iso"`` for ISO-8601 strings.
+        data_path: where the payload is (None, or absent in a message: the whole message).
+        reply_id_path: where replies echo the request id; needed when a template has ``{id}``.
+        reply_error_path: where an error reply says what went wrong, e.g. ``"error.msg"``.
+        welcome: the match of the server's greeting; None means connected on open.
+        available_path: in the greeting, the list of streams the feed offers.
+        heartbeat: the match of server keepalive messages.
+        ignore: matches of messages to drop silently (acks, pongs).
+        ping: the client's app-level ping frame; ping_interval: its period in seconds.
+        idle_timeout: seconds of silence after which the connection is presumed dead.
+        stop_codes: close codes after which reconnecting cannot help, with plain words.
+        slow_codes: close codes that mean "back off longer" (rate limits), with words.
+        explode: event type -> dotted path of a list whose records become one row each.
+        name: a short name for logs and the widget.
+
+    Raises:
+        ConfigurationError: a template, path, match, unit or interval is invalid.
+
+    Example:
+        >>> d = GenericDialect(
+        ...     "wss://feed.example/ws",
+        ...     auth=QueryAuth("apiKey", "k-123"),
+        ...     subscribe={"op": "subscribe", "args": "{streams}", "id": "{id}"},
+        ...     reply_id_path="id",
+        ...     stream_path="arg.channel",
+        ...     time_path="ts",
+        ... )
+        >>> d.target().display_url
+        'wss://feed.example/ws?apiKey=***'
+        >>> d.subscribe(["trades"])[0]
+        Outgoing(frame='{"op":"subscribe","args":["trades"],"id":1}', reply_key='1')
+        >>> d.parse('{"arg": {"channel": "trades"}, "type": "t", "ts": 2}', 0)[0].event_ns
+        2000000
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        auth: Auth | None = None,
+        # What the client sends
+        subscribe: dict[str, Any] | str | None = None,
+        unsubscribe: dict[str, Any] | str | None = None,
+        # Where things live in a message
+        stream_path: str | None = None,
+        type_path: str | None = "type",
+        time_path: str | None = None,
+        time_unit: str = "ms",
+        data_path: str | None = None,
+        reply_id_path: str | None = None,
+        reply_error_path: str | None = None,
+        # Messages that are not events
+        welcome: dict[str, Any] | None = None,
+        available_path: str | None = None,
+        heartbeat: dict[str, Any] | None = None,
+        ignore: Sequence[dict[str, Any]] = (),
+        # Liveness
+        ping: dict[str, Any] | str | None = None,
+        ping_interval: float | None = None,
+        idle_timeout: float | None = None,
+        # Close codes
+        stop_codes: Mapping[int, str] | None = None,
+        slow_codes: Mapping[int, str] | None = None,
+        explode: Mapping[str, str] | None = None,
+        name: str = "generic",
+    ) -> None:
+        super().__init__()
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if parts is None or parts.scheme not in ("ws", "wss") or not parts.netloc:
+            raise ConfigurationError(f"a feed URL starts with ws:// or wss://, got {url!r}")
+        if auth is not None and not isinstance(auth, (QueryAuth, HeaderAuth, MessageAuth)):
+            raise ConfigurationError(
+                f"auth must be QueryAuth, HeaderAuth or MessageAuth, got {type(auth).__name__}"
+            )
+        if isinstance(auth, QueryAuth) and auth.param in dict(parse_qsl(parts.query)):
+            raise ConfigurationError(
+                f"the URL already has {auth.param!r}; pass the credential only through auth"
+            )
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError("name must be a non-empty string")
+        self.url = url
+        self.auth = auth
+        self.name = name
+
+        streams_names = {"streams", "stream", "id"}
+        self._subscribe = (
+            None if subscribe is None else _Template("subscribe template", subscribe, streams_names)
+        )
+        self._unsubscribe = (
+            None
+            if unsubscribe is None
+            else _Template("unsubscribe template", unsubscribe, streams_names)
+        )
+        for tpl in (self._subscribe, self._unsubscribe):
+            if tpl is None:
+                continue
+            if ("stream" in tpl.names) == ("streams" in tpl.names):
+                raise ConfigurationError(
+                    f"{tpl.what} must contain exactly one of {{streams}} (one message for "
+                    "all) or {stream} (one message each)"
+                )
+            if "id" in tpl.names and reply_id_path is None:
+                raise ConfigurationError(
+                    f"{tpl.what} uses {{id}}: set reply_id_path (e.g. 'id') so replies "
+                    "are matched to requests instead of being taken for events"
+                )
+        if self._unsubscribe is not None and self._subscribe is None:
+            raise ConfigurationError("an unsubscribe template needs a subscribe template")
+
+        self._stream_path = _path("stream_path", stream_path)
+        self._type_path = _path("type_path", type_path)
+        self._time_path = _path("time_path", time_path)
+        self._data_path = _path("data_path", data_path)
+        self._reply_id_path = _path("reply_id_path", reply_id_path)
+        self._reply_error_path = _path("reply_error_path", reply_error_path)
+        self._available_path = _path("available_path", available_path)
+        if time_unit not in _TIME_UNITS:
+            raise ConfigurationError(f"time_unit must be one of {_TIME_UNITS}, got {time_unit!r}")
+        self.time_unit = time_unit
+
+        self._welcome = None if welcome is None else _match("welcome", welcome)
+        if self._available_path is not None and self._welcome is None:
+            raise ConfigurationError("available_path is read from the welcome: set welcome too")
+        self._heartbeat = None if heartbeat is None else _match("heartbeat", heartbeat)
+        if isinstance(ignore, Mapping):
+            raise ConfigurationError("ignore is a list of matches, e.g. [{'result': None}]")
+        self._ignore = tuple(_match(f"ignore[{i}]", m) for i, m in enumerate(ignore))
+
+        self.ping_interval = _positive("ping_interval", ping_interval)
+        self.idle_timeout = _positive("idle_timeout", idle_timeout)
+        if (ping is None) != (self.ping_interval is None):
+            raise ConfigurationError("ping and ping_interval go together: set both or neither")
+        self._ping = None if ping is None else _Template("ping", ping, set()).render({})
+
+        self.stop_codes = _codes("stop_codes", stop_codes or {})
+        self.slow_codes = _codes("slow_codes", slow_codes or {})
+        both = set(self.stop_codes) & set(self.slow_codes)
+        if both:
+            raise ConfigurationError(f"close code(s) {sorted(both)} are both stop and slow codes")
+        self.explode = {
+            str(kind): ".".join(_path(f"explode[{kind!r}]", p) or ())
+            for kind, p in dict(explode or {}).items()
+        }
+
+        # Request ids never restart, so a late reply from an earlier session cannot
+        # be taken for the answer to a new request.
+        self._ids = count(1)
+        self._open_ids: OrderedDict[str, None] = OrderedDict()
+
+    # Session ------------------------------------------------------------------
+
+    def reset(self) -> None:
+        super().reset()
+        self._open_ids.clear()
+
+    def secrets(self) -> list[Secret]:
+        return [self.auth.secret] if self.auth is not None else []
+
+    def target(self) -> ConnectTarget:
+        parts = urlsplit(self.url)
+        shown = redact_url(self.url)
+        headers: dict[str, str] = {}
+        first: list[str] = []
+        url = self.url
+        if isinstance(self.auth, QueryAuth):
+            query = f"{parts.query}&" if parts.query else ""
+            secret = urlencode({self.auth.param: self.auth.secret.reveal()})
+            url = urlunsplit(parts._replace(query=query + secret))
+            masked = urlencode({self.auth.param: "***"}, safe="*")
+            shown = redact_url(urlunsplit(parts._replace(query=query + masked)))
+        elif isinstance(self.auth, HeaderAuth):
+            headers[self.auth.header] = self.auth.prefix + self.auth.secret.reveal()
+        elif isinstance(self.auth, MessageAuth):
+            first.append(self.auth.render())
+        return ConnectTarget(url=url, display_url=shown, headers=headers, first_messages=first)
+
+    @property
+    def needs_welcome(self) -> bool:
+        return self._welcome is not None
+
+    # Frames -------------------------------------------------------------------
+
+    def parse(self, frame: str | bytes, received_ns: int) -> list[Event | Control]:
+        if isinstance(frame, bytes):
+            raise FrameError(f"unexpected binary frame: {preview(frame)}")
+        message = loads_frame(frame)
+        if not isinstance(message, dict):
+            raise FrameError(
+                f"expected a JSON object, got {type(message).__name__}: {preview(frame)}"
+            )
+        if self._welcome is not None and _matches(message, self._welcome):
+            return [self._read_welcome(message)]
+        if self._heartbeat is not None and _matches(message, self._heartbeat):
+            return [Heartbeat(self._time(message))]
+        # Replies come before `ignore`: an ignore match that swallowed the answer to a
+        # request would leave the caller waiting for its timeout.
+        if self._reply_id_path is not None and self._open_ids:
+            rid = _lookup(message, self._reply_id_path)
+            if rid is not _MISSING and not isinstance(rid, (bool, dict, list)):
+                key = str(rid)
+                if key in self._open_ids:
+                    del self._open_ids[key]
+                    return [Reply(key, message, self._reply_error(message))]
+        for match in self._ignore:
+            if _matches(message, match):
+                return []
+        return [self._event(message, received_ns)]
+
+    def _read_welcome(self, message: dict[str, Any]) -> Welcome:
+        available = None
+        if self._available_path is not None:
+            found = _lookup(message, self._available_path)
+            # A greeting without the list still completes the handshake: the feed
+            # then simply does not say what it offers.
+            if isinstance(found, list):
+                available = [str(s) for s in found]
+        self.available_streams = available
+        return Welcome(list(available) if available is not None else None, dict(message))
+
+    def _reply_error(self, message: dict[str, Any]) -> str | None:
+        if self._reply_error_path is None:
+            return None
+        error = _lookup(message, self._reply_error_path)
+        if error is _MISSING or error is None or error == "":
+            return None
+        return error if isinstance(error, str) else dumps(error)
+
+    def _time(self, message: dict[str, Any]) -> int | None:
+        if self._time_path is None:
+            return None
+        value = _lookup(message, self._time_path)
+        return None if value is _MISSING else _to_ns(value, self.time_unit)
+
+    def _event(self, message: dict[str, Any], received_ns: int) -> Event:
+        stream = None
+        if self._stream_path is not None:
+            found = _lookup(message, self._stream_path)
+            if found is not _MISSING and found is not None and not isinstance(found, (dict, list)):
+                stream = str(found)
+        kind = "message"
+        if self._type_path is not None:
+            found = _lookup(message, self._type_path)
+            if found is not _MISSING and found is not None and not isinstance(found, (dict, list)):
+                kind = str(found)
+        data: Any = message
+        if self._data_path is not None:
+            found = _lookup(message, self._data_path)
+            if found is not _MISSING:
+                data = found
+        return Event(stream, kind, data, received_ns, self._time(message))
+
+    # Subscriptions ------------------------------------------------------------
+
+    @property
+    def supports_subscribe(self) -> bool:
+        return self._subscribe is not None
+
+    def check_streams(self, streams: Sequence[str]) -> None:
+        if isinstance(streams, str):
+            raise ConfigurationError("streams must be a list of names, not one string")
+        bad = [s for s in streams if not isinstance(s, str) or not s]
+        if bad:
+            raise ConfigurationError(f"stream names must be non-empty strings, got {bad!r}")
+        known = self.available_streams
+        if known is None:
+            return
+        missing = [s for s in streams if s not in known]
+        if missing:
+            raise StreamNotAvailable(missing, known)
+
+    def subscribe(self, streams: Sequence[str]) -> list[Outgoing]:
+        self.check_streams(streams)
+        return self._requests(self._subscribe, streams)
+
+    def unsubscribe(self, streams: Sequence[str]) -> list[Outgoing]:
+        return self._requests(self._unsubscribe, streams)
+
+    def _requests(self, tpl: _Template | None, streams: Sequence[str]) -> list[Outgoing]:
+        if tpl is None or not streams:
+            return []
+        batches = [[s] for s in streams] if "stream" in tpl.names else [list(streams)]
+        out = []
+        for batch in batches:
+            values: dict[str, Any] = {"streams": batch, "stream": batch[0]}
+            key = None
+            if "id" in tpl.names:
+                values["id"] = next(self._ids)
+                key = str(values["id"])
+                self._open_ids[key] = None
+                while len(self._open_ids) > _MAX_OPEN_IDS:
+                    self._open_ids.popitem(last=False)
+            out.append(Outgoing(tpl.render(values), key))
+        return out
+
+    # Liveness and closing -----------------------------------------------------
+
+    def keepalive(self) -> Keepalive:
+        return Keepalive(
+            idle_timeout=self.idle_timeout,
+            ping_interval=self.ping_interval,
+            ping_frame=self._ping,
+            protocol_ping_interval=20.0,
+        )
+
+    def on_close(self, code: int | None, reason: str) -> CloseDecision:
+        detail = f": {reason}" if reason else ""
+        if code in self.stop_codes:
+            # 1008 is the usual "credentials refused"; other codes only the feed knows.
+            return CloseDecision(
+                CloseAction.STOP,
+                f"{self.stop_codes[code]} ({code}){detail}",
+                auth_failure=code == 1008,
+            )
+        if code in self.slow_codes:
+            return CloseDecision(
+                CloseAction.RECONNECT_SLOW,
+                f"{self.slow_codes[code]} ({code}){detail}; backing off longer",
+            )
+        return super().on_close(code, reason)
+
+    def describe(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"dialect": self.name, "url": redact_url(self.url)}
+        if isinstance(self.auth, QueryAuth):
+            info["auth"] = f"query parameter {self.auth.param!r}"
+        elif isinstance(self.auth, HeaderAuth):
+            info["auth"] = f"header {self.auth.header!r}"
+        elif isinstance(self.auth, MessageAuth):
+            info["auth"] = "first message"
+        return info
+
+    def __repr__(self) -> str:
+        info = self.describe()
+        auth = f" auth={info['auth']}" if "auth" in info else ""
+        return f"<GenericDialect {self.name} {info['url']}{auth}>"
+
+
+# A ready-made example ---------------------------------------------------------------
+
+
+def binance_style(
+    url: str,
+    *,
+    auth: Auth | None = None,
+    ping_interval: float | None = None,
+    idle_timeout: float | None = None,
+    name: str = "binance-style",
+) -> GenericDialect:
+    """A :class:`GenericDialect` for a Binance-style combined market stream.
+
+    The protocol: the client sends ``{"method": "SUBSCRIBE", "params": ["btcusdt@trade"],
+    "id": 1}`` and gets ``{"result": null, "id": 1}`` (or ``{"error": {"code": 2, "msg":
+    ...}, "id": 1}``); events look like ``{"e": "trade", "E": 1710000000000, "s": "BTCUSDT",
+    "p": "67000.10", ...}``. The event's stream is its symbol (``"s"``), so a subscription
+    to ``btcusdt@trade`` fills stream ``BTCUSDT``; type is ``"e"`` and time ``"E"`` (ms).
+    With ``ping_interval``, ``{"method": "PING"}`` is sent and ``{"result": "PONG"}``
+    dropped. Close code 1008 (key refused) stops.
+
+    Example:
+        >>> d = binance_style("wss://stream.example/ws", auth=HeaderAuth("X-MBX-APIKEY", "k"))
+        >>> d.subscribe(["btcusdt@trade"])[0].frame
+        '{"method":"SUBSCRIBE","params":["btcusdt@trade"],"id":1}'
+        >>> e = d.parse('{"e": "trade", "E": 1710000000000, "s": "BTCUSDT", "p": "1"}', 0)[0]
+        >>> e.stream, e.type, e.event_ns
+        ('BTCUSDT', 'trade', 1710000000000000000)
+    """
+    return GenericDialect(
+        url,
+        auth=auth,
+        subscribe={"method": "SUBSCRIBE", "params": "{streams}", "id": "{id}"},
+        unsubscribe={"method": "UNSUBSCRIBE", "params": "{streams}", "id": "{id}"},
+        stream_path="s",
+        type_path="e",
+        time_path="E",
+        time_unit="ms",
+        reply_id_path="id",
+        reply_error_path="error.msg",
+        ignore=[{"result": "PONG"}] if ping_interval else (),
+        ping={"method": "PING"} if ping_interval else None,
+        ping_interval=ping_interval,
+        idle_timeout=idle_timeout,
+        stop_codes={1008: "API key refused"},
+        name=name,
+    )

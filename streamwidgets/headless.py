@@ -1,0 +1,149 @@
+"""The headless API: the same engine as the widget, for scripts and tests."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
+
+from .buffer import EventBuffer
+from .connection import Connection, State, SubscriptionResult
+from .dialects.base import Dialect
+from .exceptions import ConfigurationError, ConnectionFailed
+from .stats import ConnectionStats
+
+__all__ = ["Stream", "open"]
+
+
+class Stream:
+    """A live feed: connection, buffer and an async iterator over its events.
+
+    Made by :func:`open`. ``async with`` connects and waits for the handshake
+    (raising :class:`ConnectionFailed` if the feed refuses), and closes on exit.
+    Iterating yields every event from the moment iteration starts; if the
+    consumer is slower than the feed, reading from the socket waits for it
+    (nothing is dropped, at most ``queue_size`` events wait in memory).
+    Iteration ends when the stream is closed and raises
+    :class:`ConnectionFailed` if the connection gives up.
+    """
+
+    def __init__(self, connection: Connection, *, connect_timeout: float, queue_size: int) -> None:
+        self.connection = connection
+        self._connect_timeout = connect_timeout
+        self._queue_size = queue_size
+
+    # Lifecycle
+    async def __aenter__(self) -> Stream:
+        self.connection.start()
+        try:
+            await self.connection.wait_connected(timeout=self._connect_timeout)
+        except BaseException:
+            await self.connection.close()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the connection; the buffer stays readable."""
+        await self.connection.close()
+
+    def __aiter__(self) -> Any:
+        return self._iterate()
+
+    async def _iterate(self) -> Any:
+        queue = self.connection.event_queue(self._queue_size)
+        try:
+            while True:
+                event = await queue.get()
+                if event is None:
+                    break
+                yield event
+        finally:
+            self.connection.release_queue(queue)
+        if self.connection.state is State.FAILED:
+            raise ConnectionFailed(self.connection.reason, code=self.connection.close_code)
+
+    # What there is to see
+    @property
+    def buffer(self) -> EventBuffer:
+        """The rolling buffer of every event received."""
+        return self.connection.buffer
+
+    @property
+    def df(self) -> pd.DataFrame:
+        """The buffer as a DataFrame, now."""
+        return self.connection.buffer.to_dataframe()
+
+    def to_dataframe(self, stream: str | None = None, type: str | None = None) -> pd.DataFrame:
+        """The buffer's rows, optionally of one stream and/or event type."""
+        return self.connection.buffer.to_dataframe(stream=stream, type=type)
+
+    @property
+    def state(self) -> State:
+        """The connection's state."""
+        return self.connection.state
+
+    @property
+    def stats(self) -> ConnectionStats:
+        """The connection's counters."""
+        return self.connection.stats
+
+    @property
+    def available_streams(self) -> list[str] | None:
+        """The streams the feed offers, once connected."""
+        return self.connection.available_streams
+
+    async def subscribe(self, *streams: str) -> SubscriptionResult:
+        """Subscribe to more streams (kept across reconnects)."""
+        return await self.connection.subscribe(list(streams))
+
+    async def unsubscribe(self, *streams: str) -> SubscriptionResult:
+        """Unsubscribe from streams."""
+        return await self.connection.unsubscribe(list(streams))
+
+    def __repr__(self) -> str:
+        return f"<Stream {self.connection!r} rows={len(self.connection.buffer)}>"
+
+
+def open(  # noqa: A001 - mirrors the builtin on purpose: streamwidgets.open(feed)
+    feed: Dialect,
+    *,
+    streams: Iterable[str] = (),
+    max_rows: int | None = 100_000,
+    window: float | datetime.timedelta | None = None,
+    buffer: EventBuffer | None = None,
+    connect_timeout: float = 30.0,
+    queue_size: int = 10_000,
+    **connection_options: Any,
+) -> Stream:
+    """Open a feed headless.
+
+    Args:
+        feed: a feed from :mod:`streamwidgets.feeds`.
+        streams: streams to subscribe to (kept across reconnects).
+        max_rows: rows the buffer keeps.
+        window: time the buffer keeps (seconds or a timedelta).
+        buffer: an existing buffer to fill instead of a new one.
+        connect_timeout: seconds ``async with`` waits for the handshake.
+        queue_size: events that may wait for a slow ``async for`` consumer.
+        **connection_options: passed to :class:`~streamwidgets.connection.Connection`.
+
+    Example:
+        >>> async def main(url, token):  # doctest: +SKIP
+        ...     async with streamwidgets.open(feeds.hydra(url, token=token),
+        ...                                   streams=["signals"]) as stream:
+        ...         async for event in stream:
+        ...             print(event.type, event.data)
+        ...         print(stream.df.tail())
+    """
+    if not isinstance(queue_size, int) or queue_size < 1:
+        raise ConfigurationError(f"queue_size must be an int >= 1, got {queue_size!r}")
+    if buffer is None:
+        buffer = EventBuffer(max_rows=max_rows, window=window, explode=feed.explode)
+    connection = Connection(feed, streams=streams, buffer=buffer, **connection_options)
+    return Stream(connection, connect_timeout=connect_timeout, queue_size=queue_size)
+
