@@ -39,8 +39,23 @@ SECRET = "bench-secret"
 def start_server(events: int) -> tuple[subprocess.Popen[bytes], int]:
     ready = Path(tempfile.mkdtemp()) / "port"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamwidgets", "sim", "hydra", "--port", "0", "--rate", "0",
-         "--limit", str(events), "--secret", SECRET, "--ready-file", str(ready)],
+        [
+            sys.executable,
+            "-m",
+            "streamwidgets",
+            "sim",
+            "hydra",
+            "--port",
+            "0",
+            "--rate",
+            "0",
+            "--limit",
+            str(events),
+            "--secret",
+            SECRET,
+            "--ready-file",
+            str(ready),
+        ],
         stdout=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 20
@@ -53,9 +68,10 @@ def start_server(events: int) -> tuple[subprocess.Popen[bytes], int]:
 
 
 def token() -> str:
+    from streamwidgets.simulators.hydra import ALL_STREAMS
     from streamwidgets.simulators.tokens import issue_token
 
-    return issue_token(SECRET, streams=None)
+    return issue_token(SECRET, address="0xbench", streams=ALL_STREAMS)
 
 
 class LoopProbe:
@@ -134,9 +150,13 @@ async def main() -> None:
                 f"| ratio {our_rate / raw_rate:.2f} | rows buffered {rows:,}"
             )
             p50, p99, worst = raw_probe.summary()
-            print(f"   loop wait, raw loop:  p50 {p50:.2f} ms  p99 {p99:.2f} ms  max {worst:.2f} ms")
+            print(
+                f"   loop wait, raw loop:  p50 {p50:.2f} ms  p99 {p99:.2f} ms  max {worst:.2f} ms"
+            )
             p50, p99, worst = our_probe.summary()
-            print(f"   loop wait, pipeline:  p50 {p50:.2f} ms  p99 {p99:.2f} ms  max {worst:.2f} ms")
+            print(
+                f"   loop wait, pipeline:  p50 {p50:.2f} ms  p99 {p99:.2f} ms  max {worst:.2f} ms"
+            )
         raw_med, our_med = statistics.median(raw_rates), statistics.median(ours)
         print(
             f"\nmedian over {args.rounds} rounds, {args.events:,} events each "

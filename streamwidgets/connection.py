@@ -30,7 +30,6 @@ from websockets.exceptions import (
     InvalidHandshake,
     InvalidStatus,
     InvalidURI,
-    PayloadTooBig,
 )
 
 from .backoff import Backoff
@@ -45,7 +44,6 @@ from .exceptions import (
     RequestError,
 )
 from .jsonutil import preview
-from .secret import redact
 from .stats import ConnectionStats, RejectedFrame
 from .wirelog import RedactingLogger
 
@@ -61,7 +59,7 @@ _HISTORY = 200
 _MAX_PENDING_REQUESTS = 256
 
 
-class State(str, enum.Enum):
+class State(enum.StrEnum):
     """The states of a connection."""
 
     DISCONNECTED = "disconnected"
@@ -158,7 +156,9 @@ class Connection:
             if not isinstance(value, int) or value < minimum:
                 raise ConfigurationError(f"{name} must be an int >= {minimum}, got {value!r}")
         if max_attempts is not None and (not isinstance(max_attempts, int) or max_attempts < 1):
-            raise ConfigurationError(f"max_attempts must be None or an int >= 1, got {max_attempts!r}")
+            raise ConfigurationError(
+                f"max_attempts must be None or an int >= 1, got {max_attempts!r}"
+            )
         streams = list(streams)
         dialect.check_streams(streams)
 
@@ -342,7 +342,9 @@ class Connection:
         except TimeoutError:
             with contextlib.suppress(ValueError):
                 self._pending[out.reply_key or ""].remove(future)
-            raise RequestError(f"no reply to {out.reply_key!r} within {timeout or self.request_timeout} s") from None
+            raise RequestError(
+                f"no reply to {out.reply_key!r} within {timeout or self.request_timeout} s"
+            ) from None
         if reply.error:
             raise RequestError(f"request {out.reply_key!r} refused: {reply.error}")
         return reply
@@ -452,7 +454,9 @@ class Connection:
                 watchdog = self._spawn(self._watch(ws, keepalive.idle_timeout))
                 pinger = None
                 if keepalive.ping_interval and keepalive.ping_frame:
-                    pinger = self._spawn(self._ping(ws, keepalive.ping_interval, keepalive.ping_frame))
+                    pinger = self._spawn(
+                        self._ping(ws, keepalive.ping_interval, keepalive.ping_frame)
+                    )
                 try:
                     self._welcomed = False
                     if self.dialect.needs_welcome:
@@ -473,7 +477,9 @@ class Connection:
                 return CloseDecision(CloseAction.RECONNECT, f"frame too large (over {limit} bytes)")
             if self._dead_reason is not None:
                 return CloseDecision(CloseAction.RECONNECT, self._dead_reason)
-            return self._decide(exc.rcvd.code if exc.rcvd else None, exc.rcvd.reason if exc.rcvd else "")
+            return self._decide(
+                exc.rcvd.code if exc.rcvd else None, exc.rcvd.reason if exc.rcvd else ""
+            )
         except InvalidStatus as exc:
             status = exc.response.status_code
             self._code = status
@@ -669,7 +675,9 @@ class Connection:
             await asyncio.sleep(period)
             silent = (time.time_ns() - self._last_frame_ns) / 1e9
             if silent >= idle_timeout and not self._queue_blocked:
-                self._dead_reason = f"no data or heartbeat for {silent:.1f} s; connection presumed dead"
+                self._dead_reason = (
+                    f"no data or heartbeat for {silent:.1f} s; connection presumed dead"
+                )
                 ws.transport.abort()
                 return
 

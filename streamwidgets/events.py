@@ -21,7 +21,7 @@ class Event:
         snapshot: True for rows of an initial snapshot or bootstrap, False for live rows.
 
     Example:
-        >>> e = Event("signals", "signal_new", {"severity": 3}, received_ns=1_710_000_000_000_000_000)
+        >>> e = Event("signals", "signal_new", {"severity": 3}, received_ns=1_710_000_000 * 10**9)
         >>> e.stream, e.type, e.snapshot
         ('signals', 'signal_new', False)
     """

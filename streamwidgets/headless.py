@@ -109,7 +109,7 @@ class Stream:
         return f"<Stream {self.connection!r} rows={len(self.connection.buffer)}>"
 
 
-def open(  # noqa: A001 - mirrors the builtin on purpose: streamwidgets.open(feed)
+def open(
     feed: Dialect,
     *,
     streams: Iterable[str] = (),
@@ -146,4 +146,3 @@ def open(  # noqa: A001 - mirrors the builtin on purpose: streamwidgets.open(fee
         buffer = EventBuffer(max_rows=max_rows, window=window, explode=feed.explode)
     connection = Connection(feed, streams=streams, buffer=buffer, **connection_options)
     return Stream(connection, connect_timeout=connect_timeout, queue_size=queue_size)
-

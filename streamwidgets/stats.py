@@ -62,8 +62,12 @@ class ConnectionStats:
     def events_per_second(self) -> float:
         """Events per second over the last complete seconds."""
         now_s = int(time.time())
-        done = [count for second, count in self._buckets if now_s - _RATE_SECONDS <= second < now_s]
-        return sum(done) / _RATE_SECONDS if done else 0.0
+        done = [(s, n) for s, n in self._buckets if now_s - _RATE_SECONDS <= s < now_s]
+        if not done:
+            return 0.0
+        # A feed that started two seconds ago is averaged over two seconds, not five.
+        span = now_s - max(done[0][0], now_s - _RATE_SECONDS)
+        return sum(n for _, n in done) / span
 
     def as_dict(self) -> dict[str, Any]:
         """A plain snapshot, e.g. for display or JSON."""

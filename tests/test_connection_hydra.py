@@ -35,8 +35,12 @@ async def sim():
 
 def make(sim, *, streams=("signals",), scope=None, token=None, **options):
     token = token or sim.issue_token(streams=scope)
-    feed = feeds.hydra(sim.url, token=token, heartbeat_interval=HEARTBEAT,
-                       rate_limit_backoff=options.pop("rate_limit_backoff", 0.5))
+    feed = feeds.hydra(
+        sim.url,
+        token=token,
+        heartbeat_interval=HEARTBEAT,
+        rate_limit_backoff=options.pop("rate_limit_backoff", 0.5),
+    )
     options.setdefault("backoff", Backoff(initial=0.02, maximum=0.1, slow_initial=0.5))
     options.setdefault("healthy_after", 0.05)
     return Connection(feed, streams=list(streams), **options)
@@ -59,7 +63,9 @@ async def test_handshake_reports_scope_and_connects(sim):
         df = conn.buffer.to_dataframe()
         assert set(df["stream"]) == {"signals"}
         assert (df["type"] == "signal_new").all()
-        assert str(df["event_time"].dtype).startswith("datetime64") and "UTC" in str(df["event_time"].dtype)
+        assert str(df["event_time"].dtype).startswith("datetime64") and "UTC" in str(
+            df["event_time"].dtype
+        )
     finally:
         await conn.close()
 
@@ -70,7 +76,7 @@ async def test_subscribe_outside_scope_fails_before_sending(sim):
     try:
         await eventually(lambda: any(c.get("action") == "subscribe" for _, c in sim.commands))
         sent_before = len(sim.commands)
-        with pytest.raises(StreamNotAvailable, match="'markets'.*available: signals, alerts"):
+        with pytest.raises(StreamNotAvailable, match=r"'markets'.*available: signals, alerts"):
             await conn.subscribe(["alerts", "markets"])
         await asyncio.sleep(0.05)
         assert len(sim.commands) == sent_before
@@ -113,7 +119,7 @@ async def test_subscribe_and_unsubscribe_reach_the_server(sim):
 
 
 async def test_reconnect_resubscribes_without_loss_or_duplicates(sim):
-    """After a dropped connection: resubscribed, every event sent while connected kept once, gap marked."""
+    """After a drop: resubscribed, each event sent while connected kept once, the gap marked."""
     conn = await started(make(sim, streams=("signals", "alerts")))
     try:
         await conn.subscribe(["cyber"])
@@ -139,7 +145,7 @@ async def test_reconnect_resubscribes_without_loss_or_duplicates(sim):
 
 
 async def test_silence_is_detected_within_three_heartbeats(sim):
-    """A server that goes silent is declared dead within three heartbeat intervals and reconnected."""
+    """A silent server is declared dead within three heartbeat intervals, then reconnected."""
     conn = await started(make(sim))
     try:
         await eventually(lambda: conn.stats.heartbeats >= 1)
@@ -284,7 +290,9 @@ async def test_unreachable_server_gives_up_after_max_attempts():
     feed = feeds.hydra("ws://127.0.0.1:9/stream", token="t.t.t")
     conn = Connection(feed, backoff=Backoff(initial=0.01, maximum=0.02), max_attempts=3)
     conn.start()
-    with pytest.raises(ConnectionFailed, match="gave up after 3 attempts; last: server unreachable"):
+    with pytest.raises(
+        ConnectionFailed, match="gave up after 3 attempts; last: server unreachable"
+    ):
         await conn.wait_connected(timeout=seconds(5))
     assert sum(1 for c in conn.history if c.state is State.RECONNECTING) == 2
     await conn.close()

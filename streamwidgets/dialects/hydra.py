@@ -136,7 +136,9 @@ class HydraDialect(Dialect):
             raise FrameError(f"unexpected binary frame: {preview(frame)}")
         message = loads_frame(frame)
         if not isinstance(message, dict):
-            raise FrameError(f"expected a JSON object, got {type(message).__name__}: {preview(frame)}")
+            raise FrameError(
+                f"expected a JSON object, got {type(message).__name__}: {preview(frame)}"
+            )
         kind = message.get("type")
         if not isinstance(kind, str):
             raise FrameError(f"message without a 'type': {preview(frame)}")
@@ -186,7 +188,8 @@ class HydraDialect(Dialect):
         active = data.get("active")
         reasons = data.get("rejectedReason") or {}
         rejected = {
-            str(s): str(reasons.get(s, "rejected by the server")) if isinstance(reasons, dict)
+            str(s): str(reasons.get(s, "rejected by the server"))
+            if isinstance(reasons, dict)
             else "rejected by the server"
             for s in data.get("rejected") or []
         }

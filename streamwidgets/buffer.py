@@ -1,0 +1,454 @@
+"""A rolling, columnar buffer of events that builds pandas DataFrames on demand.
+
+Design, for speed: :meth:`EventBuffer.append` only stores the event in a pending list.
+Pending events are converted every few thousand (and before any read) into a
+:class:`~streamwidgets.buffer_columns.Chunk` of typed arrays, flattened column-wise;
+rolling drops whole old chunks and slices the first one. A read concatenates the chunks
+into a DataFrame that is cached until new data arrive.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .buffer_columns import META_COLUMNS, Chunk, build_frame, convert, well_formed
+from .buffer_export import write_csv, write_jsonl, write_parquet
+from .buffer_options import check_count, explode_paths, window_ns
+from .events import Event
+from .exceptions import ConfigurationError
+
+__all__ = ["EventBuffer"]
+
+logger = logging.getLogger(__name__)
+
+_CHUNK_ROWS = 4096
+
+
+class EventBuffer:
+    """Rolling buffer of events, read as pandas DataFrames.
+
+    Columns, in order: ``seq`` (int64, 1-based, assigned on append), ``received_at`` and
+    ``event_time`` (``datetime64[ns, UTC]``, ``event_time`` NaT when unknown), ``stream``
+    and ``type`` (pandas ``str``), ``snapshot`` (bool), then the payload flattened the way
+    ``pd.json_normalize`` names it: ``data.severity``, ``data.position.lat``; a payload that
+    is not a dict goes in a column ``data``. Data columns appear as fields arrive (earlier
+    rows get nulls), in order of first appearance. Lists stay Python lists (``object``).
+
+    Data dtypes: ints -> nullable ``Int64`` (always, nulls or not); ints mixed with floats
+    -> ``float64``; strings -> ``str``; bools -> ``boolean``; anything without a common type
+    (an int here, a string there) -> ``object`` holding the original values, never an
+    error. A field that is a dict in one event and a scalar in another gives two columns,
+    ``data.x`` and ``data.x.y``, as ``pd.json_normalize`` would.
+
+    ``explode`` maps an event type to the dotted path (under ``data``) of a list of
+    records: each item becomes a row, its fields under that path, the sibling fields
+    repeated. All rows of one event share the event's ``seq``, so :meth:`since` hands out
+    whole events. An empty list gives no row; a missing or non-list value gives one
+    ordinary row.
+
+    Rolling keeps the newest ``max_rows`` rows and/or the rows whose ``received_at`` is
+    within ``window`` of the newest one (it moves when data arrive, not with the clock).
+    At least one bound is required.
+
+    Frames returned by reads may be modified freely: they are shallow copies of a cached
+    frame, and pandas copy-on-write keeps the cache intact.
+
+    Args:
+        max_rows: rows to keep, or None for no row limit.
+        window: seconds (or a timedelta) of ``received_at`` to keep, or None.
+        explode: event type -> dotted path of a list of records to split into rows.
+        max_markers: connection markers to keep (see :meth:`mark`).
+
+    Example:
+        >>> buf = EventBuffer(max_rows=1000)
+        >>> buf.append(Event("signals", "signal_new", {"severity": 3, "pos": {"lat": 1.5}},
+        ...                  received_ns=1_710_000_000_000_000_000))
+        >>> buf.df.columns.tolist()[-2:]
+        ['data.severity', 'data.pos.lat']
+        >>> frame, cursor = buf.since(0)
+        >>> len(frame), cursor
+        (1, 1)
+    """
+
+    def __init__(
+        self,
+        *,
+        # Rolling
+        max_rows: int | None = 100_000,
+        window: float | datetime.timedelta | None = None,
+        # Shape
+        explode: Mapping[str, str] | None = None,
+        # Limits
+        max_markers: int = 1000,
+    ) -> None:
+        self._max_rows = check_count("max_rows", max_rows, allow_none=True)
+        self._window = window
+        self._window_ns = window_ns(window)
+        if self._max_rows is None and self._window_ns is None:
+            raise ConfigurationError(
+                "max_rows and window are both None: the buffer would grow without bound; "
+                "set max_rows (e.g. 100_000) and/or window (seconds)"
+            )
+        self._explode = explode_paths(explode)
+        self._max_markers = check_count("max_markers", max_markers, allow_none=False)
+        self._markers: deque[tuple[int, int | None, str, str, int]] = deque(
+            maxlen=self._max_markers
+        )
+        self._pending: list[Event] = []
+        self._chunks: deque[Chunk] = deque()
+        # column -> number of chunks holding it; dict order is first appearance
+        self._column_counts: dict[str, int] = {}
+        self._converted_seq = 0  # seq of the last converted event
+        self._rows = 0
+        self._total_rows = 0
+        self._dropped_rows = 0
+        self._newest_ns: int | None = None
+        self._version = 0
+        self._cache: dict[tuple[str | None, str | None], tuple[int, pd.DataFrame]] = {}
+
+    # Writing
+
+    def append(self, event: Event) -> None:
+        """Add one event (amortised O(1): conversion happens in batches).
+
+        Example:
+            >>> buf = EventBuffer()
+            >>> buf.append(Event(None, "tick", 1.5, received_ns=0))
+            >>> buf.last_seq
+            1
+        """
+        if not isinstance(event, Event):
+            raise TypeError(f"EventBuffer.append takes an Event, got {type(event).__name__}")
+        pending = self._pending
+        pending.append(event)
+        if len(pending) >= _CHUNK_ROWS:
+            self._flush()
+
+    def extend(self, events: Iterable[Event]) -> None:
+        """Add events in order; nothing is added if one of them is not an Event.
+
+        Example:
+            >>> buf = EventBuffer()
+            >>> buf.extend(Event(None, "tick", i, received_ns=i) for i in range(3))
+            >>> len(buf)
+            3
+        """
+        batch = list(events)
+        for event in batch:
+            if not isinstance(event, Event):
+                raise TypeError(f"EventBuffer.extend takes Events, got {type(event).__name__}")
+        self._pending.extend(batch)
+        if len(self._pending) >= _CHUNK_ROWS:
+            self._flush()
+
+    def mark(
+        self, kind: str, detail: str = "", *, at_ns: int | None = None, until_ns: int | None = None
+    ) -> None:
+        """Record a connection marker (``"connected"``, ``"gap"``, ``"disconnected"``...).
+
+        Args:
+            kind: what happened.
+            detail: free text.
+            at_ns: when, nanoseconds since the epoch (UTC); now if None.
+            until_ns: end of a span (e.g. a gap), if any.
+
+        Example:
+            >>> buf = EventBuffer()
+            >>> buf.mark("gap", "no data", at_ns=0, until_ns=10**9)
+            >>> buf.markers[["kind", "seq"]].values.tolist()
+            [['gap', 0]]
+        """
+        if not isinstance(kind, str) or not isinstance(detail, str):
+            raise TypeError("mark() takes a str kind and a str detail")
+        at = time.time_ns() if at_ns is None else int(at_ns)
+        until = None if until_ns is None else int(until_ns)
+        self._markers.append((at, until, kind, detail, self.last_seq))
+
+    def clear(self) -> None:
+        """Drop every row and marker; ``seq`` keeps counting so cursors stay valid."""
+        self._flush()
+        self._chunks.clear()
+        self._column_counts.clear()
+        self._markers.clear()
+        self._rows = 0
+        self._newest_ns = None
+        self._changed()
+
+    # Reading
+
+    @property
+    def markers(self) -> pd.DataFrame:
+        """Markers as a DataFrame: ``time``, ``until`` (UTC, NaT if none), ``kind``,
+        ``detail``, ``seq`` (the last event seq when marked)."""
+        rows = list(self._markers)
+        at = np.array([r[0] for r in rows], dtype=np.int64)
+        until = np.array([np.iinfo(np.int64).min if r[1] is None else r[1] for r in rows])
+        return pd.DataFrame(
+            {
+                "time": pd.to_datetime(at, unit="ns", utc=True),
+                "until": pd.to_datetime(until.astype(np.int64), unit="ns", utc=True),
+                "kind": pd.array([r[2] for r in rows], dtype="str"),
+                "detail": pd.array([r[3] for r in rows], dtype="str"),
+                "seq": np.array([r[4] for r in rows], dtype=np.int64),
+            }
+        )
+
+    def to_dataframe(self, stream: str | None = None, type: str | None = None) -> pd.DataFrame:
+        """The buffer's rows, optionally of one stream and/or event type.
+
+        With a filter, data columns that hold no value in the selected rows are left out
+        and the index is renumbered from 0.
+
+        Example:
+            >>> buf = EventBuffer()
+            >>> buf.append(Event("a", "x", {"v": 1}, received_ns=0))
+            >>> buf.append(Event("b", "y", {"w": 2}, received_ns=1))
+            >>> buf.to_dataframe(type="y").columns.tolist()[-1:]
+            ['data.w']
+        """
+        self._flush()
+        key = (stream, type)
+        cached = self._cache.get(key)
+        if cached is None or cached[0] != self._version:
+            if key == (None, None):
+                frame = build_frame(self._chunks, list(self._column_counts))
+            else:
+                frame = self._filtered(stream, type)
+            self._cache[key] = cached = (self._version, frame)
+        return cached[1].copy(deep=False)
+
+    @property
+    def df(self) -> pd.DataFrame:
+        """All rows, same as :meth:`to_dataframe` without filters."""
+        return self.to_dataframe()
+
+    def since(self, cursor: int) -> tuple[pd.DataFrame, int]:
+        """Rows with ``seq > cursor`` still held, and the new cursor (the last seq).
+
+        Cost is proportional to the new rows, not the buffer. Columns are all the
+        buffer's columns, so a frame of new rows may have nulls where fields are absent.
+
+        Example:
+            >>> buf = EventBuffer()
+            >>> buf.append(Event(None, "t", 1, received_ns=0))
+            >>> frame, cursor = buf.since(0)
+            >>> buf.append(Event(None, "t", 2, received_ns=1))
+            >>> buf.since(cursor)[0]["data"].tolist()
+            [2]
+        """
+        if isinstance(cursor, bool) or not isinstance(cursor, (int, np.integer)):
+            raise TypeError(f"cursor must be an int, got {cursor!r}")
+        self._flush()
+        if cursor <= 0 and self._cache.get((None, None), (-1,))[0] == self._version:
+            return self.to_dataframe(), self._converted_seq
+        picked: list[Chunk] = []
+        for chunk in reversed(self._chunks):
+            if chunk.seq[-1] <= cursor:
+                break
+            if chunk.seq[0] > cursor:
+                picked.append(chunk)
+            else:
+                start = int(np.searchsorted(chunk.seq, cursor, side="right"))
+                picked.append(chunk.take(slice(start, None)))
+                break
+        picked.reverse()
+        return build_frame(picked, list(self._column_counts)), self._converted_seq
+
+    @property
+    def last_seq(self) -> int:
+        """Seq of the last event appended (0 before any)."""
+        return self._converted_seq + len(self._pending)
+
+    def __len__(self) -> int:
+        self._flush()
+        return self._rows
+
+    @property
+    def total_rows(self) -> int:
+        """Rows ever added (after exploding), evicted and cleared ones included."""
+        self._flush()
+        return self._total_rows
+
+    @property
+    def dropped_rows(self) -> int:
+        """Rows evicted by rolling (``max_rows`` or ``window``)."""
+        self._flush()
+        return self._dropped_rows
+
+    @property
+    def columns(self) -> list[str]:
+        """Column names, meta columns first, without building a DataFrame."""
+        self._flush()
+        return [*META_COLUMNS, *self._column_counts]
+
+    def numeric_columns(self, stream: str | None = None, type: str | None = None) -> list[str]:
+        """Data columns with a numeric (not boolean) dtype, e.g. for a field picker.
+
+        Example:
+            >>> buf = EventBuffer()
+            >>> buf.append(Event(None, "t", {"v": 1, "s": "x", "b": True}, received_ns=0))
+            >>> buf.numeric_columns()
+            ['data.v']
+        """
+        frame = self.to_dataframe(stream, type)
+        return [
+            name
+            for name, dtype in frame.dtypes.items()
+            if name not in META_COLUMNS
+            and pd.api.types.is_numeric_dtype(dtype)
+            and not pd.api.types.is_bool_dtype(dtype)
+        ]
+
+    def __repr__(self) -> str:
+        return (
+            f"EventBuffer(rows={len(self)}, columns={len(self.columns)}, "
+            f"max_rows={self._max_rows}, window={self._window!r})"
+        )
+
+    # Export
+
+    def to_parquet(self, path: str | os.PathLike[str], **kwargs: Any) -> Path:
+        """Write the rows to Parquet; dtypes (UTC timestamps included) read back the same.
+
+        Object columns Arrow cannot type (mixed values) are written as JSON text.
+        ``kwargs`` go to ``DataFrame.to_parquet``. Returns the path.
+
+        Example:
+            >>> buf = EventBuffer()
+            >>> buf.append(Event(None, "t", {"v": 1}, received_ns=0))
+            >>> buf.to_parquet("rows.parquet")  # doctest: +SKIP
+            PosixPath('rows.parquet')
+        """
+        return write_parquet(self.to_dataframe(), path, **kwargs)
+
+    def to_csv(self, path: str | os.PathLike[str], **kwargs: Any) -> Path:
+        """Write the rows to CSV; lists and dicts as JSON text, timestamps ISO-8601 UTC.
+
+        ``kwargs`` go to ``DataFrame.to_csv``. Returns the path.
+
+        Example:
+            >>> EventBuffer().to_csv("rows.csv")  # doctest: +SKIP
+            PosixPath('rows.csv')
+        """
+        return write_csv(self.to_dataframe(), path, **kwargs)
+
+    def to_jsonl(self, path: str | os.PathLike[str], **kwargs: Any) -> Path:
+        """Write one JSON object per row, timestamps as ISO-8601 strings (UTC).
+
+        ``kwargs`` go to ``DataFrame.to_json``. Returns the path.
+
+        Example:
+            >>> EventBuffer().to_jsonl("rows.jsonl")  # doctest: +SKIP
+            PosixPath('rows.jsonl')
+        """
+        return write_jsonl(self.to_dataframe(), path, **kwargs)
+
+    # Internals
+
+    def _changed(self) -> None:
+        self._version += 1
+        self._cache.clear()
+
+    def _flush(self) -> None:
+        pending = self._pending
+        if not pending:
+            return
+        self._pending = []
+        first = self._converted_seq + 1
+        self._converted_seq += len(pending)
+        if not self._explode and self._max_rows is not None and len(pending) > self._max_rows:
+            # Rows that rolling would drop at once are not worth converting.
+            skipped = len(pending) - self._max_rows
+            pending = pending[skipped:]
+            first += skipped
+            self._total_rows += skipped
+            self._dropped_rows += skipped
+        seqs = np.arange(first, first + len(pending), dtype=np.int64)
+        for start in range(0, len(pending), _CHUNK_ROWS):
+            batch = pending[start : start + _CHUNK_ROWS]
+            seq = seqs[start : start + _CHUNK_ROWS]
+            try:
+                chunk = convert(batch, seq, self._explode)
+            except TypeError:
+                # A malformed event must not take the rest of its batch down with it.
+                good = np.array([well_formed(e) for e in batch], dtype=np.bool_)
+                logger.warning(
+                    "dropped %d event(s) whose timestamps are not int nanoseconds, e.g. %r",
+                    int((~good).sum()),
+                    batch[int(np.argmin(good))],
+                )
+                batch = [e for e, ok in zip(batch, good, strict=True) if ok]
+                chunk = convert(batch, seq[good], self._explode) if batch else None
+            if chunk is not None and chunk.n:
+                self._add(chunk)
+        self._evict()
+        self._changed()
+
+    def _add(self, chunk: Chunk) -> None:
+        self._chunks.append(chunk)
+        counts = self._column_counts
+        for name in chunk.data:
+            counts[name] = counts.get(name, 0) + 1
+        self._rows += chunk.n
+        self._total_rows += chunk.n
+        newest = int(chunk.received.max())
+        if self._newest_ns is None or newest > self._newest_ns:
+            self._newest_ns = newest
+
+    def _evict(self) -> None:
+        chunks = self._chunks
+        if self._window_ns is not None and self._newest_ns is not None:
+            cutoff = self._newest_ns - self._window_ns
+            for i, chunk in enumerate(list(chunks)):
+                keep = chunk.received >= cutoff
+                if not keep.all():
+                    self._replace(i, chunk.take(keep))
+            for chunk in [c for c in chunks if c.n == 0]:
+                chunks.remove(chunk)
+                self._forget(chunk)
+        if self._max_rows is not None:
+            while self._rows > self._max_rows:
+                excess = self._rows - self._max_rows
+                first = chunks[0]
+                if first.n <= excess:
+                    chunks.popleft()
+                    self._forget(first)
+                    self._rows -= first.n
+                    self._dropped_rows += first.n
+                else:
+                    self._replace(0, first.take(slice(excess, None)))
+
+    def _replace(self, index: int, chunk: Chunk) -> None:
+        removed = self._chunks[index].n - chunk.n
+        self._chunks[index] = chunk
+        self._rows -= removed
+        self._dropped_rows += removed
+
+    def _forget(self, chunk: Chunk) -> None:
+        counts = self._column_counts
+        for name in chunk.data:
+            counts[name] -= 1
+            if not counts[name]:
+                del counts[name]
+
+    def _filtered(self, stream: str | None, type: str | None) -> pd.DataFrame:
+        full = self.to_dataframe()
+        mask = np.ones(len(full), dtype=np.bool_)
+        if stream is not None:
+            mask &= (full["stream"] == stream).to_numpy(dtype=np.bool_, na_value=False)
+        if type is not None:
+            mask &= (full["type"] == type).to_numpy(dtype=np.bool_, na_value=False)
+        frame = full.loc[mask].reset_index(drop=True)
+        data = [c for c in frame.columns if c not in META_COLUMNS]
+        empty = [c for c in data if not frame[c].notna().any()]
+        return frame.drop(columns=empty)

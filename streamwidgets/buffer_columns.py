@@ -1,0 +1,301 @@
+"""Columnar chunks behind :class:`~streamwidgets.buffer.EventBuffer`.
+
+A :class:`Chunk` holds a few thousand converted rows: meta columns as numpy arrays (or
+Arrow strings) and each data column as one typed Arrow array, or a numpy object array
+when the values have no common type. Building a DataFrame then only concatenates
+ready arrays, which is what makes reads cheap.
+
+Typing rule for a data column (over the rows it is built from):
+
+* only ints -> ``Int64`` (nullable, whether or not nulls are present, so the dtype
+  does not flip as fields come and go);
+* ints and floats -> ``float64``;
+* only floats -> ``float64``; only strings -> pandas ``str``; only bools -> ``boolean``;
+* anything else (lists, ints mixed with strings, bools mixed with ints, ints beyond
+  int64, ...) -> ``object`` holding the original Python values;
+* only nulls -> ``object`` of ``None``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from operator import attrgetter
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from .events import Event
+from .flatten import assemble, explode_records, flatten_columns
+
+__all__ = ["META_COLUMNS", "Chunk", "build_frame", "convert", "well_formed"]
+
+logger = logging.getLogger(__name__)
+
+META_COLUMNS = ("seq", "received_at", "event_time", "stream", "type", "snapshot")
+NAT = np.iinfo(np.int64).min  # numpy's NaT as int64
+
+_NoneType = type(None)
+_INT, _FLOAT, _STR, _BOOL = pa.int64(), pa.float64(), pa.string(), pa.bool_()
+_NULL = pa.null()
+_get_data = attrgetter("data")
+_get_received = attrgetter("received_ns")
+_get_event = attrgetter("event_ns")
+_get_stream = attrgetter("stream")
+_get_type = attrgetter("type")
+_get_snapshot = attrgetter("snapshot")
+
+Column = pa.Array | np.ndarray
+
+
+class Chunk:
+    """Converted rows: meta arrays plus ``{column: Arrow array or object ndarray}``."""
+
+    __slots__ = ("data", "event", "n", "received", "seq", "snapshot", "stream", "type")
+
+    def __init__(
+        self,
+        seq: np.ndarray,
+        received: np.ndarray,
+        event: np.ndarray,
+        stream: pa.Array,
+        type: pa.Array,
+        snapshot: np.ndarray,
+        data: dict[str, Column],
+    ) -> None:
+        self.seq, self.received, self.event = seq, received, event
+        self.stream, self.type, self.snapshot = stream, type, snapshot
+        self.data = data
+        self.n = len(seq)
+
+    def take(self, rows: slice | np.ndarray) -> Chunk:
+        """The rows picked by a slice or a boolean mask, as a new chunk (data shared)."""
+        if isinstance(rows, slice):
+            start = rows.start or 0
+            stop = self.n if rows.stop is None else rows.stop
+
+            def pick_arrow(a: pa.Array) -> pa.Array:
+                return a.slice(start, stop - start)
+        else:
+            mask = pa.array(rows)
+
+            def pick_arrow(a: pa.Array) -> pa.Array:
+                return a.filter(mask)
+
+        def pick(a: Column) -> Column:
+            return a[rows] if isinstance(a, np.ndarray) else pick_arrow(a)
+
+        return Chunk(
+            self.seq[rows],
+            self.received[rows],
+            self.event[rows],
+            pick_arrow(self.stream),
+            pick_arrow(self.type),
+            self.snapshot[rows],
+            {name: pick(col) for name, col in self.data.items()},
+        )
+
+
+def convert(events: Sequence[Event], seq: np.ndarray, explode: dict[str, tuple[str, ...]]) -> Chunk:
+    """Convert events, numbered by ``seq``, into one chunk.
+
+    Exploded rows share the seq of the event they come from. Raises TypeError if an
+    event's timestamps are not ints (see :func:`well_formed`).
+    """
+    datas: list[Any] = list(map(_get_data, events))
+    source: np.ndarray | None = None
+    if explode and any(t in explode for t in set(map(_get_type, events))):
+        datas, source = _explode(events, datas, explode)
+        seq = seq[source]
+    received, event_ns, stream, types, snapshot = _meta(events)
+    if source is not None:
+        received, event_ns, snapshot = received[source], event_ns[source], snapshot[source]
+        take = pa.array(source)
+        stream, types = stream.take(take), types.take(take)
+    n = len(datas)
+    data = {
+        name: _typed(assemble(parts, n), parts, n) for name, parts in flatten_columns(datas).items()
+    }
+    return Chunk(seq, received, event_ns, stream, types, snapshot, data)
+
+
+def _explode(
+    events: Sequence[Event], datas: list[Any], explode: dict[str, tuple[str, ...]]
+) -> tuple[list[Any], np.ndarray]:
+    rows: list[Any] = []
+    source: list[int] = []
+    for i, (event, data) in enumerate(zip(events, datas, strict=True)):
+        path = explode.get(event.type)
+        items = explode_records(data, path) if path is not None else None
+        if items is None:
+            rows.append(data)
+            source.append(i)
+        else:
+            before = len(rows)
+            rows.extend(items)
+            source.extend([i] * (len(rows) - before))
+    return rows, np.asarray(source, dtype=np.intp)
+
+
+def _meta(events: Sequence[Event]) -> tuple[np.ndarray, ...]:
+    n = len(events)
+    try:
+        received = np.fromiter(map(_get_received, events), np.int64, n)
+        event_list = list(map(_get_event, events))
+        if None in event_list:
+            event_ns = pa.array(event_list, _INT).fill_null(NAT).to_numpy()
+        else:
+            event_ns = np.array(event_list, dtype=np.int64)
+        stream = _labels(list(map(_get_stream, events)))
+        types = _labels(list(map(_get_type, events)))
+    except (TypeError, ValueError, OverflowError, pa.ArrowException):
+        # Some event carries a field of the wrong type; coerce (or name the culprit).
+        received = np.array([_ns(e.received_ns, e, "received_ns") for e in events], np.int64)
+        event_ns = np.array(
+            [NAT if e.event_ns is None else _ns(e.event_ns, e, "event_ns") for e in events],
+            np.int64,
+        )
+        stream = pa.array([None if e.stream is None else str(e.stream) for e in events], _STR)
+        types = pa.array([str(e.type) for e in events], _STR)
+    snapshots = list(map(_get_snapshot, events))
+    if any(snapshots):
+        snapshot = np.fromiter(map(bool, snapshots), np.bool_, n)
+    else:
+        snapshot = np.zeros(n, dtype=np.bool_)
+    return received, event_ns, stream, types, snapshot
+
+
+def _labels(values: list[Any]) -> pa.Array:
+    # Streams and types rarely change within a chunk; repeating one is much cheaper.
+    first = values[0]
+    if type(first) is str and values.count(first) == len(values):
+        return pa.repeat(pa.scalar(first, _STR), len(values))
+    return pa.array(values, _STR)
+
+
+def well_formed(event: Event) -> bool:
+    """Whether the event's timestamps can be read as int nanoseconds."""
+    try:
+        _ns(event.received_ns, event, "received_ns")
+        if event.event_ns is not None:
+            _ns(event.event_ns, event, "event_ns")
+    except TypeError:
+        return False
+    return True
+
+
+def _ns(value: Any, event: Event, field: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise TypeError(f"Event.{field} must be an int of nanoseconds, got {event!r}") from None
+
+
+def _typed(values: list[Any], parts: list[Any], n: int) -> Column:
+    types: set[type] = set().union(*(p[2] for p in parts))
+    types.discard(_NoneType)
+    try:
+        if not types:
+            return pa.nulls(n)
+        if types == {int}:
+            return pa.array(values, _INT)
+        if types == {float} or types == {int, float}:
+            return pa.array(values, _FLOAT)
+        if types == {str}:
+            return pa.array(values, _STR)
+        if types == {bool}:
+            return pa.array(values, _BOOL)
+    except (pa.ArrowException, OverflowError, TypeError, ValueError, UnicodeError):
+        pass  # e.g. an int beyond int64, a lone surrogate: keep the Python objects
+    return np.fromiter(values, dtype=object, count=n)
+
+
+def build_frame(chunks: Sequence[Chunk], columns: Sequence[str]) -> pd.DataFrame:
+    """Concatenate chunks into a DataFrame with meta columns then ``columns``."""
+    total = sum(c.n for c in chunks)
+    if chunks:
+        seq = np.concatenate([c.seq for c in chunks])
+        received = np.concatenate([c.received for c in chunks])
+        event_ns = np.concatenate([c.event for c in chunks])
+        snapshot = np.concatenate([c.snapshot for c in chunks])
+    else:
+        seq = received = event_ns = np.empty(0, np.int64)
+        snapshot = np.empty(0, np.bool_)
+    out: dict[str, Any] = {
+        "seq": seq,
+        "received_at": _utc(received),
+        "event_time": _utc(event_ns),
+        "stream": _strings([c.stream for c in chunks]),
+        "type": _strings([c.type for c in chunks]),
+        "snapshot": snapshot,
+    }
+    index = pd.RangeIndex(total)
+    for name in columns:
+        column = _concat([(c.data.get(name), c.n) for c in chunks], total)
+        if isinstance(column, np.ndarray) and column.dtype == object:
+            # A bare object array would be re-inferred (all-str -> str): keep the values.
+            column = pd.Series(column, index=index, dtype=object, copy=False)
+        out[name] = column
+    return pd.DataFrame(out, index=index, copy=False)
+
+
+def _utc(ns: np.ndarray) -> pd.arrays.DatetimeArray:
+    return pd.DatetimeIndex(ns.view("M8[ns]")).tz_localize("UTC").array
+
+
+def _strings(arrays: list[pa.Array]) -> Any:
+    return pa.chunked_array(arrays, _STR).to_pandas().array
+
+
+def _concat(parts: list[tuple[Column | None, int]], total: int) -> Any:
+    arrow_types = {p.type for p, _ in parts if p is not None and not isinstance(p, np.ndarray)} - {
+        _NULL
+    }
+    has_object = any(isinstance(p, np.ndarray) for p, _ in parts)
+    if not has_object:
+        if not arrow_types:
+            return np.full(total, None, dtype=object)
+        if len(arrow_types) == 1:
+            (target,) = arrow_types
+        elif arrow_types == {_INT, _FLOAT}:
+            target = _FLOAT
+        else:
+            target = None
+        if target is not None:
+            chunked = pa.chunked_array(
+                [
+                    pa.nulls(n, target) if p is None or p.type == _NULL else p.cast(target)
+                    for p, n in parts
+                ],
+                target,
+            )
+            return _to_pandas(chunked, target, total)
+    pieces = []
+    for p, n in parts:
+        if isinstance(p, np.ndarray):
+            pieces.append(p)
+        elif p is None:
+            pieces.append(np.full(n, None, dtype=object))
+        else:
+            pieces.append(np.fromiter(p.to_pylist(), dtype=object, count=n))
+    if not pieces:
+        return np.empty(0, dtype=object)
+    return np.concatenate(pieces)
+
+
+def _to_pandas(chunked: pa.ChunkedArray, target: pa.DataType, total: int) -> Any:
+    if target == _FLOAT:
+        return chunked.to_numpy()
+    if target == _STR:
+        return chunked.to_pandas().array
+    if chunked.null_count:
+        mask = chunked.is_null().to_numpy()
+        values = chunked.fill_null(0 if target == _INT else False).to_numpy()
+    else:
+        mask = np.zeros(total, dtype=np.bool_)
+        values = chunked.to_numpy()
+    if target == _INT:
+        return pd.arrays.IntegerArray(values, mask)
+    return pd.arrays.BooleanArray(values, mask)

@@ -1,0 +1,176 @@
+"""The ``streamwidgets`` command line.
+
+Subcommands register themselves in :func:`build_parser` through one ``_add_<name>``
+function each, and set ``func`` (taking the parsed namespace, returning an exit code),
+so new ones (``demo``, ``record``, ...) plug in without touching the others.
+
+Example:
+    $ streamwidgets sim hydra --port 8765 --rate 20
+    $ python -m streamwidgets sim hydra --port 0 --ready-file /tmp/port --drop-after 500
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["build_parser", "main"]
+
+logger = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="streamwidgets", description="Live WebSocket feeds, explorable in Jupyter."
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    _add_sim(commands)
+    _add_demo(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code.
+
+    Example:
+        >>> main(["sim", "hydra", "--help"])  # doctest: +SKIP
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return int(args.func(args))
+
+
+# -- demo --------------------------------------------------------------------------------------
+
+
+def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = commands.add_parser(
+        "demo", help="the simulated Hydra feed, in this process, with a live buffer summary"
+    )
+    demo.add_argument("--seconds", type=float, default=None, help="stop after this long")
+    demo.add_argument("--rate", type=float, default=50.0, help="events/s the simulator sends")
+    demo.set_defaults(func=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    if args.seconds is not None and args.seconds <= 0:
+        raise SystemExit("--seconds must be > 0")
+    if args.rate < 0:
+        raise SystemExit("--rate must be >= 0")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_demo(seconds=args.seconds, rate=args.rate))
+    return 0
+
+
+# -- sim ---------------------------------------------------------------------------------------
+
+
+def _add_sim(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sim = commands.add_parser("sim", help="run a local feed simulator")
+    kinds = sim.add_subparsers(dest="simulator", metavar="SIMULATOR")
+    kinds.required = True
+
+    hydra = kinds.add_parser("hydra", help="the Hydra JWT stream (ws://HOST:PORT/stream)")
+    hydra.add_argument("--host", default="127.0.0.1")
+    hydra.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    hydra.add_argument("--rate", type=float, default=50.0, help="events/s per connection; 0 = max")
+    hydra.add_argument("--limit", type=int, default=None, help="events per connection")
+    hydra.add_argument("--heartbeat", type=float, default=30.0, help="heartbeat interval, s")
+    hydra.add_argument("--seed", type=int, default=0)
+    hydra.add_argument("--secret", default="sim-secret", help="HS256 key for tokens")
+    hydra.add_argument("--token-ttl", type=float, default=86400.0, help="printed token, s")
+    hydra.add_argument("--max-commands", type=int, default=10, help="commands/s before 4003")
+    hydra.add_argument(
+        "--ready-file", type=Path, default=None, help="write the port to this file once listening"
+    )
+    faults = hydra.add_argument_group("faults (applied to every connection)")
+    faults.add_argument("--drop-after", type=int, metavar="N", help="abort TCP after N events")
+    faults.add_argument("--silent-after", type=int, metavar="N", help="go silent after N events")
+    faults.add_argument(
+        "--malformed-every", type=int, metavar="N", help="one malformed frame every N events"
+    )
+    faults.add_argument(
+        "--close-after", type=int, metavar="N", help="close with --close-code after N events"
+    )
+    faults.add_argument("--close-code", type=int, default=1001, metavar="C")
+    faults.add_argument("--close-reason", default="Server going away (maintenance)")
+    faults.add_argument(
+        "--huge-frame-after",
+        type=int,
+        metavar="N",
+        help="one event of --huge-size bytes after N events",
+    )
+    faults.add_argument("--huge-size", type=int, default=2 * 1024 * 1024, metavar="BYTES")
+    hydra.set_defaults(func=_run_hydra)
+
+
+def _run_hydra(args: argparse.Namespace) -> int:
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve_hydra(args))
+    return 0
+
+
+async def _serve_hydra(args: argparse.Namespace) -> None:
+    from streamwidgets.simulators.hydra import HydraSimulator
+
+    sim = HydraSimulator(
+        host=args.host,
+        port=args.port,
+        secret=args.secret,
+        rate=args.rate,
+        limit=args.limit,
+        heartbeat_interval=args.heartbeat,
+        max_commands_per_second=args.max_commands,
+        seed=args.seed,
+        drop_after=args.drop_after,
+        silent_after=args.silent_after,
+        close_after=args.close_after,
+        close_code=args.close_code,
+        close_reason=args.close_reason,
+        malformed_every=args.malformed_every,
+        huge_frame_after=args.huge_frame_after,
+        huge_size=args.huge_size,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # SIGTERM (what a benchmark harness sends) should stop as cleanly as Ctrl-C.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    async with sim:
+        token = sim.issue_token(expires_in=args.token_ttl)
+        print(f"Hydra simulator listening on {sim.url}")
+        print(
+            f"Simulator token (all streams, valid {args.token_ttl:g} s, "
+            f"signed with the simulator secret; not a real Hydra token):"
+        )
+        print(token)
+        print(f"Connect to: {sim.url}?token={token}")
+        print("Press Ctrl-C to stop.", flush=True)
+        if args.ready_file is not None:
+            _write_atomically(args.ready_file, f"{sim.port}\n")
+        await stop.wait()
+    print("Hydra simulator stopped.", file=sys.stderr, flush=True)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    # A reader polling for the file must never see it half written.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

@@ -1,0 +1,24 @@
+"""Local servers that imitate real feeds, for tests, demos and benchmarks.
+
+Example:
+    >>> from streamwidgets.simulators import HydraSimulator
+    >>> sim = HydraSimulator(rate=20, seed=1)
+"""
+
+from __future__ import annotations
+
+from streamwidgets.simulators.hydra import ALL_STREAMS, EVENT_TYPES, HydraSimulator
+from streamwidgets.simulators.synthetic import SIGNAL_CATEGORIES, SyntheticWorld
+from streamwidgets.simulators.tokens import InvalidToken, TokenClaims, issue_token, verify_token
+
+__all__ = [
+    "ALL_STREAMS",
+    "EVENT_TYPES",
+    "SIGNAL_CATEGORIES",
+    "HydraSimulator",
+    "InvalidToken",
+    "SyntheticWorld",
+    "TokenClaims",
+    "issue_token",
+    "verify_token",
+]
