@@ -1,24 +1,26 @@
 """Ingest and loop-friendliness benchmark: our pipeline against the raw websockets loop.
 
-Starts the Hydra simulator in another process (so the server has its own core),
-then, on the same loopback feed of small JSON events sent as fast as possible:
+Two servers, each in its own process, send the same kind of small Hydra JSON
+events as fast as they can:
 
-1. the raw ``websockets`` receive loop (receive only, no parsing);
-2. the full pipeline: Connection (receive, orjson, Hydra dialect, EventBuffer);
+- ``simulator``: the Hydra simulator, a realistic feed that builds every event as it
+  sends it (the client often waits on it);
+- ``blast``: ``blast_server.py``, pre-encoded frames written straight to the socket,
+  faster than any client, so the ratio shows the client's own cost per event.
 
-and prints the events/s of each and their ratio, measured in this one run. While
-each ingests, a probe schedules ``loop.call_soon`` callbacks every millisecond
-and records how long each waited to run: the p50/p99/max of those waits say how
-responsive the kernel's loop stays while a fast feed is being ingested.
+Against each, it measures the raw ``websockets`` receive loop (receive only) and the
+full pipeline (Connection: receive, orjson, Hydra dialect, EventBuffer), and prints
+events/s and their ratio, measured in this one run. While each ingests, a probe
+schedules a ``loop.call_soon`` callback every millisecond and records how long it
+waited: the p50/p99/max of those waits say how responsive the kernel's loop stays.
 
-Run: ``python benchmarks/bench_ingest.py [--events 200000] [--rounds 3]``
+Run: ``python benchmarks/bench_ingest.py [--events 200000] [--rounds 3] [--server both]``
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import subprocess
 import sys
@@ -36,33 +38,46 @@ from streamwidgets.connection import Connection
 SECRET = "bench-secret"
 
 
-def start_server(events: int) -> tuple[subprocess.Popen[bytes], int]:
+SERVERS = {
+    # The Hydra simulator: a realistic feed that builds each event as it sends it.
+    "simulator": lambda events, ready: [
+        sys.executable,
+        "-m",
+        "streamwidgets",
+        "sim",
+        "hydra",
+        "--port",
+        "0",
+        "--rate",
+        "0",
+        "--limit",
+        str(events),
+        "--secret",
+        SECRET,
+        "--ready-file",
+        str(ready),
+    ],
+    # Pre-encoded frames written straight to the socket: faster than any client, so
+    # the client's own cost per event is what the ratio shows.
+    "blast": lambda events, ready: [
+        sys.executable,
+        str(Path(__file__).with_name("blast_server.py")),
+        "--events",
+        str(events),
+        "--ready-file",
+        str(ready),
+    ],
+}
+
+
+def start_server(kind: str, events: int) -> tuple[subprocess.Popen[bytes], int]:
     ready = Path(tempfile.mkdtemp()) / "port"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamwidgets",
-            "sim",
-            "hydra",
-            "--port",
-            "0",
-            "--rate",
-            "0",
-            "--limit",
-            str(events),
-            "--secret",
-            SECRET,
-            "--ready-file",
-            str(ready),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
+    proc = subprocess.Popen(SERVERS[kind](events, ready), stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
     while not ready.exists() or not ready.read_text().strip():
         if time.monotonic() > deadline or proc.poll() is not None:
             proc.kill()
-            raise SystemExit("the simulator did not start")
+            raise SystemExit(f"the {kind} server did not start")
         time.sleep(0.05)
     return proc, int(ready.read_text().strip())
 
@@ -131,43 +146,51 @@ async def pipeline(url: str, events: int) -> tuple[float, LoopProbe, int]:
     return events / elapsed, probe, rows
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-    proc, port = start_server(args.events)
+async def measure(kind: str, events: int, rounds: int) -> float:
+    proc, port = start_server(kind, events)
     url = f"ws://127.0.0.1:{port}/stream"
+    print(f"\n== server: {kind} ==")
     try:
         raw_rates, ours = [], []
-        for round_ in range(args.rounds):
-            raw_rate, raw_probe = await raw_loop(url, args.events)
-            our_rate, our_probe, rows = await pipeline(url, args.events)
+        for round_ in range(rounds):
+            raw_rate, raw_probe = await raw_loop(url, events)
+            our_rate, our_probe, rows = await pipeline(url, events)
             raw_rates.append(raw_rate)
             ours.append(our_rate)
             print(
                 f"round {round_ + 1}: raw {raw_rate:,.0f} ev/s | pipeline {our_rate:,.0f} ev/s "
                 f"| ratio {our_rate / raw_rate:.2f} | rows buffered {rows:,}"
             )
-            p50, p99, worst = raw_probe.summary()
-            print(
-                f"   loop wait, raw loop:  p50 {p50:.2f} ms  p99 {p99:.2f} ms  max {worst:.2f} ms"
-            )
-            p50, p99, worst = our_probe.summary()
-            print(
-                f"   loop wait, pipeline:  p50 {p50:.2f} ms  p99 {p99:.2f} ms  max {worst:.2f} ms"
-            )
+            for name, probe in (("raw loop", raw_probe), ("pipeline", our_probe)):
+                p50, p99, worst = probe.summary()
+                print(
+                    f"   loop wait, {name}: p50 {p50:.2f} ms  p99 {p99:.2f} ms  max {worst:.2f} ms"
+                )
         raw_med, our_med = statistics.median(raw_rates), statistics.median(ours)
-        print(
-            f"\nmedian over {args.rounds} rounds, {args.events:,} events each "
-            f"(websockets {websockets.__version__}, server in another process, pid {os.getpid()}):"
-        )
+        print(f"median over {rounds} rounds of {events:,} events:")
         print(f"  raw websockets receive loop: {raw_med:,.0f} events/s")
         print(f"  streamwidgets pipeline:      {our_med:,.0f} events/s")
         print(f"  ratio pipeline/raw:          {our_med / raw_med:.2f}x  (goal >= 0.75x)")
+        print(
+            f"  per event: raw {1e6 / raw_med:.1f} us, pipeline {1e6 / our_med:.1f} us "
+            f"(+{1e6 / our_med - 1e6 / raw_med:.1f} us)"
+        )
+        return our_med / raw_med
     finally:
         proc.terminate()
         proc.wait(5)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--server", choices=[*SERVERS, "both"], default="both")
+    args = parser.parse_args()
+    print(f"websockets {websockets.__version__}; each server runs in its own process")
+    kinds = list(SERVERS) if args.server == "both" else [args.server]
+    ratios = {kind: await measure(kind, args.events, args.rounds) for kind in kinds}
+    print("\nsummary: " + ", ".join(f"{k} feed {r:.2f}x of raw" for k, r in ratios.items()))
 
 
 if __name__ == "__main__":

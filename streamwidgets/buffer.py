@@ -377,6 +377,7 @@ class EventBuffer:
         for start in range(0, len(pending), _CHUNK_ROWS):
             batch = pending[start : start + _CHUNK_ROWS]
             seq = seqs[start : start + _CHUNK_ROWS]
+            chunk: Chunk | None
             try:
                 chunk = convert(batch, seq, self._explode)
             except TypeError:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -47,7 +47,7 @@ _get_stream = attrgetter("stream")
 _get_type = attrgetter("type")
 _get_snapshot = attrgetter("snapshot")
 
-Column = pa.Array | np.ndarray
+Column: TypeAlias = pa.Array | np.ndarray
 
 
 class Chunk:
@@ -250,10 +250,11 @@ def _strings(arrays: list[pa.Array]) -> Any:
 
 
 def _concat(parts: list[tuple[Column | None, int]], total: int) -> Any:
-    arrow_types = {p.type for p, _ in parts if p is not None and not isinstance(p, np.ndarray)} - {
-        _NULL
-    }
-    has_object = any(isinstance(p, np.ndarray) for p, _ in parts)
+    arrow_parts: list[tuple[pa.Array | None, int]] = [
+        (p, n) for p, n in parts if not isinstance(p, np.ndarray)
+    ]
+    arrow_types = {p.type for p, _ in arrow_parts if p is not None} - {_NULL}
+    has_object = len(arrow_parts) < len(parts)
     if not has_object:
         if not arrow_types:
             return np.full(total, None, dtype=object)
@@ -267,7 +268,7 @@ def _concat(parts: list[tuple[Column | None, int]], total: int) -> Any:
             chunked = pa.chunked_array(
                 [
                     pa.nulls(n, target) if p is None or p.type == _NULL else p.cast(target)
-                    for p, n in parts
+                    for p, n in arrow_parts
                 ],
                 target,
             )

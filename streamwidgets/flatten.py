@@ -148,8 +148,8 @@ def _collect(
                 _collect(f"{prefix}.{key}", column, dict_rows, out)
         return
     for key in dict.fromkeys(chain.from_iterable(key_tuples)):
-        column = list(map(dict.get, dicts, repeat(key), repeat(MISSING)))
-        _collect(f"{prefix}.{key}", column, dict_rows, out)
+        values_at_key = list(map(dict.get, dicts, repeat(key), repeat(MISSING)))
+        _collect(f"{prefix}.{key}", values_at_key, dict_rows, out)
 
 
 def assemble(parts: list[Part], n: int) -> list[Any]:

@@ -28,21 +28,29 @@ that made it, not minutes later on the wire.
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from itertools import count
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-import orjson
 
 from ..events import Control, Event, Heartbeat, Reply, Welcome
 from ..exceptions import ConfigurationError, FrameError, StreamNotAvailable
 from ..jsonutil import dumps, loads_frame, preview
 from ..secret import Secret, redact_url
+from ._config import (
+    MISSING,
+    TIME_UNITS,
+    Template,
+    close_codes,
+    lookup,
+    matches,
+    parse_match,
+    parse_path,
+    positive_or_none,
+    to_ns,
+)
+from .auth import Auth, HeaderAuth, MessageAuth, QueryAuth
 from .base import CloseAction, CloseDecision, ConnectTarget, Dialect, Keepalive, Outgoing
 
 __all__ = [
@@ -54,249 +62,8 @@ __all__ = [
     "binance_style",
 ]
 
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_WHOLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}\Z")
-_MISSING = object()
-_TIME_FACTORS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
-_TIME_UNITS = (*_TIME_FACTORS, "iso")
-_INT64_MAX = 2**63 - 1
 # Ids we issued and still wait for; bounded so unanswered requests cannot grow it forever.
 _MAX_OPEN_IDS = 1024
-
-
-# Auth -------------------------------------------------------------------------
-
-
-def _as_secret(value: str | Secret, what: str) -> Secret:
-    try:
-        return Secret(value)
-    except TypeError:
-        raise ConfigurationError(f"{what}: the secret must be a non-empty string") from None
-
-
-@dataclass(frozen=True, slots=True)
-class QueryAuth:
-    """Put the credential in the URL's query, e.g. ``?apiKey=...``.
-
-    Example:
-        >>> QueryAuth("apiKey", "k-123")
-        QueryAuth(param='apiKey', secret=Secret('***'))
-    """
-
-    param: str
-    secret: Secret
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.param, str) or not self.param.strip():
-            raise ConfigurationError("QueryAuth: param must be a non-empty query parameter name")
-        object.__setattr__(self, "secret", _as_secret(self.secret, "QueryAuth"))
-
-
-@dataclass(frozen=True, slots=True)
-class HeaderAuth:
-    """Put the credential in an HTTP header of the upgrade request.
-
-    Example:
-        >>> HeaderAuth("Authorization", "tok", prefix="Bearer ")
-        HeaderAuth(header='Authorization', secret=Secret('***'), prefix='Bearer ')
-    """
-
-    header: str
-    secret: Secret
-    prefix: str = ""
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.header, str) or not re.fullmatch(
-            r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", self.header
-        ):
-            raise ConfigurationError(f"HeaderAuth: {self.header!r} is not a valid header name")
-        object.__setattr__(self, "secret", _as_secret(self.secret, "HeaderAuth"))
-
-
-@dataclass(frozen=True, slots=True)
-class MessageAuth:
-    """Send the credential as the first message; ``template`` holds ``"{secret}"``.
-
-    Example:
-        >>> MessageAuth({"method": "AUTH", "key": "{secret}"}, "k-123").secret
-        Secret('***')
-    """
-
-    template: dict[str, Any] | str = field(repr=False)
-    secret: Secret
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "secret", _as_secret(self.secret, "MessageAuth"))
-        tpl = _Template("MessageAuth template", self.template, {"secret"})
-        if "secret" not in tpl.names:
-            raise ConfigurationError('MessageAuth template must contain "{secret}"')
-
-    def render(self) -> str:
-        """The first message, with the secret in it (for the wire only)."""
-        return _Template("MessageAuth template", self.template, {"secret"}).render(
-            {"secret": self.secret.reveal()}
-        )
-
-
-Auth = QueryAuth | HeaderAuth | MessageAuth
-"""Where a credential goes: one of :class:`QueryAuth`, :class:`HeaderAuth`, :class:`MessageAuth`."""
-
-
-# Templates, paths and matches ---------------------------------------------------
-
-
-class _Template:
-    """A message template, validated once and rendered per message."""
-
-    def __init__(self, what: str, template: Any, allowed: set[str]) -> None:
-        if not isinstance(template, (dict, str)) or not template:
-            raise ConfigurationError(f"{what} must be a non-empty dict or string, got {template!r}")
-        self.what = what
-        self.template = template
-        self.names: set[str] = set()
-        self._collect(template)
-        unknown = self.names - allowed
-        if unknown:
-            known = ", ".join("{" + n + "}" for n in sorted(allowed)) or "none"
-            raise ConfigurationError(
-                f"{what}: unknown placeholder(s) "
-                f"{', '.join('{' + n + '}' for n in sorted(unknown))}; known: {known}"
-            )
-        try:
-            self.render({n: [] if n == "streams" else 1 if n == "id" else "x" for n in self.names})
-        except orjson.JSONEncodeError as exc:
-            raise ConfigurationError(f"{what} cannot be sent as JSON: {exc}") from None
-
-    def _collect(self, value: Any) -> None:
-        if isinstance(value, str):
-            self.names.update(_PLACEHOLDER.findall(value))
-        elif isinstance(value, dict):
-            for item in value.values():
-                self._collect(item)
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                self._collect(item)
-
-    def render(self, values: Mapping[str, Any]) -> str:
-        if isinstance(self.template, str):
-            return _PLACEHOLDER.sub(
-                lambda m: _text(values[m.group(1)], as_json=True), self.template
-            )
-        return dumps(_fill(self.template, values))
-
-
-def _text(value: Any, *, as_json: bool) -> str:
-    if isinstance(value, list):
-        return dumps(value) if as_json else ",".join(map(str, value))
-    return str(value)
-
-
-def _fill(value: Any, values: Mapping[str, Any]) -> Any:
-    if isinstance(value, str):
-        whole = _WHOLE.match(value)
-        if whole:
-            return values[whole.group(1)]
-        return _PLACEHOLDER.sub(lambda m: _text(values[m.group(1)], as_json=False), value)
-    if isinstance(value, dict):
-        return {k: _fill(v, values) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_fill(v, values) for v in value]
-    return value
-
-
-def _path(what: str, path: str | None) -> tuple[str, ...] | None:
-    if path is None:
-        return None
-    if not isinstance(path, str) or not path or any(not p for p in path.split(".")):
-        raise ConfigurationError(
-            f"{what} must be a dotted path like 'data.ts' with no empty part, got {path!r}"
-        )
-    return tuple(path.split("."))
-
-
-def _lookup(message: Any, path: tuple[str, ...]) -> Any:
-    for part in path:
-        if isinstance(message, dict):
-            message = message.get(part, _MISSING)
-        elif isinstance(message, list) and part.isdigit() and int(part) < len(message):
-            message = message[int(part)]
-        else:
-            return _MISSING
-        if message is _MISSING:
-            return _MISSING
-    return message
-
-
-def _match(what: str, match: Mapping[str, Any]) -> tuple[tuple[tuple[str, ...], Any], ...]:
-    if not isinstance(match, Mapping) or not match:
-        raise ConfigurationError(
-            f"{what} must be a non-empty dict of path -> value, e.g. {{'type': 'ping'}}, "
-            f"got {match!r}"
-        )
-    return tuple((_path(f"{what} key", key) or (), value) for key, value in match.items())
-
-
-def _matches(message: dict[str, Any], match: tuple[tuple[tuple[str, ...], Any], ...]) -> bool:
-    for path, expected in match:
-        found = _lookup(message, path)
-        if found is _MISSING:
-            return False
-        if expected is ...:
-            continue
-        # True == 1 in Python; a match on a flag must not accept a number.
-        if isinstance(found, bool) != isinstance(expected, bool) or found != expected:
-            return False
-    return True
-
-
-def _to_ns(value: Any, unit: str) -> int | None:
-    """Convert a time value to epoch nanoseconds; None when it cannot be read."""
-    try:
-        if unit == "iso":
-            if not isinstance(value, str):
-                return None
-            moment = datetime.fromisoformat(value)
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
-            delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-            ns = (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
-        else:
-            if isinstance(value, bool):
-                return None
-            if isinstance(value, str):
-                # Some feeds quote their timestamps; ints stay exact.
-                value = int(value) if value.strip().lstrip("-").isdigit() else float(value)
-            if isinstance(value, int):
-                ns = value * _TIME_FACTORS[unit]
-            elif isinstance(value, float):
-                ns = int(value * _TIME_FACTORS[unit])
-            else:
-                return None
-    except (ValueError, OverflowError, TypeError):
-        return None
-    return ns if -_INT64_MAX <= ns <= _INT64_MAX else None
-
-
-def _positive(name: str, value: float | None) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ConfigurationError(f"{name} must be a number > 0 or None, got {value!r}")
-    return float(value)
-
-
-def _codes(name: str, codes: Mapping[int, str]) -> dict[int, str]:
-    out: dict[int, str] = {}
-    for code, words in dict(codes).items():
-        if isinstance(code, bool) or not isinstance(code, int) or not 1000 <= code <= 4999:
-            raise ConfigurationError(f"{name}: close codes are ints 1000-4999, got {code!r}")
-        if not isinstance(words, str) or not words.strip():
-            raise ConfigurationError(f"{name}: code {code} needs a plain-words reason")
-        out[code] = words
-    return out
-
-
-# The dialect ----------------------------------------------------------------------
 
 
 class GenericDialect(Dialect):
@@ -400,12 +167,12 @@ class GenericDialect(Dialect):
 
         streams_names = {"streams", "stream", "id"}
         self._subscribe = (
-            None if subscribe is None else _Template("subscribe template", subscribe, streams_names)
+            None if subscribe is None else Template("subscribe template", subscribe, streams_names)
         )
         self._unsubscribe = (
             None
             if unsubscribe is None
-            else _Template("unsubscribe template", unsubscribe, streams_names)
+            else Template("unsubscribe template", unsubscribe, streams_names)
         )
         for tpl in (self._subscribe, self._unsubscribe):
             if tpl is None:
@@ -423,38 +190,38 @@ class GenericDialect(Dialect):
         if self._unsubscribe is not None and self._subscribe is None:
             raise ConfigurationError("an unsubscribe template needs a subscribe template")
 
-        self._stream_path = _path("stream_path", stream_path)
-        self._type_path = _path("type_path", type_path)
-        self._time_path = _path("time_path", time_path)
-        self._data_path = _path("data_path", data_path)
-        self._reply_id_path = _path("reply_id_path", reply_id_path)
-        self._reply_error_path = _path("reply_error_path", reply_error_path)
-        self._available_path = _path("available_path", available_path)
-        if time_unit not in _TIME_UNITS:
-            raise ConfigurationError(f"time_unit must be one of {_TIME_UNITS}, got {time_unit!r}")
+        self._stream_path = parse_path("stream_path", stream_path)
+        self._type_path = parse_path("type_path", type_path)
+        self._time_path = parse_path("time_path", time_path)
+        self._data_path = parse_path("data_path", data_path)
+        self._reply_id_path = parse_path("reply_id_path", reply_id_path)
+        self._reply_error_path = parse_path("reply_error_path", reply_error_path)
+        self._available_path = parse_path("available_path", available_path)
+        if time_unit not in TIME_UNITS:
+            raise ConfigurationError(f"time_unit must be one of {TIME_UNITS}, got {time_unit!r}")
         self.time_unit = time_unit
 
-        self._welcome = None if welcome is None else _match("welcome", welcome)
+        self._welcome = None if welcome is None else parse_match("welcome", welcome)
         if self._available_path is not None and self._welcome is None:
             raise ConfigurationError("available_path is read from the welcome: set welcome too")
-        self._heartbeat = None if heartbeat is None else _match("heartbeat", heartbeat)
+        self._heartbeat = None if heartbeat is None else parse_match("heartbeat", heartbeat)
         if isinstance(ignore, Mapping):
             raise ConfigurationError("ignore is a list of matches, e.g. [{'result': None}]")
-        self._ignore = tuple(_match(f"ignore[{i}]", m) for i, m in enumerate(ignore))
+        self._ignore = tuple(parse_match(f"ignore[{i}]", m) for i, m in enumerate(ignore))
 
-        self.ping_interval = _positive("ping_interval", ping_interval)
-        self.idle_timeout = _positive("idle_timeout", idle_timeout)
+        self.ping_interval = positive_or_none("ping_interval", ping_interval)
+        self.idle_timeout = positive_or_none("idle_timeout", idle_timeout)
         if (ping is None) != (self.ping_interval is None):
             raise ConfigurationError("ping and ping_interval go together: set both or neither")
-        self._ping = None if ping is None else _Template("ping", ping, set()).render({})
+        self._ping = None if ping is None else Template("ping", ping, set()).render({})
 
-        self.stop_codes = _codes("stop_codes", stop_codes or {})
-        self.slow_codes = _codes("slow_codes", slow_codes or {})
+        self.stop_codes = close_codes("stop_codes", stop_codes or {})
+        self.slow_codes = close_codes("slow_codes", slow_codes or {})
         both = set(self.stop_codes) & set(self.slow_codes)
         if both:
             raise ConfigurationError(f"close code(s) {sorted(both)} are both stop and slow codes")
         self.explode = {
-            str(kind): ".".join(_path(f"explode[{kind!r}]", p) or ())
+            str(kind): ".".join(parse_path(f"explode[{kind!r}]", p) or ())
             for kind, p in dict(explode or {}).items()
         }
 
@@ -504,28 +271,28 @@ class GenericDialect(Dialect):
             raise FrameError(
                 f"expected a JSON object, got {type(message).__name__}: {preview(frame)}"
             )
-        if self._welcome is not None and _matches(message, self._welcome):
+        if self._welcome is not None and matches(message, self._welcome):
             return [self._read_welcome(message)]
-        if self._heartbeat is not None and _matches(message, self._heartbeat):
+        if self._heartbeat is not None and matches(message, self._heartbeat):
             return [Heartbeat(self._time(message))]
         # Replies come before `ignore`: an ignore match that swallowed the answer to a
         # request would leave the caller waiting for its timeout.
         if self._reply_id_path is not None and self._open_ids:
-            rid = _lookup(message, self._reply_id_path)
-            if rid is not _MISSING and not isinstance(rid, (bool, dict, list)):
+            rid = lookup(message, self._reply_id_path)
+            if rid is not MISSING and not isinstance(rid, (bool, dict, list)):
                 key = str(rid)
                 if key in self._open_ids:
                     del self._open_ids[key]
                     return [Reply(key, message, self._reply_error(message))]
         for match in self._ignore:
-            if _matches(message, match):
+            if matches(message, match):
                 return []
         return [self._event(message, received_ns)]
 
     def _read_welcome(self, message: dict[str, Any]) -> Welcome:
         available = None
         if self._available_path is not None:
-            found = _lookup(message, self._available_path)
+            found = lookup(message, self._available_path)
             # A greeting without the list still completes the handshake: the feed
             # then simply does not say what it offers.
             if isinstance(found, list):
@@ -536,32 +303,32 @@ class GenericDialect(Dialect):
     def _reply_error(self, message: dict[str, Any]) -> str | None:
         if self._reply_error_path is None:
             return None
-        error = _lookup(message, self._reply_error_path)
-        if error is _MISSING or error is None or error == "":
+        error = lookup(message, self._reply_error_path)
+        if error is MISSING or error is None or error == "":
             return None
         return error if isinstance(error, str) else dumps(error)
 
     def _time(self, message: dict[str, Any]) -> int | None:
         if self._time_path is None:
             return None
-        value = _lookup(message, self._time_path)
-        return None if value is _MISSING else _to_ns(value, self.time_unit)
+        value = lookup(message, self._time_path)
+        return None if value is MISSING else to_ns(value, self.time_unit)
 
     def _event(self, message: dict[str, Any], received_ns: int) -> Event:
         stream = None
         if self._stream_path is not None:
-            found = _lookup(message, self._stream_path)
-            if found is not _MISSING and found is not None and not isinstance(found, (dict, list)):
+            found = lookup(message, self._stream_path)
+            if found is not MISSING and found is not None and not isinstance(found, (dict, list)):
                 stream = str(found)
         kind = "message"
         if self._type_path is not None:
-            found = _lookup(message, self._type_path)
-            if found is not _MISSING and found is not None and not isinstance(found, (dict, list)):
+            found = lookup(message, self._type_path)
+            if found is not MISSING and found is not None and not isinstance(found, (dict, list)):
                 kind = str(found)
         data: Any = message
         if self._data_path is not None:
-            found = _lookup(message, self._data_path)
-            if found is not _MISSING:
+            found = lookup(message, self._data_path)
+            if found is not MISSING:
                 data = found
         return Event(stream, kind, data, received_ns, self._time(message))
 
@@ -591,7 +358,7 @@ class GenericDialect(Dialect):
     def unsubscribe(self, streams: Sequence[str]) -> list[Outgoing]:
         return self._requests(self._unsubscribe, streams)
 
-    def _requests(self, tpl: _Template | None, streams: Sequence[str]) -> list[Outgoing]:
+    def _requests(self, tpl: Template | None, streams: Sequence[str]) -> list[Outgoing]:
         if tpl is None or not streams:
             return []
         batches = [[s] for s in streams] if "stream" in tpl.names else [list(streams)]

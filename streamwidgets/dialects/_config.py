@@ -1,0 +1,207 @@
+"""Configuration pieces of config-driven dialects: templates, dotted paths, matches, times.
+
+Each is validated once, when the dialect is made, and raises
+:class:`~streamwidgets.exceptions.ConfigurationError` in words a notebook user can act on;
+using one on the wire is then cheap. See :mod:`streamwidgets.dialects.generic` for the
+configuration model they serve.
+
+Example:
+    >>> Template("subscribe", {"op": "sub", "args": "{streams}"}, {"streams"}).render(
+    ...     {"streams": ["a", "b"]}
+    ... )
+    '{"op":"sub","args":["a","b"]}'
+    >>> lookup({"data": [{"ts": 5}]}, parse_path("time_path", "data.0.ts"))
+    5
+    >>> matches({"type": "hb", "n": 1}, parse_match("heartbeat", {"type": "hb", "n": ...}))
+    True
+    >>> to_ns("1.5", "s")
+    1500000000
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from ..exceptions import ConfigurationError
+from ..jsonutil import dumps
+
+__all__ = [
+    "MISSING",
+    "TIME_UNITS",
+    "Match",
+    "Template",
+    "close_codes",
+    "lookup",
+    "matches",
+    "parse_match",
+    "parse_path",
+    "positive_or_none",
+    "to_ns",
+]
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_WHOLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}\Z")
+#: What :func:`lookup` returns when the path is absent (None is a value JSON can hold).
+MISSING = object()
+_TIME_FACTORS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+TIME_UNITS = (*_TIME_FACTORS, "iso")
+_INT64_MAX = 2**63 - 1
+
+#: A compiled match: (path, expected value) pairs, all of which must hold.
+Match = tuple[tuple[tuple[str, ...], Any], ...]
+
+
+class Template:
+    """A message template, validated once and rendered per message."""
+
+    def __init__(self, what: str, template: Any, allowed: set[str]) -> None:
+        if not isinstance(template, (dict, str)) or not template:
+            raise ConfigurationError(f"{what} must be a non-empty dict or string, got {template!r}")
+        self.what = what
+        self.template = template
+        self.names: set[str] = set()
+        self._collect(template)
+        unknown = self.names - allowed
+        if unknown:
+            known = ", ".join("{" + n + "}" for n in sorted(allowed)) or "none"
+            raise ConfigurationError(
+                f"{what}: unknown placeholder(s) "
+                f"{', '.join('{' + n + '}' for n in sorted(unknown))}; known: {known}"
+            )
+        try:
+            self.render({n: [] if n == "streams" else 1 if n == "id" else "x" for n in self.names})
+        except orjson.JSONEncodeError as exc:
+            raise ConfigurationError(f"{what} cannot be sent as JSON: {exc}") from None
+
+    def _collect(self, value: Any) -> None:
+        if isinstance(value, str):
+            self.names.update(_PLACEHOLDER.findall(value))
+        elif isinstance(value, dict):
+            for item in value.values():
+                self._collect(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                self._collect(item)
+
+    def render(self, values: Mapping[str, Any]) -> str:
+        if isinstance(self.template, str):
+            return _PLACEHOLDER.sub(
+                lambda m: _text(values[m.group(1)], as_json=True), self.template
+            )
+        return dumps(_fill(self.template, values))
+
+
+def _text(value: Any, *, as_json: bool) -> str:
+    if isinstance(value, list):
+        return dumps(value) if as_json else ",".join(map(str, value))
+    return str(value)
+
+
+def _fill(value: Any, values: Mapping[str, Any]) -> Any:
+    if isinstance(value, str):
+        whole = _WHOLE.match(value)
+        if whole:
+            return values[whole.group(1)]
+        return _PLACEHOLDER.sub(lambda m: _text(values[m.group(1)], as_json=False), value)
+    if isinstance(value, dict):
+        return {k: _fill(v, values) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_fill(v, values) for v in value]
+    return value
+
+
+def parse_path(what: str, path: str | None) -> tuple[str, ...] | None:
+    if path is None:
+        return None
+    if not isinstance(path, str) or not path or any(not p for p in path.split(".")):
+        raise ConfigurationError(
+            f"{what} must be a dotted path like 'data.ts' with no empty part, got {path!r}"
+        )
+    return tuple(path.split("."))
+
+
+def lookup(message: Any, path: tuple[str, ...]) -> Any:
+    for part in path:
+        if isinstance(message, dict):
+            message = message.get(part, MISSING)
+        elif isinstance(message, list) and part.isdigit() and int(part) < len(message):
+            message = message[int(part)]
+        else:
+            return MISSING
+        if message is MISSING:
+            return MISSING
+    return message
+
+
+def parse_match(what: str, match: Mapping[str, Any]) -> Match:
+    if not isinstance(match, Mapping) or not match:
+        raise ConfigurationError(
+            f"{what} must be a non-empty dict of path -> value, e.g. {{'type': 'ping'}}, "
+            f"got {match!r}"
+        )
+    return tuple((parse_path(f"{what} key", key) or (), value) for key, value in match.items())
+
+
+def matches(message: dict[str, Any], match: Match) -> bool:
+    for path, expected in match:
+        found = lookup(message, path)
+        if found is MISSING:
+            return False
+        if expected is ...:
+            continue
+        # True == 1 in Python; a match on a flag must not accept a number.
+        if isinstance(found, bool) != isinstance(expected, bool) or found != expected:
+            return False
+    return True
+
+
+def to_ns(value: Any, unit: str) -> int | None:
+    """Convert a time value to epoch nanoseconds; None when it cannot be read."""
+    try:
+        if unit == "iso":
+            if not isinstance(value, str):
+                return None
+            moment = datetime.fromisoformat(value)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+            ns = (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+        else:
+            if isinstance(value, bool):
+                return None
+            if isinstance(value, str):
+                # Some feeds quote their timestamps; ints stay exact.
+                value = int(value) if value.strip().lstrip("-").isdigit() else float(value)
+            if isinstance(value, int):
+                ns = value * _TIME_FACTORS[unit]
+            elif isinstance(value, float):
+                ns = int(value * _TIME_FACTORS[unit])
+            else:
+                return None
+    except (ValueError, OverflowError, TypeError):
+        return None
+    return ns if -_INT64_MAX <= ns <= _INT64_MAX else None
+
+
+def positive_or_none(name: str, value: float | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigurationError(f"{name} must be a number > 0 or None, got {value!r}")
+    return float(value)
+
+
+def close_codes(name: str, codes: Mapping[int, str]) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for code, words in dict(codes).items():
+        if isinstance(code, bool) or not isinstance(code, int) or not 1000 <= code <= 4999:
+            raise ConfigurationError(f"{name}: close codes are ints 1000-4999, got {code!r}")
+        if not isinstance(words, str) or not words.strip():
+            raise ConfigurationError(f"{name}: code {code} needs a plain-words reason")
+        out[code] = words
+    return out
