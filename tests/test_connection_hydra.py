@@ -118,6 +118,20 @@ async def test_subscribe_and_unsubscribe_reach_the_server(sim):
         await conn.close()
 
 
+async def test_list_and_ping_requests_get_their_replies(sim):
+    """`list` is answered by the active and available streams, `ping` by a pong."""
+    conn = await started(make(sim, scope=["signals", "alerts"]))
+    try:
+        await eventually(lambda: len(conn.buffer) >= 1)
+        listing = await conn.send(conn.dialect.list_request())
+        assert listing.data == {"active": ["signals"], "available": ["signals", "alerts"]}
+        pong = await conn.send(conn.dialect.ping_request())
+        assert pong.key == "ping"
+        assert [c["action"] for _, c in sim.commands][-2:] == ["list", "ping"]
+    finally:
+        await conn.close()
+
+
 async def test_reconnect_resubscribes_without_loss_or_duplicates(sim):
     """After a drop: resubscribed, each event sent while connected kept once, the gap marked."""
     conn = await started(make(sim, streams=("signals", "alerts")))

@@ -196,6 +196,10 @@ class Dialect:
         """Non-secret facts about the feed, for reprs and the widget."""
         return {"dialect": self.name}
 
+    def __repr__(self) -> str:
+        facts = ", ".join(f"{k}={v!r}" for k, v in self.describe().items() if k != "dialect")
+        return f"<{type(self).__name__} {facts}>"
+
 
 def _detail(reason: str) -> str:
     return f": {reason}" if reason else ""

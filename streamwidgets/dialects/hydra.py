@@ -196,8 +196,22 @@ class HydraDialect(Dialect):
         return ([str(s) for s in active] if isinstance(active, list) else None), rejected
 
     def list_request(self) -> Outgoing:
-        """The frame that asks the server for the active and available streams."""
+        """The frame that asks the server for the active and available streams.
+
+        Example:
+            >>> HydraDialect("ws://h/stream", token="t").list_request().frame
+            '{"action":"list"}'
+        """
         return Outgoing(dumps({"action": "list"}), "list")
+
+    def ping_request(self) -> Outgoing:
+        """An application-level ping; the server answers ``pong``.
+
+        Example:
+            >>> HydraDialect("ws://h/stream", token="t").ping_request().reply_key
+            'ping'
+        """
+        return Outgoing(dumps({"action": "ping"}), "ping")
 
     def keepalive(self) -> Keepalive:
         return Keepalive(idle_timeout=self.heartbeat_interval * self.missed_heartbeats)
