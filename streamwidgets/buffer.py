@@ -42,7 +42,10 @@ class EventBuffer:
     and ``type`` (pandas ``str``), ``snapshot`` (bool), then the payload flattened the way
     ``pd.json_normalize`` names it: ``data.severity``, ``data.position.lat``; a payload that
     is not a dict goes in a column ``data``. Data columns appear as fields arrive (earlier
-    rows get nulls), in order of first appearance. Lists stay Python lists (``object``).
+    rows get nulls), in order of first appearance. Lists of one scalar type (``["a", "b"]``)
+    are stored by Arrow, dtype ``pd.ArrowDtype(pa.list_(...))``: ``.iloc[i]``, ``.tolist()``
+    and iteration give Python lists, missing cells are ``pd.NA``, and ``.map``/``.apply``
+    see numpy arrays. Other lists (mixed or nested items) stay Python lists (``object``).
 
     Data dtypes: ints -> nullable ``Int64`` (always, nulls or not); ints mixed with floats
     -> ``float64``; strings -> ``str``; bools -> ``boolean``; anything without a common type

@@ -11,8 +11,13 @@ Typing rule for a data column (over the rows it is built from):
   does not flip as fields come and go);
 * ints and floats -> ``float64``;
 * only floats -> ``float64``; only strings -> pandas ``str``; only bools -> ``boolean``;
-* anything else (lists, ints mixed with strings, bools mixed with ints, ints beyond
-  int64, ...) -> ``object`` holding the original Python values;
+* only lists (or nulls) whose items are all ints, all floats, all strings or all bools
+  (``None`` items allowed, empty lists too) -> an Arrow list column,
+  ``pd.ArrowDtype(pa.list_(...))``, whose cells read back as Python lists (``.iloc``,
+  ``.tolist()``, iteration) and whose nulls are ``pd.NA``; no Python containers are
+  kept, so the garbage collector has nothing to traverse;
+* anything else (lists of mixed or nested items, ints mixed with strings, bools mixed
+  with ints, ints beyond int64, ...) -> ``object`` holding the original Python values;
 * only nulls -> ``object`` of ``None``.
 """
 
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from itertools import chain
 from operator import attrgetter
 from typing import Any, TypeAlias
 
@@ -40,6 +46,15 @@ NAT = np.iinfo(np.int64).min  # numpy's NaT as int64
 _NoneType = type(None)
 _INT, _FLOAT, _STR, _BOOL = pa.int64(), pa.float64(), pa.string(), pa.bool_()
 _NULL = pa.null()
+_LIST_NULL = pa.list_(_NULL)
+# Item types of a list column -> its Arrow type (ints mixed with floats stay object).
+_LIST_TYPES: dict[frozenset[type], pa.DataType] = {
+    frozenset(): _LIST_NULL,
+    frozenset({int}): pa.list_(_INT),
+    frozenset({float}): pa.list_(_FLOAT),
+    frozenset({str}): pa.list_(_STR),
+    frozenset({bool}): pa.list_(_BOOL),
+}
 _get_data = attrgetter("data")
 _get_received = attrgetter("received_ns")
 _get_event = attrgetter("event_ns")
@@ -207,6 +222,13 @@ def _typed(values: list[Any], parts: list[Any], n: int) -> Column:
             return pa.array(values, _STR)
         if types == {bool}:
             return pa.array(values, _BOOL)
+        if types == {list}:
+            items: set[type] = set(map(type, chain.from_iterable(filter(None, values))))
+            if items != {_NoneType}:  # lists of None only: Arrow loses their length
+                items.discard(_NoneType)
+            list_type = _LIST_TYPES.get(frozenset(items))
+            if list_type is not None:
+                return pa.array(values, list_type)
     except (pa.ArrowException, OverflowError, TypeError, ValueError, UnicodeError):
         pass  # e.g. an int beyond int64, a lone surrogate: keep the Python objects
     return np.fromiter(values, dtype=object, count=n)
@@ -254,6 +276,9 @@ def _concat(parts: list[tuple[Column | None, int]], total: int) -> Any:
         (p, n) for p, n in parts if not isinstance(p, np.ndarray)
     ]
     arrow_types = {p.type for p, _ in arrow_parts if p is not None} - {_NULL}
+    if _LIST_NULL in arrow_types and all(pa.types.is_list(t) for t in arrow_types):
+        # Chunks of empty lists only take the type of the other list chunks, if any.
+        arrow_types = {t for t in arrow_types if t != _LIST_NULL} or {_LIST_NULL}
     has_object = len(arrow_parts) < len(parts)
     if not has_object:
         if not arrow_types:
@@ -291,6 +316,8 @@ def _to_pandas(chunked: pa.ChunkedArray, target: pa.DataType, total: int) -> Any
         return chunked.to_numpy()
     if target == _STR:
         return chunked.to_pandas().array
+    if pa.types.is_list(target):
+        return pd.arrays.ArrowExtensionArray(chunked)
     if chunked.null_count:
         mask = chunked.is_null().to_numpy()
         values = chunked.fill_null(0 if target == _INT else False).to_numpy()

@@ -18,13 +18,20 @@ logger = logging.getLogger(__name__)
 
 
 def write_parquet(frame: pd.DataFrame, path: str | os.PathLike[str], **kwargs: Any) -> Path:
-    """Write ``frame`` to Parquet; object columns Arrow cannot type become JSON text."""
+    """Write ``frame`` to Parquet; object columns Arrow cannot type become JSON text.
+
+    Arrow list columns are written as lists and read back as object arrays of lists.
+    """
     for name in _object_columns(frame):
         try:
             pa.array(frame[name], from_pandas=True)
         except (pa.ArrowException, TypeError, ValueError, OverflowError):
             logger.info("writing column %r as JSON text: its values have no common type", name)
             frame[name] = _json_texts(frame[name])
+    for name in _list_columns(frame):
+        # pandas cannot read an ArrowDtype list back from the file's metadata: write the
+        # lists as plain object values (Arrow still stores them as a list column).
+        frame[name] = _python_lists(frame[name])
     frame.to_parquet(path, **{"index": False, **kwargs})
     return Path(path)
 
@@ -33,6 +40,8 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike[str], **kwargs: Any) 
     """Write ``frame`` to CSV with lists and dicts as JSON text (so they read back)."""
     for name in _object_columns(frame):
         frame[name] = _json_texts(frame[name], containers_only=True)
+    for name in _list_columns(frame):
+        frame[name] = _json_texts(_python_lists(frame[name]))
     frame.to_csv(path, **{"index": False, **kwargs})
     return Path(path)
 
@@ -47,6 +56,18 @@ def write_jsonl(frame: pd.DataFrame, path: str | os.PathLike[str], **kwargs: Any
 def _object_columns(frame: pd.DataFrame) -> list[str]:
     # str columns also report kind "O"; only numpy object columns hold arbitrary values.
     return [n for n, d in frame.dtypes.items() if isinstance(d, np.dtype) and d.kind == "O"]
+
+
+def _list_columns(frame: pd.DataFrame) -> list[str]:
+    return [
+        n
+        for n, d in frame.dtypes.items()
+        if isinstance(d, pd.ArrowDtype) and pa.types.is_list(d.pyarrow_dtype)
+    ]
+
+
+def _python_lists(column: pd.Series) -> pd.Series:
+    return pd.Series(pa.array(column).to_pylist(), column.index, object)
 
 
 def _json_texts(column: pd.Series, *, containers_only: bool = False) -> pd.Series:

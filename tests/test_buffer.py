@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -114,8 +115,9 @@ def test_columns_order_and_dtypes():
     assert df["data.id"].dtype == "Int64"
     assert df["data.ok"].dtype == "boolean"
     assert df["data.pos.lat"].dtype == np.float64
-    assert df["data.tags"].dtype == object
+    assert df["data.tags"].dtype == pd.ArrowDtype(pa.list_(pa.string()))
     assert df["data.tags"].tolist() == [["x"], []]
+    assert isinstance(df["data.tags"].iloc[0], list)
     assert buf.columns == df.columns.tolist()
     assert buf.numeric_columns() == ["data.id", "data.pos.lat"]
 
@@ -424,6 +426,47 @@ def test_markers_record_time_span_kind_and_seq():
     assert buf.markers["time"].iloc[-1] > pd.Timestamp("2020-01-01", tz="UTC")
 
 
+def test_lists_of_one_scalar_type_are_arrow_lists():
+    """Lists of one item type become Arrow lists (no Python containers kept); others stay."""
+    buf = EventBuffer()
+    payloads = [
+        {"s": ["a", None], "i": [1, 2], "f": [1.5], "b": [True], "e": [], "mix": [1, "x"]},
+        {"s": None, "i": [], "f": [], "b": [], "e": [], "mix": [[1]], "nest": [{"k": 1}]},
+    ]
+    buf.extend([ev(p, i=i) for i, p in enumerate(payloads)])
+    df = buf.df
+    for name, item in [("s", pa.string()), ("i", pa.int64()), ("f", pa.float64())]:
+        assert df[f"data.{name}"].dtype == pd.ArrowDtype(pa.list_(item)), name
+    assert df["data.b"].dtype == pd.ArrowDtype(pa.list_(pa.bool_()))
+    assert df["data.s"].iloc[0] == ["a", None] and df["data.s"].isna().tolist() == [False, True]
+    assert df["data.i"].tolist() == [[1, 2], []]
+    assert df["data.e"].tolist() == [[], []]
+    assert df["data.mix"].dtype == object  # mixed or nested items keep the Python values
+    assert df["data.mix"].tolist() == [[1, "x"], [[1]]]
+    assert df["data.nest"].dtype == object and df["data.nest"].iloc[1] == [{"k": 1}]
+    assert buf.numeric_columns() == []
+
+
+def test_list_column_across_chunks():
+    """Chunks of empty lists, nulls or other item types combine with the list chunks."""
+    buf = EventBuffer()
+    for i, tags in enumerate([[], ["a"], None, [1]]):
+        buf.append(ev({"tags": tags}, i=i))
+        len(buf)  # one chunk per event
+        if i == 2:
+            assert buf.df["data.tags"].dtype == pd.ArrowDtype(pa.list_(pa.string()))
+            assert buf.df["data.tags"].tolist()[:2] == [[], ["a"]]
+    df = buf.df
+    assert df["data.tags"].dtype == object  # strings in one chunk, ints in another
+    assert df["data.tags"].tolist() == [[], ["a"], None, [1]]
+    assert buf.since(1)[0]["data.tags"].tolist() == [["a"], None, [1]]
+    buf = EventBuffer()
+    buf.append(ev({"x": False}))
+    len(buf)
+    buf.append(ev({"x": []}, i=1))
+    assert buf.df["data.x"].tolist() == [False, []]
+
+
 # Exports
 
 
@@ -467,6 +510,7 @@ def test_csv_round_trip_same_rows(filled, tmp_path):
     received = pd.to_datetime(back["received_at"], utc=True)
     assert received.tolist() == filled.df["received_at"].tolist()
     assert [json.loads(v) for v in back["data.tags"]] == [["t", "u"], []]
+    assert filled.to_dataframe(type="t")["data.tags"].tolist() == [["t", "u"], []]
     assert back["data.name"].iloc[0] == "a" and pd.isna(back["data.name"].iloc[1])
 
 
