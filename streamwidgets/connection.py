@@ -494,6 +494,12 @@ class Connection:
             return CloseDecision(CloseAction.STOP, exc.reason, auth_failure=True)
         except ConnectionFailed as exc:
             return CloseDecision(CloseAction.RECONNECT, exc.reason)
+        except Exception as exc:
+            # A bug in a dialect or a library must not end the connection task silently.
+            self._wire_log.warning("unexpected error in the connection", exc_info=exc)
+            return CloseDecision(
+                CloseAction.RECONNECT, f"unexpected error: {type(exc).__name__}: {self._mask(exc)}"
+            )
         finally:
             self._ws = None
 

@@ -334,3 +334,25 @@ async def test_headless_open_raises_on_refused_token(sim):
     with pytest.raises(AuthenticationFailed):
         async with streamwidgets.open(feed, streams=["signals"]):
             pass
+
+
+async def test_an_unexpected_error_in_a_dialect_reconnects_instead_of_killing_the_task(sim):
+    """An exception from a dialect's pre-connect step is reported and retried, not fatal."""
+    from streamwidgets.dialects.hydra import HydraDialect
+
+    class Flaky(HydraDialect):
+        calls = 0
+
+        async def prepare(self):
+            Flaky.calls += 1
+            if Flaky.calls == 1:
+                raise RuntimeError("boom")
+
+    conn = Connection(Flaky(sim.url, token=sim.issue_token()), streams=["signals"], backoff=FAST)
+    conn.start()
+    try:
+        await conn.wait_connected(timeout=seconds(5))
+        assert any("unexpected error: RuntimeError: boom" in c.reason for c in conn.history)
+        await eventually(lambda: len(conn.buffer) >= 1)
+    finally:
+        await conn.close()
