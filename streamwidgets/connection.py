@@ -393,12 +393,14 @@ class Connection:
             decision = await self._session(lost_at_ns)
             if self._closing:
                 break
-            lost_at_ns = time.time_ns()
             lasted = time.monotonic() - started
             was_connected = self._state is State.CONNECTED
             self._fail_pending(decision.reason)
             self.stats.last_error = decision.reason
             if was_connected:
+                # The gap runs from this loss to the next successful connect, however
+                # many failed attempts lie between; before any connect there is no gap.
+                lost_at_ns = time.time_ns()
                 self.buffer.mark("disconnected", decision.reason, at_ns=lost_at_ns)
             if decision.action is CloseAction.STOP:
                 self._fail(decision)

@@ -356,3 +356,27 @@ async def test_an_unexpected_error_in_a_dialect_reconnects_instead_of_killing_th
         await eventually(lambda: len(conn.buffer) >= 1)
     finally:
         await conn.close()
+
+
+async def test_failed_first_attempts_are_not_counted_as_reconnects(sim):
+    """Attempts that fail before any connect leave reconnects at 0 and mark no gap."""
+    from streamwidgets.dialects.hydra import HydraDialect
+
+    class LateServer(HydraDialect):
+        calls = 0
+
+        async def prepare(self):
+            LateServer.calls += 1
+            if LateServer.calls <= 2:
+                raise OSError("connection refused")
+
+    conn = Connection(
+        LateServer(sim.url, token=sim.issue_token()), streams=["signals"], backoff=FAST
+    )
+    conn.start()
+    try:
+        await conn.wait_connected(timeout=seconds(5))
+        assert conn.stats.reconnects == 0 and conn.stats.connects == 1
+        assert list(conn.buffer.markers["kind"]) == ["connected"]
+    finally:
+        await conn.close()
