@@ -22,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import (
@@ -470,7 +470,7 @@ class Connection:
                     watchdog.cancel()
                     if pinger is not None:
                         pinger.cancel()
-            return self._closed_decision(ws)
+            raise AssertionError("the receive loop ends only by an exception")
         except ConnectionClosed as exc:
             if exc.sent is not None and exc.sent.code == 1009:
                 self.stats.oversized_frames += 1
@@ -504,14 +504,6 @@ class Connection:
             )
         finally:
             self._ws = None
-
-    def _closed_decision(self, ws: ClientConnection) -> CloseDecision:
-        if self._dead_reason is not None:
-            return CloseDecision(CloseAction.RECONNECT, self._dead_reason)
-        rcvd = ws.close_exc.rcvd if isinstance(ws.close_exc, ConnectionClosed) else None
-        if rcvd is None and ws.close_code is None:
-            return self._decide(None, "")
-        return self._decide(rcvd.code if rcvd else ws.close_code, rcvd.reason if rcvd else "")
 
     def _decide(self, code: int | None, reason: str) -> CloseDecision:
         self._code = code
@@ -583,7 +575,7 @@ class Connection:
             )
         return SubscriptionResult(active, rejected)
 
-    async def _receive(self, ws: ClientConnection) -> None:
+    async def _receive(self, ws: ClientConnection) -> NoReturn:
         yield_every = self.yield_every
         since_yield = 0
         while True:
