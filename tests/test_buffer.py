@@ -17,6 +17,8 @@ from streamwidgets.buffer_columns import META_COLUMNS
 from streamwidgets.events import Event
 from streamwidgets.flatten import flatten
 
+from . import strategies
+
 T0 = 1_710_000_000_000_000_000
 SECOND = 1_000_000_000
 
@@ -528,18 +530,7 @@ def test_jsonl_round_trip_iso_timestamps(filled, tmp_path):
 
 # Properties
 
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
-    | st.floats(allow_nan=False)
-    | st.text(max_size=5),
-    lambda children: (
-        st.lists(children, max_size=3)
-        | st.dictionaries(st.text(alphabet="abcxyz_ ", max_size=3), children, max_size=4)
-    ),
-    max_leaves=10,
-)
+json_values = strategies.json_values(st.text(alphabet="abcxyz_ ", max_size=3), max_leaves=10)
 
 
 def same_value(got, expected) -> bool:

@@ -8,17 +8,10 @@ from hypothesis import strategies as st
 
 from streamwidgets.flatten import MISSING, assemble, explode_records, flatten, flatten_columns
 
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
-    | st.floats(allow_nan=False)
-    | st.text(max_size=5),
-    lambda children: (
-        st.lists(children, max_size=3)
-        | st.dictionaries(st.text(max_size=3).filter(lambda k: "." not in k), children, max_size=4)
-    ),
-    max_leaves=12,
+from . import strategies
+
+json_values = strategies.json_values(
+    st.text(max_size=3).filter(lambda k: "." not in k), max_leaves=12
 )
 
 
