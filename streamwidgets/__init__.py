@@ -44,8 +44,18 @@ __all__ = [
     "Stream",
     "StreamError",
     "StreamNotAvailable",
+    "StreamWidget",
     "SubscriptionResult",
     "__version__",
     "feeds",
     "open",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The widget pulls in ipywidgets and IPython; headless users never pay for that.
+    if name == "StreamWidget":
+        from .widget import StreamWidget
+
+        return StreamWidget
+    raise AttributeError(f"module 'streamwidgets' has no attribute {name!r}")

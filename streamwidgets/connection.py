@@ -197,6 +197,7 @@ class Connection:
         self._dead_reason: str | None = None
         self._last_frame_ns = 0
         self._closing = False
+        self._paused_at_ns: int | None = None
         self._wire_log = RedactingLogger(logging.getLogger("streamwidgets.wire"), dialect.secrets)
         self.history.append(StateChange(self._state, self._reason, time.time()))
 
@@ -226,6 +227,37 @@ class Connection:
     def available_streams(self) -> list[str] | None:
         """What the server said it offers, once connected (None if it does not say)."""
         return self.dialect.available_streams
+
+    @property
+    def paused(self) -> bool:
+        """True while events are counted but neither buffered nor passed on."""
+        return self._paused_at_ns is not None
+
+    def pause(self) -> None:
+        """Stop buffering and passing on events; the socket and subscriptions stay up.
+
+        Events that arrive while paused are counted in ``stats.skipped_while_paused``
+        and the pause shows in the buffer's markers as a gap, so nobody mistakes it
+        for a quiet feed. Pausing twice is harmless.
+
+        Example:
+            >>> from streamwidgets.dialects.hydra import HydraDialect
+            >>> conn = Connection(HydraDialect("ws://127.0.0.1:9/stream", token="t"))
+            >>> conn.pause(); conn.paused
+            True
+        """
+        if self._paused_at_ns is None:
+            self._paused_at_ns = time.time_ns()
+            self.buffer.mark("paused", "", at_ns=self._paused_at_ns)
+
+    def resume(self) -> None:
+        """Buffer and pass on events again after :meth:`pause`."""
+        if self._paused_at_ns is None:
+            return
+        now = time.time_ns()
+        self.buffer.mark("gap", "paused by the user", at_ns=self._paused_at_ns, until_ns=now)
+        self.buffer.mark("resumed", "", at_ns=now)
+        self._paused_at_ns = None
 
     def __repr__(self) -> str:
         url = self.dialect.describe().get("url", "")
@@ -617,6 +649,10 @@ class Connection:
                 events.append(item)
             else:
                 self._control(item)
+        if events and self._paused_at_ns is not None:
+            stats.count_events(len(events), now // 1_000_000_000)
+            stats.skipped_while_paused += len(events)
+            return []
         if events:
             buffer = self.buffer
             if len(events) == 1:

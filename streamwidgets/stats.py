@@ -45,6 +45,7 @@ class ConnectionStats:
     reconnects: int = 0
     connects: int = 0
     heartbeats: int = 0
+    skipped_while_paused: int = 0
     last_error: str | None = None
     connected_since_ns: int | None = None
     _buckets: deque[list[int]] = field(default_factory=lambda: deque(maxlen=_RATE_SECONDS + 1))
@@ -81,5 +82,6 @@ class ConnectionStats:
             "reconnects": self.reconnects,
             "connects": self.connects,
             "heartbeats": self.heartbeats,
+            "skipped_while_paused": self.skipped_while_paused,
             "last_error": self.last_error,
         }

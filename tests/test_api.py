@@ -13,7 +13,8 @@ import streamwidgets
 EXPECTED = {
     "AuthenticationFailed", "ConfigurationError", "Connection", "ConnectionFailed", "Event",
     "EventBuffer", "FrameError", "RequestError", "Secret", "State", "StateChange", "Stream",
-    "StreamError", "StreamNotAvailable", "SubscriptionResult", "__version__", "feeds", "open",
+    "StreamError", "StreamNotAvailable", "StreamWidget", "SubscriptionResult", "__version__",
+    "feeds", "open",
 }  # fmt: skip
 
 

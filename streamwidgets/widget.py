@@ -1,0 +1,623 @@
+"""StreamWidget: a live feed in a notebook, with charts, controls and a DataFrame.
+
+The connection runs as a task on the kernel's event loop from the moment the
+widget is made. The browser receives small state as synced traits and data as
+coalesced messages, at most ``update_hz`` a second whatever the feed rate (see
+:mod:`streamwidgets.widget_protocol`). No secret is ever synced or sent.
+
+Re-running the cell that made a widget closes the old one (see
+:mod:`streamwidgets.widget_registry`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import difflib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import pandas as pd
+import traitlets
+
+from . import feeds
+from .buffer import EventBuffer
+from .connection import Connection, State, StateChange
+from .dialects.base import Dialect
+from .events import Event
+from .exceptions import ConfigurationError, RequestError, StreamError
+from .kernel_loop import block_on, running_loop
+from .widget_protocol import SeriesKey
+from .widget_registry import current_cell_id, live_widgets, register, unregister
+from .widget_updates import UpdateBuilder
+
+__all__ = ["StreamWidget"]
+
+logger = logging.getLogger(__name__)
+
+_STATIC = Path(__file__).parent / "static"
+_BUNDLE = _STATIC / "widget.js"
+_STYLES = _STATIC / "widget.css"
+
+#: Streams the embedded demo subscribes to.
+DEMO_STREAMS = ("signals", "alerts", "markets", "aircraft", "cyber")
+#: What the demo charts from the start.
+DEMO_CHART = ("markets", "market_update", "data.price")
+
+_CONNECTION_OPTIONS = frozenset(
+    {
+        "open_timeout",
+        "request_timeout",
+        "backoff",
+        "healthy_after",
+        "max_attempts",
+        "max_frame_bytes",
+        "read_bytes",
+        "yield_every",
+        "keep_rejected",
+    }
+)
+_EXPORTS = {"csv": ("text/csv", ".csv"), "jsonl": ("application/x-ndjson", ".jsonl")}
+#: Largest export sent to the browser in one message.
+MAX_EXPORT_BYTES = 256 * 1024 * 1024
+
+
+def _bundle() -> str:
+    if not _BUNDLE.exists():
+        raise ConfigurationError(
+            "the widget's frontend bundle is missing; reinstall the package "
+            "(`pip install -e .` builds it and needs node and npm)"
+        )
+    return _BUNDLE.read_text(encoding="utf-8")
+
+
+class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
+    """A live feed in a notebook: state, stream toggles, charts, recent events, export.
+
+    Args:
+        feed: a feed from :mod:`streamwidgets.feeds`; None starts the embedded demo.
+        streams: streams to subscribe to (kept across reconnects).
+        max_rows: rows the buffer keeps.
+        window: time the buffer keeps (seconds or a timedelta).
+        chart: series to chart from the start, as ``(stream, type, field)``.
+        update_hz: updates sent to the browser per second, at most (1-30).
+        max_points: points each chart trace keeps (10-100,000).
+        recent: events kept in the recent list (1-1,000).
+        **options: connection options (``open_timeout``, ``request_timeout``,
+            ``backoff``, ``healthy_after``, ``max_attempts``, ``max_frame_bytes``,
+            ``read_bytes``, ``yield_every``, ``keep_rejected``).
+
+    Example:
+        >>> w = StreamWidget(feeds.hydra(url, token=token), streams=["signals"])  # doctest: +SKIP
+        >>> w                                  # the live widget  # doctest: +SKIP
+        >>> w.wait(events=100); w.df.tail()    # doctest: +SKIP
+    """
+
+    # Placeholders so anywidget makes the traits; the content is read per widget.
+    _esm = ""
+    _css = ""
+
+    feed = traitlets.Dict().tag(sync=True)
+    state = traitlets.Unicode("disconnected").tag(sync=True)
+    reason = traitlets.Unicode("").tag(sync=True)
+    available_streams = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    subscriptions = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    pending = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    subscribe_supported = traitlets.Bool(True).tag(sync=True)
+    paused = traitlets.Bool(False).tag(sync=True)
+    fields = traitlets.List(traitlets.Dict()).tag(sync=True)
+    charts = traitlets.List(traitlets.Dict()).tag(sync=True)
+    max_points = traitlets.Int(2000).tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(
+        self,
+        feed: Dialect | None = None,
+        /,
+        *,
+        streams: Iterable[str] = (),
+        max_rows: int | None = 50_000,
+        window: float | datetime.timedelta | None = None,
+        chart: Iterable[tuple[str | None, str, str]] = (),
+        update_hz: float = 20.0,
+        max_points: int = 2000,
+        recent: int = 100,
+        _demo_rate: float = 50.0,
+        **options: Any,
+    ) -> None:
+        # Until the connection runs there is nothing to shut (ipywidgets calls close()
+        # from __del__, also on a widget whose construction failed).
+        self._closed = True
+        self._ready = False
+        unknown = sorted(set(options) - _CONNECTION_OPTIONS)
+        if unknown:
+            raise ConfigurationError(_unknown_message(unknown))
+        if isinstance(update_hz, bool) or not isinstance(update_hz, (int, float)):
+            raise ConfigurationError(f"update_hz must be a number, got {update_hz!r}")
+        if not 1 <= update_hz <= 30:
+            raise ConfigurationError(
+                f"update_hz must be between 1 and 30 (Jupyter drops fast comm traffic), "
+                f"got {update_hz}"
+            )
+        for name, value, low, high in (
+            ("max_points", max_points, 10, 100_000),
+            ("recent", recent, 1, 1000),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ConfigurationError(
+                    f"{name} must be an int between {low:,} and {high:,}, got {value!r}"
+                )
+        loop = running_loop("a StreamWidget")
+        if feed is not None and not isinstance(feed, Dialect):
+            raise ConfigurationError(
+                f"expected a feed from streamwidgets.feeds, got {type(feed).__name__}"
+            )
+        self._simulator: Any = None
+        if feed is None:
+            feed, self._simulator = _start_demo_feed(_demo_rate)
+            streams = streams or DEMO_STREAMS
+            chart = chart or [DEMO_CHART]
+        try:
+            buffer = EventBuffer(max_rows=max_rows, window=window, explode=feed.explode)
+            self.connection = Connection(feed, streams=streams, buffer=buffer, **options)
+        except BaseException:
+            if self._simulator is not None:
+                self._simulator.stop_background()
+            raise
+        self._updates = UpdateBuilder(buffer, max_points=max_points, recent_limit=recent)
+        self._update_interval = 1.0 / update_hz
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._callbacks: dict[str, list[Callable[[Event], Any]]] = {}
+        self._fields_checked = 0.0
+        self._finisher: asyncio.Task[None] | None = None
+
+        super().__init__(
+            _esm=_bundle(),
+            _css=_STYLES.read_text(encoding="utf-8") if _STYLES.exists() else "",
+            feed={"name": feed.name, "url": str(feed.describe().get("url", ""))},
+            subscriptions=self.connection.subscriptions,
+            subscribe_supported=feed.supports_subscribe,
+            max_points=max_points,
+        )
+        for stream, type_, field in chart:
+            self._chart(SeriesKey(stream, type_, _field_name(field)))
+        self.on_msg(self._on_browser_message)
+        self._stop_listening = [
+            self.connection.on_state(self._on_state),
+            self.connection.on_event(self._on_event),
+        ]
+        previous = register(self, current_cell_id())
+        if previous is not None:
+            previous._shut("replaced by a new widget from the same cell")
+        self._closed = False
+        self.connection.start()
+        self._spawn(self._publish(), loop)
+        self._ready = True
+
+    # Constructors -----------------------------------------------------------------
+
+    @classmethod
+    def demo(cls, *, rate: float = 50.0, **kwargs: Any) -> StreamWidget:
+        """The embedded demo: the Hydra simulator in this kernel, no network, no token.
+
+        Args:
+            rate: events per second the simulator sends.
+            **kwargs: as for :class:`StreamWidget`.
+
+        Example:
+            >>> w = StreamWidget.demo()  # doctest: +SKIP
+        """
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 100_000:
+            raise ConfigurationError(f"rate must be a number in (0, 100000], got {rate!r}")
+        return cls(None, _demo_rate=rate, **kwargs)
+
+    @staticmethod
+    def running() -> list[StreamWidget]:
+        """The widgets of this kernel whose connections are still running.
+
+        Example:
+            >>> for w in StreamWidget.running():  # doctest: +SKIP
+            ...     w.close()
+        """
+        return [w for w in live_widgets() if isinstance(w, StreamWidget) and not w._closed]
+
+    # Data ---------------------------------------------------------------------------
+
+    @property
+    def buffer(self) -> EventBuffer:
+        """The rolling buffer behind :attr:`df`."""
+        return self.connection.buffer
+
+    @property
+    def df(self) -> pd.DataFrame:
+        """Every buffered row, now, as a DataFrame."""
+        return self.connection.buffer.df
+
+    def to_dataframe(self, stream: str | None = None, type: str | None = None) -> pd.DataFrame:
+        """Buffered rows of one stream and/or event type.
+
+        Example:
+            >>> w.to_dataframe("markets", "market_update")  # doctest: +SKIP
+        """
+        return self.connection.buffer.to_dataframe(stream, type)
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """Counters of the connection and buffer (events, rates, reconnects, errors)."""
+        return self._stats()
+
+    @property
+    def simulator(self) -> Any:
+        """The embedded simulator of a demo widget, else None."""
+        return self._simulator
+
+    def __repr__(self) -> str:
+        if "connection" not in self.__dict__:
+            return "<StreamWidget (not started)>"
+        return (
+            f"<StreamWidget {self.connection.dialect.name} state={self.connection.state.value} "
+            f"rows={len(self.connection.buffer)} streams={self.connection.subscriptions}>"
+        )
+
+    # Control ----------------------------------------------------------------------
+
+    def subscribe(self, *streams: str) -> asyncio.Task[Any]:
+        """Subscribe to more streams; the returned task resolves to the server's answer.
+
+        Errors (a stream the server does not offer, a refusal) show in the widget
+        and in :attr:`error`; ``await`` the task to get them as exceptions.
+
+        Example:
+            >>> w.subscribe("cyber")  # doctest: +SKIP
+        """
+        return self._request("subscribe", streams)
+
+    def unsubscribe(self, *streams: str) -> asyncio.Task[Any]:
+        """Unsubscribe from streams; the returned task resolves to the server's answer.
+
+        Example:
+            >>> w.unsubscribe("cyber")  # doctest: +SKIP
+        """
+        return self._request("unsubscribe", streams)
+
+    def pause(self) -> None:
+        """Stop buffering and drawing; the connection stays up (the gap is marked).
+
+        Example:
+            >>> w.pause(); frozen = w.df; w.resume()  # doctest: +SKIP
+        """
+        self.connection.pause()
+        self.paused = True
+
+    def resume(self) -> None:
+        """Buffer and draw again after :meth:`pause`."""
+        self.connection.resume()
+        self.paused = False
+
+    def clear(self) -> None:
+        """Empty the buffer, charts and recent list; counters and the connection go on."""
+        self.connection.buffer.clear()
+        self._updates.reset()
+        self.fields = []
+        self._send_window(None)
+
+    def chart(self, field: str, *, stream: str | None = None, type: str | None = None) -> str:
+        """Chart a numeric field; returns the series id.
+
+        ``field`` may omit the ``data.`` prefix. Without ``type`` (and ``stream``), the
+        field must have been seen in exactly one stream and type.
+
+        Example:
+            >>> w.chart("price", stream="markets", type="market_update")  # doctest: +SKIP
+            'markets|market_update|data.price'
+        """
+        name = _field_name(field)
+        if type is None:
+            self._learn_fields_now()
+            seen = [
+                (group["stream"], group["type"])
+                for group in self.fields
+                if name in group["fields"] and (stream is None or group["stream"] == stream)
+            ]
+            if len(seen) != 1:
+                where = "; ".join(f"{s} / {t}" for s, t in seen) or "no stream yet"
+                raise ConfigurationError(
+                    f"say which stream and type to chart {name!r} for (seen in: {where})"
+                )
+            stream, type = seen[0]
+        return self._chart(SeriesKey(stream, type, name))
+
+    def unchart(self, series_id: str) -> None:
+        """Stop charting a series (by the id :meth:`chart` returned)."""
+        if not self._updates.unchart(series_id):
+            raise ConfigurationError(f"no charted series {series_id!r}")
+        self.charts = [c for c in self.charts if c["id"] != series_id]
+
+    def on(self, type: str, callback: Callable[[Event], Any]) -> Callable[[], None]:
+        """Call ``callback(event)`` for each event of ``type`` ("*" for all); returns a
+        function that stops it. A callback that raises is logged, never fatal.
+
+        Example:
+            >>> stop = w.on("alert_issued", lambda e: print(e.data["title"]))  # doctest: +SKIP
+        """
+        if not callable(callback):
+            raise ConfigurationError("on() needs a callable")
+        self._callbacks.setdefault(type, []).append(callback)
+
+        def stop() -> None:
+            with contextlib.suppress(ValueError):
+                self._callbacks.get(type, []).remove(callback)
+
+        return stop
+
+    def wait(self, *, events: int = 1, timeout: float = 10.0, state: str | None = None) -> int:
+        """Block a synchronous cell until ``events`` more events arrived (or ``state``).
+
+        The connection and charts keep running while it waits. Returns the rows in
+        the buffer. Raises ``TimeoutError`` saying how far it got, or
+        :class:`~streamwidgets.ConnectionFailed` if the feed fails meanwhile.
+
+        Example:
+            >>> w.wait(events=100, timeout=10)  # doctest: +SKIP
+            100
+        """
+        return block_on(self.wait_async(events=events, timeout=timeout, state=state))
+
+    async def wait_async(
+        self, *, events: int = 1, timeout: float = 10.0, state: str | None = None
+    ) -> int:
+        """The ``await`` form of :meth:`wait`, for async cells and scripts."""
+        if isinstance(events, bool) or not isinstance(events, int) or events < 0:
+            raise ConfigurationError(f"events must be an int >= 0, got {events!r}")
+        if not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise ConfigurationError(f"timeout must be a number > 0, got {timeout!r}")
+        wanted = State(state) if state is not None else None
+        start = self.connection.stats.events - self.connection.stats.skipped_while_paused
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self.connection.stats.events - self.connection.stats.skipped_while_paused
+            if wanted is not None and self.connection.state is wanted:
+                return len(self.connection.buffer)
+            if wanted is None and got - start >= events:
+                return len(self.connection.buffer)
+            if self.connection.state in (State.FAILED, State.CLOSED) and wanted is None:
+                self.connection._raise_if_ended()
+            if time.monotonic() >= deadline:
+                what = f"state {wanted.value}" if wanted else f"{events} events"
+                raise TimeoutError(
+                    f"waited {timeout} s for {what}: {got - start} events arrived, "
+                    f"state {self.connection.state.value} ({self.connection.reason})"
+                )
+            await asyncio.sleep(0.02)
+
+    def close(self) -> None:
+        """Stop the connection and every task (and a demo's simulator), close the view.
+
+        The buffer stays readable: ``w.df`` still works after closing.
+        """
+        self._shut("closed by the user")
+        super().close()
+
+    async def aclose(self) -> None:
+        """Close and wait until the socket and tasks are gone."""
+        self.close()
+        if self._finisher is not None:
+            await self._finisher
+
+    # Internals ----------------------------------------------------------------------
+
+    def _shut(self, reason: str) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        unregister(self)
+        for stop in self._stop_listening:
+            stop()
+        for task in list(self._tasks):
+            task.cancel()
+        try:
+            self._finisher = asyncio.get_running_loop().create_task(self._finish())
+        except RuntimeError:  # no running loop (interpreter exit): nothing left to drive
+            self._finisher = None
+        with self.hold_sync():
+            self.state = State.CLOSED.value
+            self.reason = reason
+            self.pending = []
+
+    async def _finish(self) -> None:
+        await self.connection.close()
+        if self._simulator is not None:
+            await self._simulator.stop()
+
+    def _spawn(self, coro: Any, loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Task[Any]:
+        task = (loop or asyncio.get_running_loop()).create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning("a widget task failed", exc_info=task.exception())
+
+    def _stats(self) -> dict[str, Any]:
+        stats = self.connection.stats.as_dict()
+        buffer = self.connection.buffer
+        stats["rows"] = len(buffer)
+        stats["dropped_rows"] = buffer.dropped_rows
+        return stats
+
+    async def _publish(self) -> None:
+        while True:
+            await asyncio.sleep(self._update_interval)
+            try:
+                self._publish_once()
+            except Exception:  # a drawing bug must not stop the updates for good
+                logger.warning("building a widget update failed", exc_info=True)
+
+    def _publish_once(self) -> None:
+        # Paused: nothing new is buffered, so updates carry only the counters.
+        built = self._updates.update(self._stats())
+        if time.monotonic() - self._fields_checked > 0.5:
+            self._learn_fields_now()
+        if built is not None:
+            message, buffers = built
+            self.send(message, buffers)
+
+    def _learn_fields_now(self) -> None:
+        self._fields_checked = time.monotonic()
+        fields = self._updates.fields()
+        if fields != self.fields:
+            self.fields = fields
+
+    def _send_window(self, view: str | None, only: list[str] | None = None) -> None:
+        message, buffers = self._updates.window(self._stats(), view, only=only)
+        self.send(message, buffers)
+
+    def _chart(self, key: SeriesKey) -> str:
+        if key.id not in self._updates.series:
+            self._updates.chart(key)
+            self.charts = [*self.charts, key.as_dict()]
+            if self._ready:
+                self._send_window(None, only=[key.id])
+        return key.id
+
+    def _on_state(self, change: StateChange) -> None:
+        if self._closed:
+            return
+        with self.hold_sync():
+            self.state = change.state.value
+            self.reason = self.connection.reason
+            self.subscriptions = self.connection.subscriptions
+            self.available_streams = list(self.connection.available_streams or [])
+
+    def _on_event(self, event: Event) -> None:
+        self._updates.note_event(event)
+        if self._callbacks:
+            for callback in (*self._callbacks.get(event.type, ()), *self._callbacks.get("*", ())):
+                try:
+                    callback(event)
+                except Exception:
+                    logger.warning("an on(%r) callback raised", event.type, exc_info=True)
+
+    def _request(self, action: str, streams: Iterable[str]) -> asyncio.Task[Any]:
+        names = list(streams)
+        if self._closed:
+            raise ConfigurationError("this widget is closed; make a new one")
+        if not names or not all(isinstance(s, str) and s for s in names):
+            raise ConfigurationError(f"{action}() takes stream names, got {names!r}")
+        self.pending = sorted({*self.pending, *names})
+        method = getattr(self.connection, action)
+        return self._spawn(self._run_request(action, method, names))
+
+    async def _run_request(self, action: str, method: Any, names: list[str]) -> Any:
+        try:
+            result = await method(names)
+        except (StreamError, RequestError) as exc:
+            self.error = f"{action} {', '.join(names)}: {exc}"
+            raise
+        else:
+            rejected = getattr(result, "rejected", None)
+            self.error = (
+                f"{action} refused: " + "; ".join(f"{s}: {why}" for s, why in rejected.items())
+                if rejected
+                else ""
+            )
+            return result
+        finally:
+            with self.hold_sync():
+                self.pending = [s for s in self.pending if s not in names]
+                self.subscriptions = self.connection.subscriptions
+
+    def _on_browser_message(self, _widget: Any, content: Any, buffers: list[Any]) -> None:
+        if not isinstance(content, dict):
+            return
+        kind = content.get("kind")
+        try:
+            if kind == "hello":
+                self._send_window(_view_id(content))
+            elif kind in ("subscribe", "unsubscribe"):
+                task = self._request(kind, [str(content.get("stream", ""))])
+                # The browser learns the outcome from the traits; don't log it twice.
+                task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            elif kind == "pause":
+                self.pause()
+            elif kind == "resume":
+                self.resume()
+            elif kind == "clear":
+                self.clear()
+            elif kind == "chart":
+                self._chart(
+                    SeriesKey(
+                        _optional_str(content.get("stream")),
+                        str(content.get("type", "")),
+                        _field_name(str(content.get("field", ""))),
+                    )
+                )
+            elif kind == "unchart":
+                self.unchart(str(content.get("id", "")))
+            elif kind == "export":
+                self._export(str(content.get("format", "")), _view_id(content))
+            else:
+                self.error = f"unknown request from the browser: {kind!r}"
+        except StreamError as exc:
+            self.error = str(exc)
+
+    def _export(self, fmt: str, view: str | None) -> None:
+        if fmt not in _EXPORTS:
+            raise ConfigurationError(f"export format must be csv or jsonl, got {fmt!r}")
+        mime, suffix = _EXPORTS[fmt]
+        frame = self.connection.buffer.df
+        if fmt == "csv":
+            data = frame.to_csv(index=False).encode()
+        else:
+            data = frame.to_json(orient="records", lines=True, date_format="iso").encode()
+        if len(data) > MAX_EXPORT_BYTES:
+            raise ConfigurationError(
+                f"the export is {len(data) / 2**20:.0f} MiB, over the "
+                f"{MAX_EXPORT_BYTES // 2**20} MiB a browser download may take here; "
+                "use w.buffer.to_parquet(path) instead"
+            )
+        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+        filename = f"{self.connection.dialect.name}-{stamp}{suffix}"
+        self.send({"kind": "download", "view": view, "filename": filename, "mime": mime}, [data])
+
+
+def _start_demo_feed(rate: float) -> tuple[Dialect, Any]:
+    from .simulators.hydra import HydraSimulator
+
+    simulator = HydraSimulator(rate=rate)
+    simulator.start_background()
+    return feeds.hydra(simulator.url, token=simulator.issue_token()), simulator
+
+
+def _field_name(field: str) -> str:
+    if not isinstance(field, str) or not field:
+        raise ConfigurationError(f"a field name is a non-empty str, got {field!r}")
+    return field if field.startswith("data") else f"data.{field}"
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+def _view_id(content: dict[str, Any]) -> str | None:
+    view = content.get("view")
+    return view if isinstance(view, str) else None
+
+
+def _unknown_message(unknown: list[str]) -> str:
+    known = sorted(
+        {"streams", "max_rows", "window", "chart", "update_hz", "max_points", "recent"}
+        | _CONNECTION_OPTIONS
+    )
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, known, n=1)
+        hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return f"unknown StreamWidget option {', '.join(hints)}; known: {', '.join(known)}"

@@ -1,0 +1,186 @@
+"""Turn what is new in a buffer into the widget's coalesced update messages.
+
+One :class:`UpdateBuilder` per widget remembers what the browser has been sent
+(a buffer cursor, completed rate seconds, recent events), so each update carries
+only what is new, and a view opened later can be sent the whole current window.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Any
+
+import pandas as pd
+
+from .buffer import EventBuffer
+from .buffer_columns import META_COLUMNS
+from .events import Event
+from .widget_protocol import (
+    SeriesKey,
+    encode_series,
+    event_rows_by_stream,
+    recent_item,
+    series_points,
+)
+
+__all__ = ["UpdateBuilder"]
+
+#: Completed seconds of the events-per-second chart kept for late views.
+RATE_HISTORY_SECONDS = 300
+
+
+class UpdateBuilder:
+    """Builds ``update`` and ``window`` messages from a buffer.
+
+    Args:
+        buffer: the widget's buffer.
+        max_points: points each series keeps (and sends at most per message).
+        recent_limit: recent events kept for the list.
+        recent_per_update: recent events sent at most per update (the newest).
+
+    Example:
+        >>> buf = EventBuffer()
+        >>> builder = UpdateBuilder(buf, max_points=100)
+        >>> builder.chart(SeriesKey("m", "tick", "data.p"))
+        >>> event = Event("m", "tick", {"p": 2.5}, received_ns=10**9)
+        >>> buf.append(event); builder.note_event(event)
+        >>> message, buffers = builder.update({"events": 1})
+        >>> message["series"], len(buffers), len(message["recent"])
+        ([{'id': 'm|tick|data.p', 'n': 1}], 2, 1)
+        >>> builder.update({"events": 1})  # nothing new, same stats: nothing to send
+    """
+
+    def __init__(
+        self,
+        buffer: EventBuffer,
+        *,
+        max_points: int = 2000,
+        recent_limit: int = 100,
+        recent_per_update: int = 20,
+    ) -> None:
+        self.buffer = buffer
+        self.max_points = max_points
+        self.series: dict[str, SeriesKey] = {}
+        self._cursor = buffer.last_seq
+        self._recent: deque[dict[str, Any]] = deque(maxlen=recent_limit)
+        self._recent_unsent: deque[tuple[int, Event]] = deque(maxlen=recent_per_update)
+        self._recent_seq = 0
+        self._rate_open: dict[int, dict[str, int]] = {}
+        self._rates: deque[dict[str, Any]] = deque(maxlen=RATE_HISTORY_SECONDS)
+        self._last_stats: dict[str, Any] | None = None
+        self._fields: dict[tuple[str | None, str], dict[str, None]] = {}
+
+    # Inputs -----------------------------------------------------------------------
+
+    def note_event(self, event: Event) -> None:
+        """Remember an event for the recent list (called for every event; kept cheap)."""
+        self._recent_seq += 1
+        self._recent_unsent.append((self._recent_seq, event))
+
+    def chart(self, key: SeriesKey) -> None:
+        """Start charting a series."""
+        self.series[key.id] = key
+
+    def unchart(self, series_id: str) -> bool:
+        """Stop charting a series; False if it was not charted."""
+        return self.series.pop(series_id, None) is not None
+
+    def reset(self) -> None:
+        """Forget everything sent, e.g. after the buffer was cleared."""
+        self._cursor = self.buffer.last_seq
+        self._recent.clear()
+        self._recent_unsent.clear()
+        self._rate_open.clear()
+        self._rates.clear()
+        self._fields.clear()
+
+    # Outputs ----------------------------------------------------------------------
+
+    def update(
+        self, stats: dict[str, Any], *, now: float | None = None
+    ) -> tuple[dict[str, Any], list[bytes]] | None:
+        """What is new since the last call, or None when there is nothing to say."""
+        now_s = int(time.time() if now is None else now)
+        new, self._cursor = self.buffer.since(self._cursor)
+        if len(new):
+            self._learn_fields(new)
+            for second, counts in event_rows_by_stream(new).items():
+                into = self._rate_open.setdefault(second, {})
+                for stream, n in counts.items():
+                    into[stream] = into.get(stream, 0) + n
+        rates = self._close_seconds(now_s)
+        recent = self._take_recent()
+        points = [(key, *series_points(new, key, self.max_points)) for key in self.series.values()]
+        points = [p for p in points if len(p[1])]
+        if not points and not rates and not recent and stats == self._last_stats:
+            return None
+        self._last_stats = stats
+        entries, buffers = encode_series(points)
+        message = {
+            "kind": "update",
+            "stats": stats,
+            "series": entries,
+            "rates": rates,
+            "recent": recent,
+        }
+        return message, buffers
+
+    def window(
+        self, stats: dict[str, Any], view: str | None, *, only: list[str] | None = None
+    ) -> tuple[dict[str, Any], list[bytes]]:
+        """The current window for a view (``view=None``: every view).
+
+        ``only`` limits it to those series (a series just charted), leaving the rest alone.
+        """
+        frame = self.buffer.df if self.series else pd.DataFrame()
+        keys = [self.series[i] for i in only or self.series if i in self.series]
+        points = [(key, *series_points(frame, key, self.max_points)) for key in keys]
+        entries, buffers = encode_series(points)
+        message: dict[str, Any] = {"kind": "window", "view": view, "series": entries}
+        if only is None:
+            message["stats"] = stats
+            message["rates"] = list(self._rates)
+            message["recent"] = list(self._recent)
+        return message, buffers
+
+    def fields(self) -> list[dict[str, Any]]:
+        """Numeric fields seen so far, per stream and type, for the field picker."""
+        return [
+            {"stream": stream, "type": type_, "fields": list(names)}
+            for (stream, type_), names in sorted(
+                self._fields.items(), key=lambda item: (item[0][0] or "", item[0][1])
+            )
+        ]
+
+    # Internals --------------------------------------------------------------------
+
+    def _close_seconds(self, now_s: int) -> list[dict[str, Any]]:
+        done = sorted(s for s in self._rate_open if s < now_s)
+        closed = [{"t": s * 1000.0, "counts": self._rate_open.pop(s)} for s in done]
+        self._rates.extend(closed)
+        return closed
+
+    def _take_recent(self) -> list[dict[str, Any]]:
+        items = [recent_item(event, seq) for seq, event in self._recent_unsent]
+        self._recent_unsent.clear()
+        self._recent.extend(items)
+        return items
+
+    def _learn_fields(self, frame: pd.DataFrame) -> None:
+        numeric = [
+            name
+            for name, dtype in frame.dtypes.items()
+            if name not in META_COLUMNS
+            and pd.api.types.is_numeric_dtype(dtype)
+            and not pd.api.types.is_bool_dtype(dtype)
+        ]
+        if not numeric:
+            return
+        present = frame[numeric].notna()
+        keys = frame["stream"].astype(object).where(frame["stream"].notna(), None)
+        groups = present.groupby([keys.fillna(""), frame["type"].astype(object)], sort=False)
+        for (stream, type_), seen in groups.any().iterrows():
+            names = self._fields.setdefault((stream or None, type_), {})
+            for name in seen.index[seen.to_numpy(dtype=bool)]:
+                names.setdefault(name, None)
