@@ -27,10 +27,10 @@ import traitlets
 
 from . import feeds
 from .buffer import EventBuffer
-from .connection import Connection, State, StateChange
+from .connection import Connection, State, StateChange, SubscriptionResult
 from .dialects.base import Dialect
 from .events import Event
-from .exceptions import ConfigurationError, RequestError, StreamError
+from .exceptions import ConfigurationError, StreamError
 from .kernel_loop import block_on, running_loop
 from .widget_protocol import SeriesKey
 from .widget_registry import current_cell_id, live_widgets, register, unregister
@@ -266,24 +266,34 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
 
     # Control ----------------------------------------------------------------------
 
-    def subscribe(self, *streams: str) -> asyncio.Task[Any]:
-        """Subscribe to more streams; the returned task resolves to the server's answer.
+    def subscribe(self, *streams: str) -> SubscriptionResult:
+        """Subscribe to more streams and wait for the server's answer (kept across reconnects).
 
-        Errors (a stream the server does not offer, a refusal) show in the widget
-        and in :attr:`error`; ``await`` the task to get them as exceptions.
+        A stream the server does not offer raises
+        :class:`~streamwidgets.StreamNotAvailable` before anything is sent; a refusal
+        shows in the result's ``rejected`` and in the widget.
 
         Example:
             >>> w.subscribe("cyber")  # doctest: +SKIP
+            SubscriptionResult(active=['signals', 'cyber'], rejected={})
         """
-        return self._request("subscribe", streams)
+        return block_on(self.subscribe_async(*streams))
 
-    def unsubscribe(self, *streams: str) -> asyncio.Task[Any]:
-        """Unsubscribe from streams; the returned task resolves to the server's answer.
+    def unsubscribe(self, *streams: str) -> SubscriptionResult:
+        """Unsubscribe from streams and wait for the server's answer.
 
         Example:
             >>> w.unsubscribe("cyber")  # doctest: +SKIP
         """
-        return self._request("unsubscribe", streams)
+        return block_on(self.unsubscribe_async(*streams))
+
+    async def subscribe_async(self, *streams: str) -> SubscriptionResult:
+        """The ``await`` form of :meth:`subscribe`."""
+        return await self._request("subscribe", streams)
+
+    async def unsubscribe_async(self, *streams: str) -> SubscriptionResult:
+        """The ``await`` form of :meth:`unsubscribe`."""
+        return await self._request("unsubscribe", streams)
 
     def pause(self) -> None:
         """Stop buffering and drawing; the connection stays up (the gap is marked).
@@ -505,24 +515,24 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
                 except Exception:
                     logger.warning("an on(%r) callback raised", event.type, exc_info=True)
 
-    def _request(self, action: str, streams: Iterable[str]) -> asyncio.Task[Any]:
+    def _request(self, action: str, streams: Iterable[str]) -> asyncio.Task[SubscriptionResult]:
         names = list(streams)
         if self._closed:
             raise ConfigurationError("this widget is closed; make a new one")
         if not names or not all(isinstance(s, str) and s for s in names):
             raise ConfigurationError(f"{action}() takes stream names, got {names!r}")
         self.pending = sorted({*self.pending, *names})
-        method = getattr(self.connection, action)
-        return self._spawn(self._run_request(action, method, names))
+        return self._spawn(self._run_request(action, names))
 
-    async def _run_request(self, action: str, method: Any, names: list[str]) -> Any:
+    async def _run_request(self, action: str, names: list[str]) -> SubscriptionResult:
+        method = getattr(self.connection, action)
         try:
-            result = await method(names)
-        except (StreamError, RequestError) as exc:
+            result: SubscriptionResult = await method(names)
+        except StreamError as exc:
             self.error = f"{action} {', '.join(names)}: {exc}"
             raise
         else:
-            rejected = getattr(result, "rejected", None)
+            rejected = result.rejected
             self.error = (
                 f"{action} refused: " + "; ".join(f"{s}: {why}" for s, why in rejected.items())
                 if rejected

@@ -263,7 +263,7 @@ async def test_close_stops_the_socket_and_tasks_and_keeps_the_buffer(recorded, s
     assert len(w.df) >= 50
     assert w not in StreamWidget.running()
     with pytest.raises(ConfigurationError, match="closed"):
-        w.subscribe("cyber")
+        await w.subscribe_async("cyber")
 
 
 async def test_rerunning_a_cell_closes_the_widget_it_made_before(recorded, sim, monkeypatch):
