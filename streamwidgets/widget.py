@@ -463,8 +463,13 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         return stats
 
     async def _publish(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
         while True:
-            await asyncio.sleep(self._update_interval)
+            # A fixed schedule, not a fixed pause: the work of a tick and a busy loop
+            # would otherwise stretch every interval and halve the update rate.
+            next_at = max(next_at + self._update_interval, loop.time())
+            await asyncio.sleep(next_at - loop.time())
             try:
                 self._publish_once()
             except Exception:  # a drawing bug must not stop the updates for good
