@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.required = True
     _add_sim(commands)
     _add_demo(commands)
+    _add_lab(commands)
     return parser
 
 
@@ -75,6 +76,58 @@ def _run_demo(args: argparse.Namespace) -> int:
         raise SystemExit("--rate must be >= 0")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_demo(seconds=args.seconds, rate=args.rate))
+    return 0
+
+
+# -- lab ---------------------------------------------------------------------------------------
+
+
+def quickstart_notebook() -> Path:
+    """The quickstart notebook: the repository's copy, else the one inside the package."""
+    package = Path(__file__).resolve().parent
+    for candidate in (
+        package.parent / "notebooks" / "quickstart.ipynb",
+        package / "notebooks" / "quickstart.ipynb",
+    ):
+        if candidate.exists():
+            return candidate
+    raise SystemExit("the quickstart notebook is not installed with this copy of streamwidgets")
+
+
+def _add_lab(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    lab = commands.add_parser("lab", help="open the quickstart notebook in JupyterLab")
+    lab.add_argument("--ip", default="127.0.0.1", help="address JupyterLab listens on")
+    lab.add_argument("--port", type=int, default=8888, help="port JupyterLab listens on")
+    lab.add_argument("--no-browser", action="store_true", help="do not open a web browser")
+    lab.add_argument("--dry-run", action="store_true", help="print the command, run nothing")
+    lab.set_defaults(func=_run_lab)
+
+
+def _run_lab(args: argparse.Namespace) -> int:
+    import shlex
+    import subprocess
+
+    notebook = quickstart_notebook()
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        f"--ServerApp.root_dir={notebook.parent}",
+        f"--ServerApp.ip={args.ip}",
+        f"--ServerApp.port={args.port}",
+        notebook.name,
+    ]
+    if args.no_browser:
+        command.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        # JupyterLab refuses root without this; containers and CI machines run as root.
+        command.append("--allow-root")
+    if args.dry_run:
+        print(shlex.join(command))
+        return 0
+    with contextlib.suppress(KeyboardInterrupt):
+        return subprocess.call(command, cwd=notebook.parent)
     return 0
 
 

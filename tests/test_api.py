@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import json
 import pkgutil
 
 import pytest
@@ -55,3 +56,50 @@ def test_demo_command_prints_a_live_summary(tmp_path):
     assert len(summaries) >= 2
     assert "signals" in summaries[-1] and "parse errors 0" in summaries[-1]
     assert "eyJ" not in done.stdout + done.stderr  # no JWT printed
+
+
+def test_lab_command_serves_the_quickstart_notebook():
+    """`python -m streamwidgets lab`, the README's main command, serves the quickstart."""
+    import re
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    lab = subprocess.Popen(
+        [sys.executable, "-m", "streamwidgets", "lab", "--no-browser", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        # JupyterLab prints the URL it serves, with its login token, once it is ready.
+        for line in lab.stderr:
+            found = re.search(rf"http://127\.0\.0\.1:{port}/lab\?token=(\w+)", line)
+            if found:
+                break
+        else:
+            raise AssertionError(f"JupyterLab exited with {lab.wait()} before serving")
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/contents/quickstart.ipynb",
+            headers={"Authorization": f"token {found.group(1)}"},
+        )
+        for _ in range(100):  # the URL may be printed just before it listens
+            try:
+                with urllib.request.urlopen(request, timeout=10) as answer:
+                    notebook = json.load(answer)
+                break
+            except urllib.error.URLError as exc:
+                if not isinstance(exc.reason, ConnectionRefusedError):
+                    raise
+                time.sleep(0.1)
+        else:
+            raise AssertionError("JupyterLab printed its URL but never listened")
+        assert notebook["type"] == "notebook"
+        assert "StreamWidget.demo()" in str(notebook["content"]["cells"])
+    finally:
+        lab.terminate()
+        lab.wait(timeout=30)
