@@ -1,0 +1,178 @@
+// Everything the user clicks. Buttons only send requests; what they show comes from the
+// traits the kernel sets back, so two views of one widget never disagree.
+import { attr, h } from "./dom.js";
+import { seriesLabel } from "./charts.js";
+
+const NO_SUBSCRIBE_NOTE = "this feed has no subscribe step";
+
+function fieldOptions(fields) {
+  const options = [];
+  for (const group of Array.isArray(fields) ? fields : []) {
+    for (const field of Array.isArray(group?.fields) ? group.fields : []) {
+      const key = { stream: group.stream ?? null, type: group.type, field };
+      options.push({ value: JSON.stringify(key), label: seriesLabel(key), key });
+    }
+  }
+  return options;
+}
+
+export function createControls({ send, view, onFilter }) {
+  // --- stream toggles -------------------------------------------------------------
+  const buttons = new Map();
+  let streamState = { supported: true };
+  const note = h("span", { class: "sw-streams-note", text: NO_SUBSCRIBE_NOTE, hidden: true });
+  const toggles = h("span", { class: "sw-stream-list" });
+  const streams = h("div", { class: "sw-streams", role: "group", "aria-label": "streams" }, [
+    h("span", { class: "sw-label", text: "streams" }),
+    toggles,
+    note,
+  ]);
+  streams.addEventListener("click", (event) => {
+    const button = event.target.closest?.(".sw-stream");
+    if (!button || button.disabled) return;
+    const name = button.dataset.stream;
+    if (!streamState.supported) {
+      onFilter(name);
+      return;
+    }
+    const subscribed = streamState.subscriptions.includes(name);
+    send({ kind: subscribed ? "unsubscribe" : "subscribe", stream: name });
+  });
+
+  function renderStreams({ names, subscriptions, pending, supported, hidden }) {
+    streamState = { names, subscriptions, pending, supported, hidden };
+    note.hidden = supported;
+    streams.dataset.mode = supported ? "subscribe" : "filter";
+    for (const [name, button] of buttons) {
+      if (!names.includes(name)) {
+        button.remove();
+        buttons.delete(name);
+      }
+    }
+    // Re-use buttons so a click never loses focus to a rebuild.
+    names.forEach((name, index) => {
+      let button = buttons.get(name);
+      if (!button) {
+        button = h("button", { type: "button", class: "sw-stream", dataset: { stream: name }, text: name });
+        buttons.set(name, button);
+      }
+      if (toggles.children[index] !== button) toggles.insertBefore(button, toggles.children[index] ?? null);
+      if (supported) {
+        const on = subscriptions.includes(name);
+        const busy = pending.includes(name);
+        attr(button, "aria-pressed", String(on));
+        attr(button, "data-pending", busy ? "true" : null);
+        attr(button, "aria-busy", busy ? "true" : null);
+        button.disabled = busy;
+        button.title = busy ? `${name}: request in flight` : on ? `unsubscribe from ${name}` : `subscribe to ${name}`;
+      } else {
+        const shown = !hidden.has(name);
+        attr(button, "aria-pressed", String(shown));
+        attr(button, "data-pending", null);
+        attr(button, "aria-busy", null);
+        button.disabled = false;
+        button.title = shown ? `hide ${name} here` : `show ${name} here`;
+      }
+    });
+  }
+
+  // --- pause, clear, export, error --------------------------------------------------
+  let paused = false;
+  const pause = h("button", { type: "button", class: "sw-pause", text: "Pause", "aria-pressed": "false" });
+  pause.addEventListener("click", () => send({ kind: paused ? "resume" : "pause" }));
+  const clear = h("button", { type: "button", class: "sw-clear", text: "Clear", title: "empty the buffer and the charts" });
+  clear.addEventListener("click", () => send({ kind: "clear" }));
+  const exporters = [
+    ["csv", "Export CSV"],
+    ["jsonl", "Export JSON lines"],
+  ].map(([format, label]) => {
+    const button = h("button", { type: "button", class: "sw-export", dataset: { format }, text: label });
+    button.addEventListener("click", () => send({ kind: "export", format, view }));
+    return button;
+  });
+  const error = h("div", { class: "sw-error", role: "alert", hidden: true });
+  const actions = h("div", { class: "sw-controls" }, [pause, clear, ...exporters]);
+
+  // --- field picker and chart chips -------------------------------------------------
+  const picker = h("select", { class: "sw-field-picker", "aria-label": "numeric field to chart" });
+  const add = h("button", { type: "button", class: "sw-add-field", text: "Chart", disabled: true });
+  const chips = h("span", { class: "sw-chart-chips" });
+  let charted = new Set();
+  const updateAdd = () => {
+    add.disabled = !picker.value || charted.has(picker.value);
+  };
+  picker.addEventListener("change", updateAdd);
+  add.addEventListener("click", () => {
+    if (!picker.value) return;
+    const key = JSON.parse(picker.value);
+    send({ kind: "chart", stream: key.stream, type: key.type, field: key.field });
+  });
+  chips.addEventListener("click", (event) => {
+    const button = event.target.closest?.(".sw-unchart");
+    const chip = button?.closest(".sw-chart-chip");
+    if (chip) send({ kind: "unchart", id: chip.dataset.id });
+  });
+  const fieldsRow = h("div", { class: "sw-fields" }, [
+    h("span", { class: "sw-label", text: "chart" }),
+    picker,
+    add,
+    chips,
+  ]);
+
+  let fieldsShown = null;
+  function renderFields(fields) {
+    const options = fieldOptions(fields);
+    // Rebuilding the options closes an open dropdown; only do it when they change.
+    const signature = JSON.stringify(options.map((o) => o.value));
+    if (signature === fieldsShown) return;
+    fieldsShown = signature;
+    const keep = picker.value;
+    const placeholder = h("option", {
+      value: "",
+      text: options.length ? "choose a numeric field…" : "no numeric fields yet",
+      disabled: true,
+    });
+    picker.replaceChildren(
+      placeholder,
+      ...options.map((o) => h("option", { value: o.value, text: o.label })),
+    );
+    picker.value = options.some((o) => o.value === keep) ? keep : "";
+    picker.disabled = options.length === 0;
+    updateAdd();
+  }
+
+  function renderCharts(charts, colorOf) {
+    charted = new Set(
+      charts.map((c) => JSON.stringify({ stream: c.stream ?? null, type: c.type, field: c.field })),
+    );
+    chips.replaceChildren(
+      ...charts.map((chart) => {
+        const label = seriesLabel(chart);
+        const swatch = h("span", { class: "sw-chip-swatch", "aria-hidden": "true" });
+        swatch.style.backgroundColor = colorOf(String(chart.id));
+        return h("span", { class: "sw-chart-chip", dataset: { id: String(chart.id) } }, [
+          swatch,
+          h("span", { class: "sw-chip-label", text: label }),
+          h("button", { type: "button", class: "sw-unchart", "aria-label": `stop charting ${label}`, title: "remove", text: "×" }),
+        ]);
+      }),
+    );
+    updateAdd();
+  }
+
+  return {
+    nodes: [streams, actions, error, fieldsRow],
+    renderStreams,
+    renderFields,
+    renderCharts,
+    setPaused(value) {
+      paused = Boolean(value);
+      pause.textContent = paused ? "Resume" : "Pause";
+      attr(pause, "aria-pressed", String(paused));
+    },
+    setError(text) {
+      error.textContent = text ? String(text) : "";
+      error.hidden = !text;
+    },
+  };
+}

@@ -1,0 +1,297 @@
+// anywidget entry: builds the view, wires traits and custom messages to the parts, and
+// draws everything that arrives in bulk at most once per animation frame.
+import "./widget.css";
+import { messageSize } from "./buffers.js";
+import { FieldChart, RateChart } from "./charts.js";
+import { createControls } from "./controls.js";
+import { h, randomId } from "./dom.js";
+import { saveFile } from "./download.js";
+import { createHeader } from "./header.js";
+import { Palette } from "./palette.js";
+import { Pending } from "./pending.js";
+import { createRecent } from "./recent.js";
+import { themeColors, watchTheme } from "./theme.js";
+
+const TRAITS = [
+  "feed", "state", "reason", "available_streams", "subscriptions", "pending",
+  "subscribe_supported", "paused", "fields", "charts", "max_points", "error",
+];
+const PERF_SAMPLES = 200;
+
+function list(value) {
+  return Array.isArray(value) ? value : [];
+}
+
+function render({ model, el }) {
+  const view = randomId();
+  const get = (name, fallback) => model.get(name) ?? fallback;
+  const maxPoints = () => {
+    const n = Number(get("max_points", 2000));
+    return Number.isFinite(n) && n > 0 ? Math.floor(n) : 2000;
+  };
+  const send = (msg) => model.send(msg);
+
+  // Bulk data waits here (bounded) until the next animation frame draws it.
+  let pending = new Pending();
+  let frame = 0;
+  let disposed = false;
+  let chartsReady = false;
+  let chartsStarting = false;
+  let chartsDirty = true;
+  let filterDirty = false;
+  function schedule() {
+    if (!frame && !disposed) frame = requestAnimationFrame(draw);
+  }
+
+  // --- layout -----------------------------------------------------------------------
+  const root = h("div", { class: "sw-root", dataset: { view } });
+  const perf = {
+    updates: 0,
+    windows: 0,
+    messages: 0,
+    bytes: 0,
+    frames: 0,
+    lastApplyMs: 0,
+    applyMs: [],
+    lastDrawnSeq: null,
+    lastDrawnAt: null,
+    // Feed time of the newest event to the moment it is drawn, per frame (benchmarks).
+    latencyMs: [],
+  };
+  root.__swPerf = perf;
+
+  // Streams hidden by the client-side filter (only when the feed cannot subscribe).
+  const hidden = new Set();
+  const seen = new Set();
+  const header = createHeader();
+  const controls = createControls({
+    send,
+    view,
+    onFilter(name) {
+      if (hidden.has(name)) hidden.delete(name);
+      else hidden.add(name);
+      recent.setHidden(hidden);
+      filterDirty = true;
+      renderStreams();
+      schedule();
+    },
+  });
+  const recent = createRecent();
+  const seriesColors = new Palette();
+  const streamColors = new Palette();
+  const rateBox = h("div", { class: "sw-rate-chart" });
+  const fieldBox = h("div", { class: "sw-field-chart" });
+  const fieldEmpty = h("div", { class: "sw-field-empty", text: "Pick a numeric field above to chart it." });
+  fieldBox.append(fieldEmpty);
+  const rateChart = new RateChart(rateBox, streamColors);
+  const fieldChart = new FieldChart(fieldBox, seriesColors);
+  root.append(
+    header.node,
+    ...controls.nodes,
+    h("div", { class: "sw-charts" }, [
+      h("figure", { class: "sw-chart" }, [h("figcaption", { text: "events per second by stream" }), rateBox]),
+      h("figure", { class: "sw-chart" }, [h("figcaption", { text: "charted fields" }), fieldBox]),
+    ]),
+    h("div", { class: "sw-recent-title", text: "recent events" }),
+    recent.node,
+  );
+  el.append(root);
+
+  // --- traits -------------------------------------------------------------------------
+  function renderStreams() {
+    const supported = get("subscribe_supported", true) !== false;
+    const subscriptions = list(get("subscriptions", [])).map(String);
+    const names = list(get("available_streams", [])).map(String);
+    for (const s of subscriptions) if (!names.includes(s)) names.push(s);
+    // Without a subscribe step the server may list nothing; filter what actually arrives.
+    if (!supported) for (const s of seen) if (!names.includes(s)) names.push(s);
+    if (supported && hidden.size) {
+      hidden.clear();
+      recent.setHidden(hidden);
+      filterDirty = true;
+      schedule();
+    }
+    controls.renderStreams({
+      names: names.filter((n) => n !== ""),
+      subscriptions,
+      pending: list(get("pending", [])).map(String),
+      supported,
+      hidden,
+    });
+  }
+
+  function renderCharts() {
+    const charts = list(get("charts", []));
+    controls.renderCharts(charts, (id) => seriesColors.color(id));
+    fieldEmpty.hidden = charts.length > 0;
+    chartsDirty = true;
+    schedule();
+  }
+
+  const onTrait = {
+    feed: () => header.setFeed(get("feed", {})),
+    state: () => header.setState(get("state", "disconnected"), get("reason", "")),
+    reason: () => header.setState(get("state", "disconnected"), get("reason", "")),
+    available_streams: renderStreams,
+    subscriptions: renderStreams,
+    pending: renderStreams,
+    subscribe_supported: renderStreams,
+    paused: () => controls.setPaused(get("paused", false)),
+    fields: () => controls.renderFields(get("fields", [])),
+    charts: renderCharts,
+    max_points: () => {
+      chartsDirty = true;
+      schedule();
+    },
+    error: () => controls.setError(get("error", "")),
+  };
+  const listeners = TRAITS.map((name) => [`change:${name}`, () => onTrait[name]()]);
+  for (const [event, fn] of listeners) model.on(event, fn);
+  for (const name of ["feed", "state", "paused", "fields", "error"]) onTrait[name]();
+  renderStreams();
+  renderCharts();
+
+  // --- bulk data, drawn once per frame ----------------------------------------------
+  function draw() {
+    frame = 0;
+    if (disposed) return;
+    const batch = pending;
+    const filtering = get("subscribe_supported", true) === false;
+    const hiddenNow = filtering ? hidden : new Set();
+
+    // Text parts draw even before the charts exist (e.g. while the output is hidden).
+    if (batch.stats) header.setStats(batch.stats, batch.statsReplace);
+    batch.stats = null;
+    batch.statsReplace = false;
+    if (batch.recent.length || batch.recentReplace) {
+      const top = recent.apply(batch.recent, batch.recentReplace, hiddenNow);
+      if (top !== null) {
+        perf.lastDrawnSeq = top;
+        perf.lastDrawnAt = Date.now();
+        if (!batch.recentReplace && batch.recent.length) {
+          let newest = -Infinity;
+          for (const item of batch.recent) newest = Math.max(newest, Number(item.time));
+          perf.latencyMs.push(perf.lastDrawnAt - newest);
+          if (perf.latencyMs.length > PERF_SAMPLES) perf.latencyMs.shift();
+        }
+      }
+    }
+    const arrived = batch.recent;
+    batch.recent = [];
+    batch.recentReplace = false;
+
+    let fresh = [];
+    if (chartsReady) {
+      pending = new Pending();
+      if (chartsDirty) {
+        chartsDirty = false;
+        fieldChart.sync(list(get("charts", [])), maxPoints(), hiddenNow);
+      }
+      const started = performance.now();
+      if (batch.rates.length || batch.ratesReplace) {
+        fresh = rateChart.apply(batch.rates, batch.ratesReplace, hiddenNow);
+      }
+      if (batch.series.size || batch.seriesReplaceAll) fieldChart.apply(batch, maxPoints());
+      const took = performance.now() - started;
+      if (filterDirty) {
+        filterDirty = false;
+        rateChart.setHidden(hiddenNow);
+        fieldChart.setHidden(hiddenNow);
+      }
+      if (!batch.empty) {
+        perf.frames += 1;
+        perf.updates += batch.updates;
+        perf.windows += batch.windows;
+        perf.lastApplyMs = took;
+        perf.applyMs.push(took);
+        if (perf.applyMs.length > PERF_SAMPLES) perf.applyMs.shift();
+      }
+    }
+
+    // New streams matter to the toggles only when they filter (no subscribe step).
+    if (filtering) {
+      const before = seen.size;
+      for (const s of fresh) if (s) seen.add(s);
+      for (const item of arrived) if (item.stream) seen.add(String(item.stream));
+      if (seen.size !== before) renderStreams();
+    }
+  }
+
+  function onMessage(msg, buffers) {
+    perf.messages += 1;
+    perf.bytes += messageSize(msg, buffers);
+    if (!msg || typeof msg !== "object") return;
+    buffers = Array.isArray(buffers) ? buffers : [];
+    if (msg.kind === "update") {
+      pending.addUpdate(msg, buffers, maxPoints());
+      schedule();
+    } else if (msg.kind === "window") {
+      if (msg.view != null && msg.view !== view) return;
+      pending.addWindow(msg, buffers, maxPoints());
+      schedule();
+    } else if (msg.kind === "download") {
+      // Only the view whose button was clicked saves the file.
+      if (msg.view !== view) return;
+      root.__swLastDownload = saveFile(root, msg, buffers[0]);
+    }
+  }
+  model.on("msg:custom", onMessage);
+
+  // --- charts appear once the view has a size ----------------------------------------
+  let resizeFrame = 0;
+  // Work is moved out of the observer callback so layout changes made by plotly cannot
+  // trigger "ResizeObserver loop" errors.
+  const resizer = new ResizeObserver(() => {
+    if (resizeFrame || disposed) return;
+    resizeFrame = requestAnimationFrame(() => {
+      resizeFrame = 0;
+      if (!chartsReady && !chartsStarting && root.offsetWidth > 0) startCharts();
+      else if (chartsReady) {
+        rateChart.resize();
+        fieldChart.resize();
+      }
+    });
+  });
+  function startCharts() {
+    chartsStarting = true;
+    const colors = themeColors(root);
+    Promise.all([rateChart.init(colors), fieldChart.init(colors)]).then(
+      () => {
+        if (disposed) return;
+        chartsReady = true;
+        chartsDirty = true;
+        schedule();
+      },
+      // A chart that cannot draw (no WebGL, say) must not take the rest of the view down.
+      (err) => {
+        root.dataset.chartError = String(err?.message ?? err);
+      },
+    );
+  }
+  resizer.observe(rateBox);
+  resizer.observe(fieldBox);
+
+  const unwatchTheme = watchTheme(() => {
+    const colors = themeColors(root);
+    rateChart.applyTheme(colors);
+    fieldChart.applyTheme(colors);
+  });
+
+  // Ask for the current window last, so the reply lands on a fully built view.
+  send({ kind: "hello", view });
+
+  return () => {
+    disposed = true;
+    if (frame) cancelAnimationFrame(frame);
+    if (resizeFrame) cancelAnimationFrame(resizeFrame);
+    for (const [event, fn] of listeners) model.off(event, fn);
+    model.off("msg:custom", onMessage);
+    resizer.disconnect();
+    unwatchTheme();
+    rateChart.dispose();
+    fieldChart.dispose();
+    root.remove();
+  };
+}
+
+export default { render };
