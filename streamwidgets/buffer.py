@@ -235,11 +235,13 @@ class EventBuffer:
         """All rows, same as :meth:`to_dataframe` without filters."""
         return self.to_dataframe()
 
-    def since(self, cursor: int) -> tuple[pd.DataFrame, int]:
+    def since(self, cursor: int, columns: Iterable[str] | None = None) -> tuple[pd.DataFrame, int]:
         """Rows with ``seq > cursor`` still held, and the new cursor (the last seq).
 
         Cost is proportional to the new rows, not the buffer. Columns are all the
-        buffer's columns, so a frame of new rows may have nulls where fields are absent.
+        buffer's columns, so a frame of new rows may have nulls where fields are absent;
+        ``columns`` keeps the meta columns and only those data columns (the ones the
+        buffer has), which is much cheaper on wide feeds.
 
         Example:
             >>> buf = EventBuffer()
@@ -252,7 +254,11 @@ class EventBuffer:
         if isinstance(cursor, bool) or not isinstance(cursor, (int, np.integer)):
             raise TypeError(f"cursor must be an int, got {cursor!r}")
         self._flush()
-        if cursor <= 0 and self._cache.get((None, None), (-1,))[0] == self._version:
+        wanted = list(self._column_counts)
+        if columns is not None:
+            asked = set(columns)
+            wanted = [name for name in wanted if name in asked]
+        elif cursor <= 0 and self._cache.get((None, None), (-1,))[0] == self._version:
             return self.to_dataframe(), self._converted_seq
         picked: list[Chunk] = []
         for chunk in reversed(self._chunks):
@@ -265,7 +271,7 @@ class EventBuffer:
                 picked.append(chunk.take(slice(start, None)))
                 break
         picked.reverse()
-        return build_frame(picked, list(self._column_counts)), self._converted_seq
+        return build_frame(picked, wanted), self._converted_seq
 
     @property
     def last_seq(self) -> int:

@@ -173,7 +173,6 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         self._update_interval = 1.0 / update_hz
         self._tasks: set[asyncio.Task[Any]] = set()
         self._callbacks: dict[str, list[Callable[[Event], Any]]] = {}
-        self._fields_checked = 0.0
         self._finisher: asyncio.Task[None] | None = None
 
         super().__init__(
@@ -328,7 +327,7 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         """
         name = _field_name(field)
         if type is None:
-            self._learn_fields_now()
+            self._learn_fields_now(force=True)
             seen = [
                 (group["stream"], group["type"])
                 for group in self.fields
@@ -478,15 +477,13 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
     def _publish_once(self) -> None:
         # Paused: nothing new is buffered, so updates carry only the counters.
         built = self._updates.update(self._stats())
-        if time.monotonic() - self._fields_checked > 0.5:
-            self._learn_fields_now()
+        self._learn_fields_now()
         if built is not None:
             message, buffers = built
             self.send(message, buffers)
 
-    def _learn_fields_now(self) -> None:
-        self._fields_checked = time.monotonic()
-        fields = self._updates.fields()
+    def _learn_fields_now(self, *, force: bool = False) -> None:
+        fields = self._updates.fields(refresh=force)
         if fields != self.fields:
             self.fields = fields
 

@@ -93,15 +93,6 @@ class SeriesKey:
         return {"id": self.id, "stream": self.stream, "type": self.type, "field": self.field}
 
 
-def _time_ms(frame: pd.DataFrame) -> np.ndarray:
-    # The event's own time when the feed gives one, else when we received it.
-    received = frame["received_at"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    event = frame["event_time"].to_numpy(dtype="datetime64[ns]")
-    has_event = ~np.isnat(event)
-    nanos = np.where(has_event, event.astype(np.int64), received)
-    return nanos / 1e6
-
-
 def series_points(frame: pd.DataFrame, key: SeriesKey, limit: int) -> tuple[np.ndarray, np.ndarray]:
     """The last ``limit`` (time ms, value) points of one series in a buffer frame.
 
@@ -127,8 +118,11 @@ def series_points(frame: pd.DataFrame, key: SeriesKey, limit: int) -> tuple[np.n
     mask = mask & ~np.isnan(y)
     if not mask.any():
         return np.empty(0), np.empty(0)
-    picked = frame[mask]
-    x = _time_ms(picked)[-limit:]
+    # Pick rows column by column: selecting rows of the whole frame copies every column.
+    received = frame["received_at"].to_numpy(dtype="datetime64[ns]")[mask].astype(np.int64)
+    event = frame["event_time"].to_numpy(dtype="datetime64[ns]")[mask]
+    nanos = np.where(np.isnat(event), received, event.astype(np.int64))
+    x = (nanos / 1e6)[-limit:]
     return np.ascontiguousarray(x, dtype="<f8"), np.ascontiguousarray(y[mask][-limit:], dtype="<f8")
 
 

@@ -28,6 +28,9 @@ __all__ = ["UpdateBuilder"]
 
 #: Completed seconds of the events-per-second chart kept for late views.
 RATE_HISTORY_SECONDS = 300
+#: How often the field picker's choices are refreshed, and from how many newest rows.
+FIELDS_EVERY_SECONDS = 1.0
+FIELDS_SAMPLE_ROWS = 2000
 
 
 class UpdateBuilder:
@@ -37,7 +40,8 @@ class UpdateBuilder:
         buffer: the widget's buffer.
         max_points: points each series keeps (and sends at most per message).
         recent_limit: recent events kept for the list.
-        recent_per_update: recent events sent at most per update (the newest).
+        recent_per_update: recent events sent at most per update (the newest): the list
+            is read by people, and it is what costs the most bytes.
 
     Example:
         >>> buf = EventBuffer()
@@ -57,7 +61,7 @@ class UpdateBuilder:
         *,
         max_points: int = 2000,
         recent_limit: int = 100,
-        recent_per_update: int = 20,
+        recent_per_update: int = 5,
     ) -> None:
         self.buffer = buffer
         self.max_points = max_points
@@ -70,6 +74,8 @@ class UpdateBuilder:
         self._rates: deque[dict[str, Any]] = deque(maxlen=RATE_HISTORY_SECONDS)
         self._last_stats: dict[str, Any] | None = None
         self._fields: dict[tuple[str | None, str], dict[str, None]] = {}
+        self._fields_cursor = self._cursor
+        self._fields_at = float("-inf")
 
     # Inputs -----------------------------------------------------------------------
 
@@ -94,6 +100,7 @@ class UpdateBuilder:
         self._rate_open.clear()
         self._rates.clear()
         self._fields.clear()
+        self._fields_cursor = self._cursor
 
     # Outputs ----------------------------------------------------------------------
 
@@ -102,9 +109,10 @@ class UpdateBuilder:
     ) -> tuple[dict[str, Any], list[bytes]] | None:
         """What is new since the last call, or None when there is nothing to say."""
         now_s = int(time.time() if now is None else now)
-        new, self._cursor = self.buffer.since(self._cursor)
+        # Only the columns charted: a wide feed's other columns cost time, not pixels.
+        wanted = {key.field for key in self.series.values()}
+        new, self._cursor = self.buffer.since(self._cursor, columns=wanted)
         if len(new):
-            self._learn_fields(new)
             for second, counts in event_rows_by_stream(new).items():
                 into = self._rate_open.setdefault(second, {})
                 for stream, n in counts.items():
@@ -144,8 +152,19 @@ class UpdateBuilder:
             message["recent"] = list(self._recent)
         return message, buffers
 
-    def fields(self) -> list[dict[str, Any]]:
-        """Numeric fields seen so far, per stream and type, for the field picker."""
+    def fields(self, *, refresh: bool = False) -> list[dict[str, Any]]:
+        """Numeric fields seen so far, per stream and type, for the field picker.
+
+        Learns from new rows at most once a second (``refresh``: now), and from the
+        newest rows only.
+        """
+        now = time.monotonic()
+        if refresh or now - self._fields_at >= FIELDS_EVERY_SECONDS:
+            self._fields_at = now
+            start = max(self._fields_cursor, self.buffer.last_seq - FIELDS_SAMPLE_ROWS)
+            frame, self._fields_cursor = self.buffer.since(start)
+            if len(frame):
+                self._learn_fields(frame)
         return [
             {"stream": stream, "type": type_, "fields": list(names)}
             for (stream, type_), names in sorted(

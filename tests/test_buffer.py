@@ -369,6 +369,18 @@ def test_since_after_eviction_gives_only_held_rows():
     assert buf.since(0)[0]["seq"].tolist() == list(range(91, 101))
 
 
+def test_since_can_leave_out_data_columns():
+    """since(columns=...) keeps the meta columns and only the data columns asked for."""
+    buf = EventBuffer()
+    buf.extend(ev({"a": i, "b": str(i), "c": i / 2}, i=i) for i in range(10))
+    full, _ = buf.since(4)
+    narrow, cursor = buf.since(4, columns=["data.c", "data.nope"])
+    assert narrow.columns.tolist() == [*buf.columns[:6], "data.c"]
+    assert cursor == 10
+    pd.testing.assert_frame_equal(narrow, full[narrow.columns.tolist()])
+    assert buf.since(0, columns=[])[0].columns.tolist() == buf.columns[:6]
+
+
 def test_since_rejects_non_int_cursor():
     """since() takes an int cursor."""
     with pytest.raises(TypeError, match="cursor must be an int"):

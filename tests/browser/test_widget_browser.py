@@ -1,0 +1,131 @@
+"""The quickstart notebook, run in real JupyterLab and Notebook 7 in Chromium.
+
+Two cells are added to a copy of the quickstart: one prints what the embedded
+simulator received (so a click can be checked on the server side), one displays
+the same widget a second time (a view opened later must draw the current window).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import nbformat
+from playwright.async_api import expect
+
+from ..conftest import seconds
+from .jupyter import (
+    open_notebook,
+    run_all_cells,
+    run_cell,
+    save_screenshot,
+    wait_for_cell_output,
+    wait_for_selector_in_output,
+)
+
+QUICKSTART = Path(__file__).resolve().parents[2] / "notebooks" / "quickstart.ipynb"
+
+_PRINT_UNSUBSCRIBES = (
+    "print('unsubscribed:', sorted({s for _, c in w.simulator.commands "
+    "if c.get('action') == 'unsubscribe' for s in c.get('streams', [])}))"
+)
+
+_TRACE_POINTS_JS = """(index) => {
+  const plots = document.querySelectorAll('.sw-field-chart .js-plotly-plot');
+  const plot = plots[index];
+  return plot && plot.data ? plot.data.map(t => t.x.length) : null;
+}"""
+
+
+def quickstart_with_probes(server) -> tuple[str, int, int]:
+    """Copy the quickstart with the two probe cells; return its name and their indices."""
+    notebook = nbformat.read(QUICKSTART, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(_PRINT_UNSUBSCRIBES))
+    notebook.cells.append(nbformat.v4.new_code_cell("w"))
+    probe = len(notebook.cells) - 2
+    path = Path(server.root_dir) / "quickstart_probed.ipynb"
+    nbformat.write(notebook, path)
+    return path.name, probe, probe + 1
+
+
+async def trace_points(page, view: int = 0) -> list[int] | None:
+    return await page.evaluate(_TRACE_POINTS_JS, view)
+
+
+async def wait_for_points(page, predicate, view: int = 0, timeout: float = 20.0) -> list[int]:
+    deadline = asyncio.get_running_loop().time() + seconds(timeout)
+    while True:
+        points = await trace_points(page, view)
+        if points is not None and predicate(points):
+            return points
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"trace points never met the condition; last {points}")
+        await asyncio.sleep(0.1)
+
+
+async def test_quickstart_in_jupyterlab(page, jupyter_server):
+    name, probe, second_display = quickstart_with_probes(jupyter_server)
+    await open_notebook(page, jupyter_server, name, "lab")
+    await run_all_cells(page, "lab", timeout=120)
+    state = (await wait_for_selector_in_output(page, ".sw-state")).first
+    await expect(state).to_have_attribute("data-state", "connected", timeout=seconds(20) * 1000)
+    status = (await wait_for_selector_in_output(page, ".sw-status")).first
+    assert "connected" in (await status.text_content() or "")
+
+    # The charts grow over time, by extendTraces (two charted series by now).
+    first = await wait_for_points(page, lambda p: len(p) == 2 and min(p) > 0)
+    await wait_for_points(page, lambda p: sum(p) > sum(first))
+    rate_traces = await page.evaluate(
+        "() => document.querySelector('.sw-rate-chart .js-plotly-plot').data.length"
+    )
+    assert rate_traces >= 4, "one events/s trace per subscribed stream"
+
+    # A toggle unsubscribes on the server, and the toggle follows what the server said.
+    toggle = (await wait_for_selector_in_output(page, '.sw-stream[data-stream="signals"]')).first
+    await expect(toggle).to_have_attribute("aria-pressed", "true")
+    await toggle.click()
+    await expect(toggle).to_have_attribute("aria-pressed", "false", timeout=seconds(10) * 1000)
+    await run_cell(page, probe)
+    await wait_for_cell_output(page, probe, "'signals'")
+    await toggle.click()
+    await expect(toggle).to_have_attribute("aria-pressed", "true", timeout=seconds(10) * 1000)
+
+    # The field picker adds a trace.
+    picker = (await wait_for_selector_in_output(page, "select.sw-field-picker")).first
+    label = "aircraft / position_update / data.altitude"
+    await expect(picker.locator("option", has_text=label)).to_have_count(1)
+    await picker.select_option(label=label)
+    await (await wait_for_selector_in_output(page, ".sw-add-field")).first.click()
+    series = "aircraft|position_update|data.altitude"
+    chip = (await wait_for_selector_in_output(page, f'.sw-chart-chip[data-id="{series}"]')).first
+    await expect(chip).to_be_visible()
+    await wait_for_points(page, lambda p: len(p) == 3 and p[2] > 0)
+
+    # A second display of the same widget draws the current window at once.
+    await run_cell(page, second_display)
+    views = await wait_for_selector_in_output(page, ".sw-field-chart .js-plotly-plot")
+    await expect(views).to_have_count(2, timeout=seconds(20) * 1000)
+    again = await wait_for_points(page, lambda p: len(p) == 3 and min(p) > 0, view=1)
+    now = await trace_points(page, 0)
+    assert now is not None and again[0] >= first[0], (again, now)
+
+    await save_screenshot(page, "quickstart-jupyterlab")
+    perf = await page.evaluate(
+        "() => { const p = document.querySelector('.sw-root').__swPerf;"
+        " return {updates: p.updates, frames: p.frames, messages: p.messages}; }"
+    )
+    assert perf["updates"] > 10 and perf["frames"] <= perf["messages"], json.dumps(perf)
+
+
+async def test_quickstart_smoke_in_notebook_7(page, jupyter_server):
+    name = jupyter_server.copy_notebook(QUICKSTART)
+    await open_notebook(page, jupyter_server, name, "notebook")
+    await run_all_cells(page, "notebook", timeout=120)
+    state = (await wait_for_selector_in_output(page, ".sw-state")).first
+    await expect(state).to_have_attribute("data-state", "connected", timeout=seconds(20) * 1000)
+    first = await wait_for_points(page, lambda p: len(p) == 2 and min(p) > 0)
+    await wait_for_points(page, lambda p: sum(p) > sum(first))
+    recent = await wait_for_selector_in_output(page, ".sw-recent details.sw-event")
+    assert await recent.count() > 0
+    await save_screenshot(page, "quickstart-notebook7")
