@@ -1,11 +1,12 @@
 // The two plotly charts. Each is drawn once with newPlot; after that only traces are
 // added/removed and data is extended or (for rare window messages) replaced, because
-// resending a figure at update rate would redraw everything from scratch.
+// resending a figure at update rate would redraw everything from scratch. The field
+// chart gives each series its own y axis, stacked as subplots over one date x axis.
 import Plotly from "plotly.js-dist-min";
 import { concatTail } from "./buffers.js";
 import { h } from "./dom.js";
 import { RATE_POINTS } from "./pending.js";
-import { themeLayout } from "./theme.js";
+import { axisTheme, themeLayout } from "./theme.js";
 
 const CONFIG = {
   responsive: true,
@@ -188,7 +189,24 @@ export class RateChart extends Chart {
   }
 }
 
-/** One scattergl trace per charted series, following the `charts` trait. */
+// Field chart geometry: one subplot per series, stacked top to bottom in `charts` order.
+const FIELD_MARGIN = { l: 48, r: 12, t: 20, b: 32, pad: 0 };
+const SUBPLOT_PX = 120;
+const SUBPLOT_GAP_PX = 26; // room for the next subplot's name between two subplots
+const FIELD_MIN_PX = 260;
+
+/** The chart's height in px for `n` series. */
+export function fieldHeight(n) {
+  const rows = Math.max(n, 1);
+  const px = FIELD_MARGIN.t + FIELD_MARGIN.b + rows * SUBPLOT_PX + (rows - 1) * SUBPLOT_GAP_PX;
+  return Math.max(FIELD_MIN_PX, px);
+}
+
+/** Trace attribute (`y`, `y2`, ...) and layout key (`yaxis`, `yaxis2`, ...) of subplot i. */
+const yRef = (i) => (i === 0 ? "y" : `y${i + 1}`);
+const yAxis = (i) => (i === 0 ? "yaxis" : `yaxis${i + 1}`);
+
+/** One scattergl trace per charted series, each on its own y axis, following `charts`. */
 export class FieldChart extends Chart {
   constructor(container, palette) {
     super(container);
@@ -198,17 +216,98 @@ export class FieldChart extends Chart {
     // Points that arrived before their series' trace exists (window and trait change
     // can arrive in either order), bounded in count and in points.
     this.orphans = new Map();
+    this.colors = null;
+    // The series on each y axis as last laid out (there is always a first y axis).
+    this.laidOut = [];
   }
 
   init(colors) {
-    return this.plot(baseLayout(colors, null));
+    this.colors = colors;
+    this.container.style.height = `${fieldHeight(0)}px`;
+    const layout = merge(baseLayout(colors, null), {
+      margin: FIELD_MARGIN,
+      // Each subplot is named by its annotation; the chips above carry the colours.
+      showlegend: false,
+    });
+    return this.plot(merge(layout, nest(this._axesLayout([], []))));
+  }
+
+  applyTheme(colors) {
+    this.colors = colors;
+    if (this.ready) Plotly.relayout(this.gd, this._axesLayout(this.ids, this.laidOut));
+  }
+
+  /**
+   * Relayout keys for one subplot per id (top to bottom), given the ids laid out before:
+   * domains, the shared x axis under the bottom one, theme colours of every axis, the
+   * names, the height; axes no longer needed are removed, and an axis that now shows
+   * another series scales to it afresh.
+   */
+  _axesLayout(ids, before) {
+    const n = ids.length;
+    const axesBefore = Math.max(before.length, 1);
+    const rows = Math.max(n, 1);
+    const height = fieldHeight(n);
+    const plotPx = height - FIELD_MARGIN.t - FIELD_MARGIN.b;
+    const gap = rows > 1 ? Math.min(0.2, SUBPLOT_GAP_PX / plotPx) : 0;
+    const size = (1 - gap * (rows - 1)) / rows;
+    const kept = [];
+    const layout = {
+      height,
+      // One x axis for all subplots: zoom and pan stay in step, and its dates show
+      // once, under the bottom subplot.
+      "xaxis.anchor": yRef(rows - 1),
+      "xaxis.type": "date",
+    };
+    const c = this.colors;
+    const annotations = [];
+    for (let i = 0; i < rows; i++) {
+      const top = 1 - i * (size + gap);
+      const settings = {
+        domain: [Math.max(0, top - size), Math.min(1, top)],
+        anchor: "x",
+        automargin: true,
+        // Each series is scaled to itself: a price near 60,000 next to a ratio near 0.5.
+        rangemode: "normal",
+      };
+      if (i >= axesBefore || (i < n && ids[i] !== before[i])) settings.autorange = true;
+      // relayout cannot set "yaxisN.domain" on an axis plotly does not have (not yet,
+      // or no longer: an axis left without traces drops out of the full layout).
+      if (this.gd._fullLayout?.[yAxis(i)]) {
+        // Dotted keys leave the rest of an existing axis (its zoom, say) alone.
+        kept.push(yAxis(i));
+        for (const [key, value] of Object.entries(settings)) layout[`${yAxis(i)}.${key}`] = value;
+      } else {
+        layout[yAxis(i)] = c ? merge(settings, nest(axisTheme(c))) : settings;
+      }
+      if (i < n) {
+        const chart = this.charts.get(ids[i]);
+        const swatch = `<span style="color:${this.palette.color(ids[i])}">\u25A0</span>`;
+        annotations.push({
+          xref: "paper",
+          yref: "paper",
+          x: 0,
+          y: top,
+          xanchor: "left",
+          yanchor: "bottom",
+          showarrow: false,
+          align: "left",
+          text: `${swatch} ${plotlyText(chart ? seriesLabel(chart) : ids[i])}`,
+          font: c ? { color: c.font, family: c.family, size: c.size } : {},
+        });
+      }
+    }
+    for (let i = rows; i < axesBefore; i++) layout[yAxis(i)] = null;
+    layout.annotations = annotations;
+    if (c) Object.assign(layout, themeLayout(c, ["xaxis", ...kept]));
+    return layout;
   }
 
   _streamOf(id) {
     return this.charts.get(id)?.stream ?? null;
   }
 
-  /** Add and remove traces so they match the `charts` trait. */
+  /** Add and remove traces (and their subplots) so they match the `charts` trait. */
   sync(charts, maxPoints, hidden) {
     const gd = this.gd;
     const wanted = new Map(charts.filter((c) => c && c.id != null).map((c) => [String(c.id), c]));
@@ -223,6 +322,25 @@ export class FieldChart extends Chart {
     }
     for (const [id, chart] of wanted) this.charts.set(id, chart);
     for (const id of [...this.charts.keys()]) if (!wanted.has(id)) this.charts.delete(id);
+    const fresh = [...wanted.keys()].filter((id) => !this.ids.includes(id));
+
+    // One subplot per series: when the set changes, lay out the axes for the new set
+    // first (in one call), then add the new traces onto their axes.
+    if (gone.length || fresh.length) {
+      const all = [...this.ids, ...fresh];
+      const layout = this._axesLayout(all, this.laidOut);
+      this.laidOut = all;
+      this.container.style.height = `${layout.height}px`;
+      // A series below a removed one moves up a subplot, i.e. onto another y axis.
+      const moved = [];
+      this.ids.forEach((_, i) => {
+        if ((gd.data[i].yaxis ?? "y") !== yRef(i)) moved.push(i);
+      });
+      // Restyling a trace's axis resets the axis types; xaxis.type pinned in the
+      // layout half of the same call keeps the date axis.
+      if (moved.length) Plotly.update(gd, { yaxis: moved.map(yRef) }, layout, moved);
+      else Plotly.relayout(gd, layout);
+    }
 
     // A smaller max_points applies to what is already drawn too.
     const trim = [];
@@ -234,9 +352,8 @@ export class FieldChart extends Chart {
       replaceData(gd, tail("x"), tail("y"), trim);
     }
 
-    const fresh = [...wanted.keys()].filter((id) => !this.ids.includes(id));
     if (fresh.length) {
-      const traces = fresh.map((id) => {
+      const traces = fresh.map((id, k) => {
         const chart = wanted.get(id);
         const orphan = this.orphans.get(id);
         this.orphans.delete(id);
@@ -251,6 +368,8 @@ export class FieldChart extends Chart {
           marker: { color, size: 3 },
           visible: hidden.has(chart.stream) ? false : true,
           meta: id,
+          xaxis: "x",
+          yaxis: yRef(this.ids.length + k),
         };
       });
       Plotly.addTraces(gd, traces);

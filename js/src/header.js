@@ -45,12 +45,16 @@ export function createHeader() {
     node,
     setState(value, why) {
       const text = String(value || "disconnected");
+      // A reason that only repeats the state ("connected" / "connected") adds nothing
+      // next to the badge, so then the badge stands alone.
+      const said = why == null ? "" : String(why).trim();
+      const extra = said.toLowerCase() === text.toLowerCase() ? "" : said;
       state.dataset.state = text;
       state.textContent = text;
-      reason.textContent = why ? String(why) : "";
-      reason.hidden = !why;
-      sep.textContent = why ? ": " : "";
-      status.title = why ? `${text}: ${why}` : text;
+      reason.textContent = extra;
+      reason.hidden = !extra;
+      sep.textContent = extra ? ": " : "";
+      status.title = extra ? `${text}: ${extra}` : text;
     },
     setFeed(feed) {
       name.textContent = feed?.name ? String(feed.name) : "";

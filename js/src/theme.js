@@ -24,8 +24,8 @@ export function themeColors(node) {
   };
 }
 
-/** Layout keys (dotted, so relayout leaves the rest of each axis alone). */
-export function themeLayout(c) {
+/** Layout keys (dotted, so relayout leaves the rest of each axis alone) for `axes`. */
+export function themeLayout(c, axes = ["xaxis", "yaxis"]) {
   const layout = {
     paper_bgcolor: "rgba(0,0,0,0)",
     plot_bgcolor: "rgba(0,0,0,0)",
@@ -36,13 +36,20 @@ export function themeLayout(c) {
     "legend.font.color": c.font,
     "hoverlabel.font.family": c.family,
   };
-  for (const axis of ["xaxis", "yaxis"]) {
-    layout[`${axis}.gridcolor`] = c.grid;
-    layout[`${axis}.linecolor`] = c.axis;
-    layout[`${axis}.zerolinecolor`] = c.axis;
-    layout[`${axis}.tickfont.color`] = c.muted;
+  for (const axis of axes) {
+    for (const [key, value] of Object.entries(axisTheme(c))) layout[`${axis}.${key}`] = value;
   }
   return layout;
+}
+
+/** The theme keys of one axis (dotted, relative to the axis). */
+export function axisTheme(c) {
+  return {
+    gridcolor: c.grid,
+    linecolor: c.axis,
+    zerolinecolor: c.axis,
+    "tickfont.color": c.muted,
+  };
 }
 
 /** Call `onChange` after JupyterLab switches theme; returns the disconnect function. */
