@@ -126,6 +126,11 @@ def _run_lab(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(shlex.join(command))
         return 0
+    if os.name == "posix":
+        # Become JupyterLab: signals then reach the server itself, which shuts its
+        # kernels down, and no orphan server outlives this command.
+        os.chdir(notebook.parent)
+        os.execv(sys.executable, command)
     with contextlib.suppress(KeyboardInterrupt):
         return subprocess.call(command, cwd=notebook.parent)
     return 0
