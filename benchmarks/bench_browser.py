@@ -31,6 +31,8 @@ import nbformat
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from servers import start_server  # noqa: E402  (benchmarks/ is the script's directory)
+
 from tests.browser.jupyter import (  # noqa: E402
     CHROMIUM_ARGS,
     chromium_path,
@@ -75,17 +77,14 @@ PERF_JS = """() => {
 
 
 def start_simulator(rate: int) -> tuple[subprocess.Popen[bytes], str]:
-    ready = Path(tempfile.mkdtemp()) / "port"
-    command = [sys.executable, "-m", "streamwidgets", "sim", "hydra", "--port", "0"]
-    command += ["--rate", str(rate), "--secret", SECRET, "--ready-file", str(ready)]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not ready.exists() or not ready.read_text().strip():
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise SystemExit(f"the simulator at {rate} events/s did not start")
-        time.sleep(0.05)
-    return proc, f"ws://127.0.0.1:{ready.read_text().strip()}/stream"
+    proc, port = start_server(
+        lambda ready: [
+            *[sys.executable, "-m", "streamwidgets", "sim", "hydra", "--port", "0"],
+            *["--rate", str(rate), "--secret", SECRET, "--ready-file", str(ready)],
+        ],
+        f"simulator at {rate} events/s",
+    )
+    return proc, f"ws://127.0.0.1:{port}/stream"
 
 
 def percentile(values: list[float], q: float) -> float:

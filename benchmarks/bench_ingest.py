@@ -22,13 +22,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import websockets
+from servers import start_server  # benchmarks/ is the script's own directory
 from websockets.asyncio.client import connect
 
 from streamwidgets import feeds
@@ -68,18 +67,6 @@ SERVERS = {
         str(ready),
     ],
 }
-
-
-def start_server(kind: str, events: int) -> tuple[subprocess.Popen[bytes], int]:
-    ready = Path(tempfile.mkdtemp()) / "port"
-    proc = subprocess.Popen(SERVERS[kind](events, ready), stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not ready.exists() or not ready.read_text().strip():
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise SystemExit(f"the {kind} server did not start")
-        time.sleep(0.05)
-    return proc, int(ready.read_text().strip())
 
 
 def token() -> str:
@@ -147,7 +134,7 @@ async def pipeline(url: str, events: int) -> tuple[float, LoopProbe, int]:
 
 
 async def measure(kind: str, events: int, rounds: int) -> float:
-    proc, port = start_server(kind, events)
+    proc, port = start_server(lambda ready: SERVERS[kind](events, ready), f"{kind} server")
     url = f"ws://127.0.0.1:{port}/stream"
     print(f"\n== server: {kind} ==")
     try:
