@@ -228,8 +228,13 @@ export class FieldChart extends Chart {
       margin: FIELD_MARGIN,
       // Each subplot is named by its annotation; the chips above carry the colours.
       showlegend: false,
+      // Margins grow only where labels need room: the dates below, the values on the
+      // left. Letting the last date label push the right margin made plotly redraw in
+      // a loop ("Too many auto-margin redraws") as the ticks moved.
+      xaxis: { automargin: "height" },
     });
-    return this.plot(merge(layout, nest(this._axesLayout([], []))));
+    const { width: _, ...axes } = this._axesLayout([], []);
+    return this.plot(merge(layout, nest(axes)));
   }
 
   applyTheme(colors) {
@@ -253,6 +258,10 @@ export class FieldChart extends Chart {
     const size = (1 - gap * (rows - 1)) / rows;
     const kept = [];
     const layout = {
+      // relayout of a height alone pins the width too (and responsive resizing with it);
+      // autosize with width null keeps the width following the container.
+      autosize: true,
+      width: null,
       height,
       // One x axis for all subplots: zoom and pan stay in step, and its dates show
       // once, under the bottom subplot.
@@ -266,11 +275,11 @@ export class FieldChart extends Chart {
       const settings = {
         domain: [Math.max(0, top - size), Math.min(1, top)],
         anchor: "x",
-        automargin: true,
+        automargin: "left",
         // Each series is scaled to itself: a price near 60,000 next to a ratio near 0.5.
         rangemode: "normal",
       };
-      if (i >= axesBefore || (i < n && ids[i] !== before[i])) settings.autorange = true;
+      if (i >= axesBefore || ids[i] !== before[i]) settings.autorange = true;
       // relayout cannot set "yaxisN.domain" on an axis plotly does not have (not yet,
       // or no longer: an axis left without traces drops out of the full layout).
       if (this.gd._fullLayout?.[yAxis(i)]) {
