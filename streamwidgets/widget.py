@@ -47,7 +47,7 @@ _STYLES = _STATIC / "widget.css"
 #: Streams the embedded demo subscribes to.
 DEMO_STREAMS = ("signals", "alerts", "markets", "aircraft", "cyber")
 #: What the demo charts from the start.
-DEMO_CHART = ("markets", "market_update", "data.price")
+DEMO_CHART = ("markets", "market_update", "data.changePct")
 
 _CONNECTION_OPTIONS = frozenset(
     {

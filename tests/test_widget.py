@@ -282,7 +282,8 @@ async def test_the_demo_runs_an_embedded_simulator_and_stops_it_on_close(recorde
     recorded.append(w)
     assert w.simulator is not None and w.simulator.url.startswith("ws://127.0.0.1:")
     await w.wait_async(events=50, timeout=seconds(5))
-    assert w.charts[0]["id"] == PRICE_ID and "markets" in w.subscriptions
+    assert w.charts[0]["id"] == "markets|market_update|data.changePct"
+    assert "markets" in w.subscriptions
     await w.aclose()
     assert w.simulator.connections_open == 0
     with pytest.raises(RuntimeError, match="not started"):

@@ -1,8 +1,9 @@
 """The quickstart notebook, run in real JupyterLab and Notebook 7 in Chromium.
 
-Two cells are added to a copy of the quickstart: one prints what the embedded
+Cells are added to a copy of the quickstart: one prints what the embedded
 simulator received (so a click can be checked on the server side), one displays
-the same widget a second time (a view opened later must draw the current window).
+the same widget a second time (a view opened later must draw the current window),
+one counts the running widgets (re-running the cell that made one replaces it).
 """
 
 from __future__ import annotations
@@ -31,6 +32,18 @@ _PRINT_UNSUBSCRIBES = (
     "if c.get('action') == 'unsubscribe' for s in c.get('streams', [])}))"
 )
 
+_PRINT_RUNNING = (
+    "w.wait(state='connected', timeout=20)\n"
+    "print('running:', [(x is w, x.state) for x in StreamWidget.running()], "
+    "'first:', first.state, first.reason)"
+)
+
+_COLOURS_JS = """() => {
+  const root = document.querySelector('.sw-root');
+  const plot = document.querySelector('.sw-field-chart .js-plotly-plot');
+  return {root: getComputedStyle(root).color, font: plot._fullLayout.font.color};
+}"""
+
 _TRACE_POINTS_JS = """(index) => {
   const plots = document.querySelectorAll('.sw-field-chart .js-plotly-plot');
   const plot = plots[index];
@@ -38,15 +51,27 @@ _TRACE_POINTS_JS = """(index) => {
 }"""
 
 
-def quickstart_with_probes(server) -> tuple[str, int, int]:
-    """Copy the quickstart with the two probe cells; return its name and their indices."""
+def quickstart_with_probes(server) -> tuple[str, dict[str, int]]:
+    """Copy the quickstart with the probe cells; return its name and the cells' indices."""
     notebook = nbformat.read(QUICKSTART, as_version=4)
-    notebook.cells.append(nbformat.v4.new_code_cell(_PRINT_UNSUBSCRIBES))
-    notebook.cells.append(nbformat.v4.new_code_cell("w"))
-    probe = len(notebook.cells) - 2
+    cells = {
+        "maker": next(
+            i
+            for i, c in enumerate(notebook.cells)
+            if c.cell_type == "code" and "StreamWidget.demo()" in c.source
+        )
+    }
+    for name, source in (
+        ("unsubscribes", _PRINT_UNSUBSCRIBES),
+        ("display_again", "w"),
+        ("keep_first", "first = w"),
+        ("running", _PRINT_RUNNING),
+    ):
+        cells[name] = len(notebook.cells)
+        notebook.cells.append(nbformat.v4.new_code_cell(source))
     path = Path(server.root_dir) / "quickstart_probed.ipynb"
     nbformat.write(notebook, path)
-    return path.name, probe, probe + 1
+    return path.name, cells
 
 
 async def trace_points(page, view: int = 0) -> list[int] | None:
@@ -65,7 +90,7 @@ async def wait_for_points(page, predicate, view: int = 0, timeout: float = 20.0)
 
 
 async def test_quickstart_in_jupyterlab(page, jupyter_server):
-    name, probe, second_display = quickstart_with_probes(jupyter_server)
+    name, cells = quickstart_with_probes(jupyter_server)
     await open_notebook(page, jupyter_server, name, "lab")
     await run_all_cells(page, "lab", timeout=120)
     state = (await wait_for_selector_in_output(page, ".sw-state")).first
@@ -86,8 +111,8 @@ async def test_quickstart_in_jupyterlab(page, jupyter_server):
     await expect(toggle).to_have_attribute("aria-pressed", "true")
     await toggle.click()
     await expect(toggle).to_have_attribute("aria-pressed", "false", timeout=seconds(10) * 1000)
-    await run_cell(page, probe)
-    await wait_for_cell_output(page, probe, "'signals'")
+    await run_cell(page, cells["unsubscribes"])
+    await wait_for_cell_output(page, cells["unsubscribes"], "'signals'")
     await toggle.click()
     await expect(toggle).to_have_attribute("aria-pressed", "true", timeout=seconds(10) * 1000)
 
@@ -103,19 +128,53 @@ async def test_quickstart_in_jupyterlab(page, jupyter_server):
     await wait_for_points(page, lambda p: len(p) == 3 and p[2] > 0)
 
     # A second display of the same widget draws the current window at once.
-    await run_cell(page, second_display)
+    await run_cell(page, cells["display_again"])
     views = await wait_for_selector_in_output(page, ".sw-field-chart .js-plotly-plot")
     await expect(views).to_have_count(2, timeout=seconds(20) * 1000)
     again = await wait_for_points(page, lambda p: len(p) == 3 and min(p) > 0, view=1)
     now = await trace_points(page, 0)
     assert now is not None and again[0] >= first[0], (again, now)
 
-    await save_screenshot(page, "quickstart-jupyterlab")
+    # Export downloads the buffer as a file.
+    export = (await wait_for_selector_in_output(page, '.sw-export[data-format="csv"]')).first
+    async with page.expect_download(timeout=seconds(20) * 1000) as download_info:
+        await export.click()
+    download = await download_info.value
+    assert download.suggested_filename.endswith(".csv")
+    csv_text = Path(await download.path()).read_text()
+    assert csv_text.startswith("seq,received_at,event_time,stream,type,snapshot")
+    assert len(csv_text.splitlines()) > 100
+
+    root = (await wait_for_selector_in_output(page, ".sw-root")).first
+    await save_screenshot(page, "quickstart-jupyterlab", element=root)
+
+    # The widget follows JupyterLab's theme, charts included.
+    light = await page.evaluate(_COLOURS_JS)
+    await page.evaluate(
+        "() => window.jupyterapp.commands.execute("
+        "'apputils:change-theme', {theme: 'JupyterLab Dark'})"
+    )
+    await page.wait_for_selector('body[data-jp-theme-light="false"]', state="attached")
+    for _ in range(100):
+        dark = await page.evaluate(_COLOURS_JS)
+        if dark != light:
+            break
+        await asyncio.sleep(0.1)
+    assert dark["root"] != light["root"] and dark["font"] != light["font"], (light, dark)
+    await save_screenshot(page, "quickstart-jupyterlab-dark", element=root)
     perf = await page.evaluate(
         "() => { const p = document.querySelector('.sw-root').__swPerf;"
         " return {updates: p.updates, frames: p.frames, messages: p.messages}; }"
     )
     assert perf["updates"] > 10 and perf["frames"] <= perf["messages"], json.dumps(perf)
+
+    # Re-running the cell that made the widget replaces it: JupyterLab sends the cell id.
+    await run_cell(page, cells["keep_first"])
+    await run_cell(page, cells["maker"])
+    await run_cell(page, cells["running"])
+    await wait_for_cell_output(
+        page, cells["running"], "running: [(True, 'connected')] first: closed replaced by"
+    )
 
 
 async def test_quickstart_smoke_in_notebook_7(page, jupyter_server):
@@ -128,4 +187,5 @@ async def test_quickstart_smoke_in_notebook_7(page, jupyter_server):
     await wait_for_points(page, lambda p: sum(p) > sum(first))
     recent = await wait_for_selector_in_output(page, ".sw-recent details.sw-event")
     assert await recent.count() > 0
-    await save_screenshot(page, "quickstart-notebook7")
+    root = (await wait_for_selector_in_output(page, ".sw-root")).first
+    await save_screenshot(page, "quickstart-notebook7", element=root)
