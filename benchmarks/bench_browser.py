@@ -49,7 +49,7 @@ CHARTS = [
     ("markets", "market_update", "data.price"),
     ("aircraft", "position_update", "data.altitude"),
 ]
-MAX_POINTS = 10_000
+MAX_POINTS = 5_000  # two series: 10k points on screen
 
 # The token reaches the kernel through the server's environment, never the notebook.
 CELL = """\

@@ -42,6 +42,12 @@ function render({ model, el }) {
   function schedule() {
     if (!frame && !disposed) frame = requestAnimationFrame(draw);
   }
+  // Charts may use at most this share of the page's time: plotly redraws a whole chart
+  // on every extendTraces, and on a slow machine back-to-back redraws would starve the
+  // page (and, on a shared machine, the kernel feeding it). Skipped frames merge.
+  const CHART_SHARE = 0.35;
+  let chartsFreeAt = 0;
+  let chartTimer = 0;
 
   // --- layout -----------------------------------------------------------------------
   const root = h("div", { class: "sw-root", dataset: { view } });
@@ -181,7 +187,16 @@ function render({ model, el }) {
     batch.recentReplace = false;
 
     let fresh = [];
-    if (chartsReady) {
+    const chartWork = batch.series.size || batch.rates.length || chartsDirty || filterDirty;
+    const now = performance.now();
+    const deferCharts = chartsReady && chartWork && now < chartsFreeAt;
+    if (deferCharts && !chartTimer) {
+      chartTimer = setTimeout(() => {
+        chartTimer = 0;
+        schedule();
+      }, chartsFreeAt - now);
+    }
+    if (chartsReady && !deferCharts) {
       pending = new Pending();
       if (chartsDirty) {
         chartsDirty = false;
@@ -193,6 +208,7 @@ function render({ model, el }) {
       }
       if (batch.series.size || batch.seriesReplaceAll) fieldChart.apply(batch, maxPoints());
       const took = performance.now() - started;
+      chartsFreeAt = performance.now() + (took * (1 - CHART_SHARE)) / CHART_SHARE;
       if (filterDirty) {
         filterDirty = false;
         rateChart.setHidden(hiddenNow);
@@ -283,6 +299,7 @@ function render({ model, el }) {
   return () => {
     disposed = true;
     if (frame) cancelAnimationFrame(frame);
+    if (chartTimer) clearTimeout(chartTimer);
     if (resizeFrame) cancelAnimationFrame(resizeFrame);
     for (const [event, fn] of listeners) model.off(event, fn);
     model.off("msg:custom", onMessage);
