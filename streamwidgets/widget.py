@@ -157,11 +157,13 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
             raise ConfigurationError(
                 f"expected a feed from streamwidgets.feeds, got {type(feed).__name__}"
             )
+        # Everything that can be refused is checked before a demo simulator starts.
+        esm = _bundle()
+        charted = _series_keys(chart or ([DEMO_CHART] if feed is None else []))
         self._simulator: Any = None
         if feed is None:
             feed, self._simulator = _start_demo_feed(_demo_rate)
             streams = streams or DEMO_STREAMS
-            chart = chart or [DEMO_CHART]
         try:
             buffer = EventBuffer(max_rows=max_rows, window=window, explode=feed.explode)
             self.connection = Connection(feed, streams=streams, buffer=buffer, **options)
@@ -176,15 +178,15 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         self._finisher: asyncio.Task[None] | None = None
 
         super().__init__(
-            _esm=_bundle(),
+            _esm=esm,
             _css=_STYLES.read_text(encoding="utf-8") if _STYLES.exists() else "",
             feed={"name": feed.name, "url": str(feed.describe().get("url", ""))},
             subscriptions=self.connection.subscriptions,
             subscribe_supported=feed.supports_subscribe,
             max_points=max_points,
         )
-        for stream, type_, field in chart:
-            self._chart(SeriesKey(stream, type_, _field_name(field)))
+        for key in charted:
+            self._chart(key)
         self.on_msg(self._on_browser_message)
         self._stop_listening = [
             self.connection.on_state(self._on_state),
@@ -606,6 +608,22 @@ def _start_demo_feed(rate: float) -> tuple[Dialect, Any]:
     simulator = HydraSimulator(rate=rate)
     simulator.start_background()
     return feeds.hydra(simulator.url, token=simulator.issue_token()), simulator
+
+
+def _series_keys(chart: Iterable[Any]) -> list[SeriesKey]:
+    keys = []
+    for entry in chart:
+        if not isinstance(entry, (tuple, list)) or len(entry) != 3:
+            raise ConfigurationError(f"chart takes (stream, type, field) triples, got {entry!r}")
+        stream, type_, field = entry
+        if (
+            not isinstance(type_, str)
+            or not type_
+            or not (stream is None or isinstance(stream, str))
+        ):
+            raise ConfigurationError(f"chart needs a stream (or None) and a type, got {entry!r}")
+        keys.append(SeriesKey(stream, type_, _field_name(field)))
+    return keys
 
 
 def _field_name(field: str) -> str:

@@ -313,6 +313,8 @@ def test_bad_options_are_refused_with_a_clear_message():
         ({"update_hz": 500}, "between 1 and 30"),
         ({"max_points": 0}, "max_points must be an int"),
         ({"recent": "ten"}, "recent must be an int"),
+        ({"chart": [("markets", "price")]}, r"chart takes \(stream, type, field\) triples"),
+        ({"chart": [("markets", None, "price")]}, "needs a stream"),
     ]:
         with pytest.raises(ConfigurationError, match=message):
             asyncio.run(build(**kwargs))
