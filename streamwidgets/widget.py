@@ -289,11 +289,19 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         return block_on(self.unsubscribe_async(*streams))
 
     async def subscribe_async(self, *streams: str) -> SubscriptionResult:
-        """The ``await`` form of :meth:`subscribe`."""
+        """The ``await`` form of :meth:`subscribe`.
+
+        Example:
+            >>> result = await w.subscribe_async("cyber")  # doctest: +SKIP
+        """
         return await self._request("subscribe", streams)
 
     async def unsubscribe_async(self, *streams: str) -> SubscriptionResult:
-        """The ``await`` form of :meth:`unsubscribe`."""
+        """The ``await`` form of :meth:`unsubscribe`.
+
+        Example:
+            >>> result = await w.unsubscribe_async("cyber")  # doctest: +SKIP
+        """
         return await self._request("unsubscribe", streams)
 
     def pause(self) -> None:
@@ -306,12 +314,22 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         self.paused = True
 
     def resume(self) -> None:
-        """Buffer and draw again after :meth:`pause`."""
+        """Buffer and draw again after :meth:`pause`.
+
+        Example:
+            >>> w.resume(); w.paused  # doctest: +SKIP
+            False
+        """
         self.connection.resume()
         self.paused = False
 
     def clear(self) -> None:
-        """Empty the buffer, charts and recent list; counters and the connection go on."""
+        """Empty the buffer, charts and recent list; counters and the connection go on.
+
+        Example:
+            >>> w.clear(); len(w.df)  # doctest: +SKIP
+            0
+        """
         self.connection.buffer.clear()
         self._updates.reset()
         self.fields = []
@@ -344,7 +362,11 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         return self._chart(SeriesKey(stream, type, name))
 
     def unchart(self, series_id: str) -> None:
-        """Stop charting a series (by the id :meth:`chart` returned)."""
+        """Stop charting a series (by the id :meth:`chart` returned).
+
+        Example:
+            >>> w.unchart("markets|market_update|data.price")  # doctest: +SKIP
+        """
         if not self._updates.unchart(series_id):
             raise ConfigurationError(f"no charted series {series_id!r}")
         self.charts = [c for c in self.charts if c["id"] != series_id]
@@ -382,7 +404,11 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
     async def wait_async(
         self, *, events: int = 1, timeout: float = 10.0, state: str | None = None
     ) -> int:
-        """The ``await`` form of :meth:`wait`, for async cells and scripts."""
+        """The ``await`` form of :meth:`wait`, for async cells and scripts.
+
+        Example:
+            >>> rows = await w.wait_async(events=100)  # doctest: +SKIP
+        """
         if isinstance(events, bool) or not isinstance(events, int) or events < 0:
             raise ConfigurationError(f"events must be an int >= 0, got {events!r}")
         if not isinstance(timeout, (int, float)) or timeout <= 0:
@@ -410,12 +436,20 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         """Stop the connection and every task (and a demo's simulator), close the view.
 
         The buffer stays readable: ``w.df`` still works after closing.
+
+        Example:
+            >>> w.close(); w.state  # doctest: +SKIP
+            'closed'
         """
         self._shut("closed by the user")
         super().close()
 
     async def aclose(self) -> None:
-        """Close and wait until the socket and tasks are gone."""
+        """Close and wait until the socket and tasks are gone.
+
+        Example:
+            >>> await w.aclose()  # doctest: +SKIP
+        """
         self.close()
         if self._finisher is not None:
             await self._finisher

@@ -65,7 +65,13 @@ def register(widget: Any, cell_id: str | None) -> Any | None:
 
 
 def unregister(widget: Any) -> None:
-    """Forget a closed widget."""
+    """Forget a closed widget.
+
+    Example:
+        >>> class W: pass
+        >>> w = W(); _ = register(w, None); unregister(w); w in live_widgets()
+        False
+    """
     _live.discard(widget)
     for cell_id, ref in list(_by_cell.items()):
         if ref() is widget or ref() is None:
@@ -73,5 +79,12 @@ def unregister(widget: Any) -> None:
 
 
 def live_widgets() -> list[Any]:
-    """The widgets registered and not yet closed."""
+    """The widgets registered and not yet closed.
+
+    Example:
+        >>> class W: pass
+        >>> w = W(); _ = register(w, None); w in live_widgets()
+        True
+        >>> unregister(w)
+    """
     return list(_live)
