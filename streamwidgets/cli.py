@@ -176,6 +176,71 @@ def _add_sim(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     faults.add_argument("--huge-size", type=int, default=2 * 1024 * 1024, metavar="BYTES")
     hydra.set_defaults(func=_run_hydra)
+    _add_sim_hydra_v1(kinds)
+
+
+def _add_sim_hydra_v1(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    v1 = kinds.add_parser("hydra-v1", help="the Hydra v1 API-key stream (ws://HOST:PORT/v1/stream)")
+    v1.add_argument("--host", default="127.0.0.1")
+    v1.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    v1.add_argument("--rate", type=float, default=20.0, help="live messages/s per connection")
+    v1.add_argument("--seed", type=int, default=0)
+    v1.add_argument("--ping-interval", type=float, default=15.0, help="protocol pings, s")
+    v1.add_argument("--snapshot-size", type=int, default=5, help="items per kind in the snapshot")
+    v1.add_argument("--max-connections-per-ip", type=int, default=10, help="then HTTP 429")
+    v1.add_argument(
+        "--answer-bad-key",
+        choices=("close", "http401"),
+        default="close",
+        help="close 1008 after the upgrade, or HTTP 401 before it",
+    )
+    v1.add_argument("--api-key", default=None, help="the key to accept (default: a new one)")
+    v1.add_argument(
+        "--ready-file", type=Path, default=None, help="write the port to this file once listening"
+    )
+    v1.set_defaults(func=_run_hydra_v1)
+
+
+def _run_hydra_v1(args: argparse.Namespace) -> int:
+    from streamwidgets.simulators.hydra_v1 import HYDRA_V1_SCOPES, HydraV1Simulator
+
+    if args.rate <= 0 or args.ping_interval <= 0:
+        raise SystemExit("--rate and --ping-interval must be > 0")
+    try:
+        sim = HydraV1Simulator(
+            host=args.host,
+            port=args.port,
+            api_keys=None if args.api_key is None else {args.api_key: HYDRA_V1_SCOPES},
+            rate=args.rate,
+            seed=args.seed,
+            ping_interval=args.ping_interval,
+            snapshot_size=args.snapshot_size,
+            max_connections_per_ip=args.max_connections_per_ip,
+            answer_bad_key=args.answer_bad_key,
+        )
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        async with sim:
+            print(f"Hydra v1 simulator listening on {sim.url}")
+            # A simulator key, printed on purpose: it is no real Hydra credential.
+            print("Simulator API key (every scope; not a real Hydra key):")
+            print(sim.api_key)
+            print("Press Ctrl-C to stop.", flush=True)
+            if args.ready_file is not None:
+                _write_atomically(args.ready_file, f"{sim.port}\n")
+            await stop.wait()
+        print("Hydra v1 simulator stopped.", file=sys.stderr, flush=True)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())
+    return 0
 
 
 def _run_hydra(args: argparse.Namespace) -> int:

@@ -31,6 +31,7 @@ from websockets.exceptions import (
     InvalidStatus,
     InvalidURI,
 )
+from websockets.frames import Frame, Opcode
 
 from .backoff import Backoff
 from .buffer import EventBuffer
@@ -86,6 +87,22 @@ class SubscriptionResult:
 
     active: list[str]
     rejected: dict[str, str]
+
+
+class _PingAwareConnection(ClientConnection):
+    """A client connection that notes when the server's last protocol ping arrived.
+
+    websockets answers pings itself, so they never reach :meth:`ClientConnection.recv`;
+    its ``process_event`` still sees every frame, which is where this hooks in. Used only
+    for dialects with ``protocol_pings_prove_life``, whose servers ping to show they live.
+    """
+
+    last_ping_ns = 0
+
+    def process_event(self, event: Any) -> None:
+        super().process_event(event)
+        if isinstance(event, Frame) and event.opcode is Opcode.PING:
+            self.last_ping_ns = time.time_ns()
 
 
 class _Dead(Exception):
@@ -467,6 +484,8 @@ class Connection:
             self.dialect.reset()
             target = self.dialect.target()
             keepalive = self.dialect.keepalive()
+            # Only feeds whose server pings to show it is alive get the ping-aware socket.
+            pings_prove_life = self.dialect.protocol_pings_prove_life
             async with connect(
                 target.url,
                 additional_headers=dict(target.headers) or None,
@@ -479,6 +498,7 @@ class Connection:
                 max_queue=64,
                 logger=self._wire_log,
                 proxy=None,
+                create_connection=_PingAwareConnection if pings_prove_life else None,
             ) as ws:
                 self._ws = ws
                 self._cap_reads(ws)
@@ -709,11 +729,15 @@ class Connection:
         period = max(idle_timeout / 10, 0.01)
         while True:
             await asyncio.sleep(period)
-            silent = (time.time_ns() - self._last_frame_ns) / 1e9
+            last_seen = self._last_frame_ns
+            if isinstance(ws, _PingAwareConnection):
+                last_seen = max(last_seen, ws.last_ping_ns)
+            silent = (time.time_ns() - last_seen) / 1e9
             if silent >= idle_timeout and not self._queue_blocked:
-                self._dead_reason = (
-                    f"no data or heartbeat for {silent:.1f} s; connection presumed dead"
+                what = (
+                    "data or ping" if isinstance(ws, _PingAwareConnection) else "data or heartbeat"
                 )
+                self._dead_reason = f"no {what} for {silent:.1f} s; connection presumed dead"
                 ws.transport.abort()
                 return
 

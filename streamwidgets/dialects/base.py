@@ -101,6 +101,9 @@ class Dialect:
     name: str = "feed"
     #: event type -> dotted path of a list of records to explode into one row each
     explode: Mapping[str, str] = {}
+    #: True when the server's protocol-level pings are its proof of life, so the
+    #: connection's watchdog counts them like frames.
+    protocol_pings_prove_life: bool = False
 
     def __init__(self) -> None:
         self.available_streams: list[str] | None = None

@@ -8,6 +8,7 @@ Example:
 from __future__ import annotations
 
 from streamwidgets.simulators.hydra import ALL_STREAMS, EVENT_TYPES, HydraSimulator
+from streamwidgets.simulators.hydra_v1 import HydraV1Simulator
 from streamwidgets.simulators.synthetic import SIGNAL_CATEGORIES, SyntheticWorld
 from streamwidgets.simulators.tokens import InvalidToken, TokenClaims, issue_token, verify_token
 
@@ -16,6 +17,7 @@ __all__ = [
     "EVENT_TYPES",
     "SIGNAL_CATEGORIES",
     "HydraSimulator",
+    "HydraV1Simulator",
     "InvalidToken",
     "SyntheticWorld",
     "TokenClaims",

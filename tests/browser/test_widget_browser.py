@@ -179,16 +179,6 @@ async def test_quickstart_in_jupyterlab(page, jupyter_server):
         page, cells["running"], "running: [(True, 'connected')] first: closed replaced by"
     )
 
-    # A page loaded anew (the notebook saved, the kernel still running) draws the live
-    # widget's current window.
-    await page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
-    await open_notebook(page, jupyter_server, name, "lab")
-    state = (await wait_for_selector_in_output(page, ".sw-state", timeout=60)).first
-    await expect(state).to_have_attribute("data-state", "connected")
-    await page.wait_for_function("() => document.querySelector('.sw-root').__swPerf.windows > 0")
-    # The widget that replaced the first charts the demo's one series, since it started.
-    await wait_for_points(page, lambda p: len(p) == 1 and p[0] > 50)
-
 
 async def test_quickstart_smoke_in_notebook_7(page, jupyter_server):
     name = jupyter_server.copy_notebook(QUICKSTART)

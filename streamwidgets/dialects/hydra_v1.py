@@ -1,0 +1,357 @@
+"""The Hydra v1 API-key stream.
+
+Protocol (from the public "Hydra v1" connection document and its further public notes):
+
+- Connect to ``wss://api.hydra.fast/v1/stream`` with the API key as ``?apiKey=`` or as
+  the ``x-api-key`` header; ``snapshot=false`` in the query skips the initial snapshot.
+- The first message is ``{"type": "connected", "data": {"scopes": [...], "ts": ms}}``.
+  The key's scopes decide what is sent: there is no subscription step.
+- Then the snapshot, in this order: ``aircraft``, ``vessel``, ``signal``, ``alert``,
+  ``x_post``, ``market_correlation``, ``chat_history``, ``online_count``; then live events.
+- Every message is ``{"type", "data"}``; the type says what it is.
+- The server sends protocol-level pings every 15 s; no pings means a dead connection.
+- A bad key: close 1008 (the document), or HTTP 401 before the upgrade (a public server
+  implementation). More than 10 connections from one address: HTTP 429 on the upgrade.
+
+Choices where the documents are silent:
+
+- Event type -> stream (scope)::
+
+      aircraft            -> aircraft
+      vessel              -> vessels
+      alert               -> alerts
+      market              -> markets
+      market_correlation  -> markets
+      x_post              -> social
+      signal              -> by each signal's category: MISSILE_ALERT -> alerts,
+                             AIRSPACE -> airspace, CYBER -> cyber, EARTHQUAKE or
+                             SEISMIC -> earthquakes, any other -> signals
+      chat_history        -> chat    (no scope: sent to every key)
+      online_count        -> online  (no scope: sent to every key)
+      any other type      -> its own name, so nothing new is lost
+
+  One ``signal`` message may carry signals of several categories: it becomes one event
+  per stream, each with the signals of that stream, in their order.
+- ``aircraft.positions``, ``signal.signals`` and ``chat_history.messages`` explode into
+  one row per item.
+- Where the snapshot ends: the snapshot is what follows ``connected``, in the documented
+  order, up to and including ``online_count``. A message whose type comes earlier in that
+  order than the one before it, or is no snapshot type at all (``market``), also ends it
+  (that message is live), so a server that leaves out ``online_count`` cannot make every
+  later row a snapshot row. Types may repeat (several ``vessel`` messages). With
+  ``snapshot=False`` no row is a snapshot row.
+- Streams: with no subscription step, :attr:`supports_subscribe` is False; the streams a
+  client asks for filter on the client side. :meth:`check_streams` accepts the scope
+  names (and ``chat``, ``online`` and ``"*"``) and refuses anything else with
+  :class:`~streamwidgets.exceptions.StreamNotAvailable`; once connected, names outside
+  the key's scopes are refused, since the server will never send them.
+- Liveness: any frame or protocol ping proves the connection alive (a server sending
+  data is not dead); ``ping_timeout`` seconds of neither (three missed pings by default)
+  declares it dead and reconnects. The client sends no protocol pings of its own.
+- Closes: 1000 and 1001 reconnect; 1008 and HTTP 401 stop ("API key invalid, expired or
+  revoked"), since the same key would be refused again; HTTP 429 reconnects after a long
+  back-off (``rate_limit_backoff``, at least 30 s by default).
+- The key goes in the ``x-api-key`` header by default, so it stays out of URLs and the
+  server's request logs; ``key_in="query"`` puts it in the URL, shown masked everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from ..events import Control, Event, ServerNotice, Welcome
+from ..exceptions import ConfigurationError, FrameError, StreamNotAvailable
+from ..jsonutil import loads_frame, preview
+from ..secret import Secret
+from .base import CloseAction, CloseDecision, ConnectTarget, Dialect, Keepalive
+
+__all__ = [
+    "HYDRA_V1_SCOPES",
+    "SNAPSHOT_ORDER",
+    "HydraV1Dialect",
+    "signal_stream",
+    "stream_of",
+]
+
+HYDRA_V1_SCOPES = (
+    "aircraft",
+    "vessels",
+    "signals",
+    "alerts",
+    "markets",
+    "social",
+    "airspace",
+    "cyber",
+    "earthquakes",
+)
+
+#: The snapshot's documented order; the last one ends it.
+SNAPSHOT_ORDER = (
+    "aircraft",
+    "vessel",
+    "signal",
+    "alert",
+    "x_post",
+    "market_correlation",
+    "chat_history",
+    "online_count",
+)
+
+_UNSCOPED = ("chat", "online")
+
+_TYPE_STREAMS = {
+    "aircraft": "aircraft",
+    "vessel": "vessels",
+    "alert": "alerts",
+    "market": "markets",
+    "market_correlation": "markets",
+    "x_post": "social",
+    "chat_history": "chat",
+    "online_count": "online",
+}
+
+_CATEGORY_STREAMS = {
+    "MISSILE_ALERT": "alerts",
+    "AIRSPACE": "airspace",
+    "CYBER": "cyber",
+    "EARTHQUAKE": "earthquakes",
+    "SEISMIC": "earthquakes",
+}
+
+_AUTH_WORDS = "API key invalid, expired or revoked"
+
+
+def signal_stream(category: Any) -> str:
+    """The stream (scope) of one signal, from its category.
+
+    Example:
+        >>> signal_stream("CYBER"), signal_stream("NAVAL")
+        ('cyber', 'signals')
+    """
+    return _CATEGORY_STREAMS.get(str(category).upper(), "signals")
+
+
+def stream_of(event_type: str) -> str:
+    """The stream (scope) of a message type other than ``signal``.
+
+    Example:
+        >>> stream_of("vessel"), stream_of("x_post"), stream_of("brand_new")
+        ('vessels', 'social', 'brand_new')
+    """
+    return _TYPE_STREAMS.get(event_type, event_type)
+
+
+class HydraV1Dialect(Dialect):
+    """Speak the Hydra v1 API-key stream.
+
+    Args:
+        url: the stream endpoint.
+        api_key: the API key, kept in a :class:`~streamwidgets.secret.Secret`.
+        key_in: ``"header"`` (``x-api-key``, the default: the key stays out of URLs and
+            logs) or ``"query"`` (``?apiKey=``, for servers that want it there).
+        snapshot: False adds ``snapshot=false``: live events only.
+        ping_timeout: seconds without a frame or a protocol ping that declare the
+            connection dead (three of the server's 15 s pings by default).
+        rate_limit_backoff: the least wait after an HTTP 429, in seconds.
+
+    Example:
+        >>> d = HydraV1Dialect("ws://127.0.0.1:8765/v1/stream", api_key="hydra_k1_x")
+        >>> d.target().display_url
+        'ws://127.0.0.1:8765/v1/stream'
+        >>> HydraV1Dialect(api_key="hydra_k1_x", key_in="query").target().display_url
+        'wss://api.hydra.fast/v1/stream?apiKey=***'
+    """
+
+    name = "hydra-v1"
+    #: The connection counts a received protocol ping as proof of life (see connection.py).
+    protocol_pings_prove_life = True
+    explode: Mapping[str, str] = MappingProxyType(
+        {"aircraft": "positions", "signal": "signals", "chat_history": "messages"}
+    )
+
+    def __init__(
+        self,
+        url: str = "wss://api.hydra.fast/v1/stream",
+        *,
+        api_key: str | Secret,
+        key_in: Literal["header", "query"] = "header",
+        snapshot: bool = True,
+        # Timeouts
+        ping_timeout: float = 45.0,
+        rate_limit_backoff: float = 30.0,
+    ) -> None:
+        super().__init__()
+        parts = urlsplit(url)
+        if parts.scheme not in ("ws", "wss"):
+            raise ConfigurationError(f"a Hydra v1 URL starts with ws:// or wss://, got {url!r}")
+        if any(k.lower() == "apikey" for k, _ in parse_qsl(parts.query)):
+            raise ConfigurationError("pass the key as api_key=..., not inside the URL")
+        if key_in not in ("header", "query"):
+            raise ConfigurationError(f"key_in must be 'header' or 'query', got {key_in!r}")
+        for label, value in (
+            ("ping_timeout", ping_timeout),
+            ("rate_limit_backoff", rate_limit_backoff),
+        ):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ConfigurationError(f"{label} must be a number > 0, got {value!r}")
+        self.url = url
+        self.api_key = Secret(api_key)
+        self.key_in = key_in
+        self.snapshot = bool(snapshot)
+        self.ping_timeout = float(ping_timeout)
+        self.rate_limit_backoff = float(rate_limit_backoff)
+        self.session: dict[str, Any] = {}
+        self._snapshot_at: int | None = None  # index in SNAPSHOT_ORDER; None: live
+
+    def reset(self) -> None:
+        super().reset()
+        self.session = {}
+        self._snapshot_at = None
+
+    def secrets(self) -> list[Secret]:
+        return [self.api_key]
+
+    def target(self) -> ConnectTarget:
+        parts = urlsplit(self.url)
+        shown: list[tuple[str, str]] = parse_qsl(parts.query, keep_blank_values=True)
+        if not self.snapshot:
+            shown.append(("snapshot", "false"))
+        if self.key_in == "header":
+            url = urlunsplit(parts._replace(query=urlencode(shown)))
+            return ConnectTarget(
+                url=url, display_url=url, headers={"x-api-key": self.api_key.reveal()}
+            )
+        real = [("apiKey", self.api_key.reveal()), *shown]
+        masked = urlencode([("apiKey", "***"), *shown], safe="*")
+        return ConnectTarget(
+            url=urlunsplit(parts._replace(query=urlencode(real))),
+            display_url=urlunsplit(parts._replace(query=masked)),
+        )
+
+    @property
+    def needs_welcome(self) -> bool:
+        return True
+
+    @property
+    def in_snapshot(self) -> bool:
+        """True while the messages that arrive are snapshot rows."""
+        return self._snapshot_at is not None
+
+    def parse(self, frame: str | bytes, received_ns: int) -> list[Event | Control]:
+        if isinstance(frame, bytes):
+            raise FrameError(f"unexpected binary frame: {preview(frame)}")
+        message = loads_frame(frame)
+        if not isinstance(message, dict):
+            raise FrameError(
+                f"expected a JSON object, got {type(message).__name__}: {preview(frame)}"
+            )
+        kind = message.get("type")
+        if not isinstance(kind, str) or not kind:
+            raise FrameError(f"message without a 'type': {preview(frame)}")
+        data = message.get("data")
+        if kind == "connected":
+            return [self._welcome(data, frame)]
+        if kind == "error":
+            text = data.get("message") if isinstance(data, dict) else data
+            return [ServerNotice(f"server error: {text}", data, is_error=True)]
+        snapshot = self._is_snapshot(kind)
+        event_ns = _event_ns(data)
+        if kind == "signal":
+            return list(self._signal_events(data, received_ns, event_ns, snapshot, frame))
+        return [Event(stream_of(kind), kind, data, received_ns, event_ns, snapshot)]
+
+    def _welcome(self, data: Any, frame: str) -> Welcome:
+        if not isinstance(data, dict) or not isinstance(data.get("scopes"), list):
+            raise FrameError(f"'connected' without scopes: {preview(frame)}")
+        self.available_streams = [str(s) for s in data["scopes"]]
+        self.session = {k: v for k, v in data.items() if k != "scopes"}
+        # The snapshot, if asked for, starts right after the welcome.
+        self._snapshot_at = 0 if self.snapshot else None
+        return Welcome(list(self.available_streams), dict(self.session))
+
+    def _is_snapshot(self, kind: str) -> bool:
+        at = self._snapshot_at
+        if at is None:
+            return False
+        try:
+            position = SNAPSHOT_ORDER.index(kind)
+        except ValueError:
+            position = -1
+        if position < at:  # not a snapshot type, or out of the documented order
+            self._snapshot_at = None
+            return False
+        last = position == len(SNAPSHOT_ORDER) - 1
+        self._snapshot_at = None if last else position
+        return True
+
+    def _signal_events(
+        self, data: Any, received_ns: int, event_ns: int | None, snapshot: bool, frame: str
+    ) -> list[Event]:
+        signals = data.get("signals") if isinstance(data, dict) else None
+        if not isinstance(signals, list):
+            raise FrameError(f"'signal' without a signals list: {preview(frame)}")
+        groups: dict[str, list[Any]] = {}
+        for item in signals:
+            category = item.get("category") if isinstance(item, dict) else None
+            groups.setdefault(signal_stream(category), []).append(item)
+        if not groups:
+            groups["signals"] = []
+        rest = {k: v for k, v in data.items() if k != "signals"}
+        return [
+            Event(stream, "signal", {**rest, "signals": items}, received_ns, event_ns, snapshot)
+            for stream, items in groups.items()
+        ]
+
+    # Streams are the key's scopes: the server decides, the client filters.
+
+    @property
+    def supports_subscribe(self) -> bool:
+        return False
+
+    def check_streams(self, streams: Sequence[str]) -> None:
+        if isinstance(streams, str):
+            raise ConfigurationError("streams must be a list of names, not one string")
+        bad = [s for s in streams if not isinstance(s, str) or not s]
+        if bad:
+            raise ConfigurationError(f"stream names must be non-empty strings, got {bad!r}")
+        known = list(self.available_streams or HYDRA_V1_SCOPES) + list(_UNSCOPED)
+        missing = [s for s in streams if s != "*" and s not in known]
+        if missing:
+            raise StreamNotAvailable(missing, known)
+
+    # Liveness and closing
+
+    def keepalive(self) -> Keepalive:
+        # The server pings; the connection counts its pings (protocol_pings_prove_life).
+        return Keepalive(idle_timeout=self.ping_timeout, protocol_ping_interval=None)
+
+    def on_close(self, code: int | None, reason: str) -> CloseDecision:
+        if code == 1008:
+            return CloseDecision(CloseAction.STOP, f"{_AUTH_WORDS} (1008)", auth_failure=True)
+        return super().on_close(code, reason)
+
+    def on_http_status(self, status: int) -> CloseDecision:
+        if status == 401:
+            return CloseDecision(CloseAction.STOP, f"{_AUTH_WORDS} (HTTP 401)", auth_failure=True)
+        if status == 429:
+            return CloseDecision(
+                CloseAction.RECONNECT_SLOW,
+                "too many connections from this address (HTTP 429)",
+                min_delay=self.rate_limit_backoff,
+            )
+        return super().on_http_status(status)
+
+    def describe(self) -> dict[str, Any]:
+        return {"dialect": self.name, "url": self.target().display_url}
+
+
+def _event_ns(data: Any) -> int | None:
+    if not isinstance(data, dict):
+        return None
+    value = data.get("timestamp", data.get("ts"))
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return int(value * 1_000_000)
