@@ -194,7 +194,10 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         ]
         previous = register(self, current_cell_id())
         if previous is not None:
+            # Release its comm too: ipywidgets would otherwise keep every replaced
+            # widget (and its buffer) alive for as long as the kernel runs.
             previous._shut("replaced by a new widget from the same cell")
+            anywidget.AnyWidget.close(previous)
         self._closed = False
         self.connection.start()
         self._spawn(self._publish(), loop)

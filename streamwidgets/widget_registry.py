@@ -1,8 +1,9 @@
 """Which StreamWidgets are running, and which notebook cell made each.
 
 Re-running a cell that made a widget closes the widget that cell made before:
-its connection, tasks and (for demos) simulator stop, and its buffer stays
-readable through any variable still holding it. The cell is known by the id
+its connection, tasks and (for demos) simulator stop, its comm is released (so
+nothing keeps it alive), and its buffer stays readable through any variable
+still holding it. The cell is known by the id
 JupyterLab and Notebook 7 send with every execution; where no id is sent (a
 script, nbclient), nothing is closed for you: ``StreamWidget.running()`` lists
 the live widgets.

@@ -273,6 +273,7 @@ async def test_rerunning_a_cell_closes_the_widget_it_made_before(recorded, sim, 
     second = make(recorded, sim)
     assert first.state == "closed"
     assert first.reason == "replaced by a new widget from the same cell"
+    assert first.comm is None, "the replaced widget's comm is released"
     assert StreamWidget.running() == [second]
     await eventually(lambda: sim.connections_open == 1)
 
