@@ -177,6 +177,74 @@ def _add_sim(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     faults.add_argument("--huge-size", type=int, default=2 * 1024 * 1024, metavar="BYTES")
     hydra.set_defaults(func=_run_hydra)
     _add_sim_hydra_v1(kinds)
+    _add_sim_axol(kinds)
+
+
+def _add_sim_axol(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    axol = kinds.add_parser(
+        "axol", help="Axol: REST token exchange + WebSocket stream (/api/v1/ws/connect)"
+    )
+    axol.add_argument("--host", default="127.0.0.1")
+    axol.add_argument("--port", type=int, default=8765, help="WebSocket port; 0 picks a free one")
+    axol.add_argument("--rest-port", type=int, default=0, help="REST port; 0 picks a free one")
+    axol.add_argument("--rate", type=float, default=10.0, help="data messages/s per connection")
+    axol.add_argument("--seed", type=int, default=0)
+    axol.add_argument("--token-ttl", type=float, default=3600.0, help="JWT lifetime, s")
+    axol.add_argument(
+        "--tier",
+        choices=("free", "starter", "professional", "business", "enterprise"),
+        default="starter",
+        help="the key's tier (its subscription limit)",
+    )
+    axol.add_argument("--api-key", default=None, help="the key to accept (default: a new one)")
+    axol.add_argument(
+        "--ready-file",
+        type=Path,
+        default=None,
+        help="once listening, write the WebSocket port (line 1) and the REST port (line 2)",
+    )
+    axol.set_defaults(func=_run_axol)
+
+
+def _run_axol(args: argparse.Namespace) -> int:
+    from streamwidgets.simulators.axol import AxolSimulator
+    from streamwidgets.simulators.axol_protocol import generate_key
+
+    try:
+        sim = AxolSimulator(
+            host=args.host,
+            port=args.port,
+            rest_port=args.rest_port,
+            api_keys={args.api_key or generate_key(): args.tier},
+            token_ttl=args.token_ttl,
+            rate=args.rate,
+            seed=args.seed,
+        )
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        async with sim:
+            print(f"Axol simulator: stream {sim.url}, token exchange {sim.rest_url}")
+            # A simulator key, printed on purpose: it is no real Axol credential.
+            print(f"Simulator API key ({args.tier} tier; not a real Axol key):")
+            print(sim.api_key)
+            print(f"Connect with: feeds.axol({sim.url!r}, api_key=..., rest_url={sim.rest_url!r})")
+            print("Press Ctrl-C to stop.", flush=True)
+            if args.ready_file is not None:
+                port = int(sim.rest_url.rsplit(":", 1)[1])
+                _write_atomically(args.ready_file, f"{sim.port}\n{port}\n")
+            await stop.wait()
+        print("Axol simulator stopped.", file=sys.stderr, flush=True)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())
+    return 0
 
 
 def _add_sim_hydra_v1(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -16,12 +16,28 @@ from .dialects.hydra import HydraDialect
 from .secret import Secret
 
 if TYPE_CHECKING:
+    from .dialects.axol import AxolDialect
+    from .dialects.axol_endpoints import (
+        AxolGasDialect,
+        AxolLiquidationsDialect,
+        AxolMempoolDialect,
+    )
     from .dialects.hydra_v1 import HydraV1Dialect
 
-__all__ = ["generic", "hydra", "hydra_v1"]
+__all__ = [
+    "axol",
+    "axol_gas",
+    "axol_liquidations",
+    "axol_mempool",
+    "generic",
+    "hydra",
+    "hydra_v1",
+]
 
 HYDRA_URL = "wss://api.hydra.app/stream"
 HYDRA_V1_URL = "wss://api.hydra.fast/v1/stream"
+AXOL_URL = "wss://api.axol.io/api/v1/ws/connect"
+AXOL_BASE_URL = "wss://api.axol.io"
 
 
 def hydra(url: str = HYDRA_URL, *, token: str | Secret, **options: Any) -> HydraDialect:
@@ -64,6 +80,86 @@ def hydra_v1(
     from .dialects.hydra_v1 import HydraV1Dialect
 
     return HydraV1Dialect(url, api_key=api_key, key_in=key_in, snapshot=snapshot, **options)
+
+
+def axol(
+    url: str = AXOL_URL, *, api_key: str | Secret, rest_url: str | None = None, **options: Any
+) -> AxolDialect:
+    """The Axol channel stream (see :mod:`streamwidgets.dialects.axol`).
+
+    The API key is exchanged for a JWT before connecting, and again when the server says
+    the token expired (close 1008); a key the exchange refuses stops the connection.
+
+    Args:
+        url: the stream endpoint (the public one by default).
+        api_key: the API key; neither it nor the JWT appears in a repr, log or message.
+        rest_url: the REST base of the token exchange (default: the stream's host).
+        **options: ``chains``, ``ping_interval``, ``missed_pongs``, ``exchange_timeout``,
+            ``refresh_margin``, ``rate_limit_backoff``.
+
+    Example:
+        >>> feed = axol(api_key="axol_key")
+        >>> feed.rest_url, feed.describe()["url"]
+        ('https://api.axol.io', 'wss://api.axol.io/api/v1/ws/connect?token=***')
+    """
+    from .dialects.axol import AxolDialect
+
+    return AxolDialect(url, api_key=api_key, rest_url=rest_url, **options)
+
+
+def axol_gas(
+    base_url: str = AXOL_BASE_URL,
+    *,
+    api_key: str | Secret,
+    chain: str = "ethereum",
+    interval: int = 10,
+    **options: Any,
+) -> AxolGasDialect:
+    """Axol's dedicated gas stream for one chain (see :mod:`streamwidgets.dialects.axol_endpoints`).
+
+    Args:
+        base_url: the server (the public one by default).
+        api_key: the API key, exchanged for a JWT like :func:`axol`.
+        chain: ``ethereum``, ``polygon``, ``arbitrum`` (or one added with ``chains=``).
+        interval: seconds between updates, an int of 5-300 (else ConfigurationError).
+        **options: those of :func:`axol` (``rest_url``, ``ping_interval``, ...).
+
+    Example:
+        >>> axol_gas(api_key="k", chain="arbitrum", interval=5).describe()["url"]
+        'wss://api.axol.io/api/v1/ws/gas-updates/arbitrum?interval=5&token=***'
+    """
+    from .dialects.axol_endpoints import AxolGasDialect
+
+    return AxolGasDialect(base_url, api_key=api_key, chain=chain, interval=interval, **options)
+
+
+def axol_mempool(
+    base_url: str = AXOL_BASE_URL, *, api_key: str | Secret, chain: str = "ethereum", **options: Any
+) -> AxolMempoolDialect:
+    """Axol's pending-transaction stream for one chain.
+
+    Example:
+        >>> axol_mempool(api_key="k").describe()["url"]
+        'wss://api.axol.io/api/v1/mempool/ethereum/stream?token=***'
+    """
+    from .dialects.axol_endpoints import AxolMempoolDialect
+
+    return AxolMempoolDialect(base_url, api_key=api_key, chain=chain, **options)
+
+
+def axol_liquidations(
+    base_url: str = AXOL_BASE_URL, *, api_key: str | Secret, **options: Any
+) -> AxolLiquidationsDialect:
+    """Axol's DeFi liquidation stream; ``chain``, ``protocol``, ``min_profit`` and
+    ``health_threshold`` filter it on the server.
+
+    Example:
+        >>> axol_liquidations(api_key="k", chain="ethereum").describe()["url"]
+        'wss://api.axol.io/api/v1/defi/liquidations/stream?chain=ethereum&health_threshold=1.1&token=***'
+    """
+    from .dialects.axol_endpoints import AxolLiquidationsDialect
+
+    return AxolLiquidationsDialect(base_url, api_key=api_key, **options)
 
 
 def generic(url: str, **config: Any) -> Dialect:

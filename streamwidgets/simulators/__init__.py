@@ -7,6 +7,7 @@ Example:
 
 from __future__ import annotations
 
+from streamwidgets.simulators.axol import AxolSimulator
 from streamwidgets.simulators.hydra import ALL_STREAMS, EVENT_TYPES, HydraSimulator
 from streamwidgets.simulators.hydra_v1 import HydraV1Simulator
 from streamwidgets.simulators.synthetic import SIGNAL_CATEGORIES, SyntheticWorld
@@ -16,6 +17,7 @@ __all__ = [
     "ALL_STREAMS",
     "EVENT_TYPES",
     "SIGNAL_CATEGORIES",
+    "AxolSimulator",
     "HydraSimulator",
     "HydraV1Simulator",
     "InvalidToken",

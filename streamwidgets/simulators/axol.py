@@ -1,0 +1,509 @@
+"""A local Axol server: the REST token exchange and the WebSocket channel stream.
+
+Two listeners on the loopback interface, started and stopped together:
+
+- REST (:attr:`AxolSimulator.rest_url`): ``POST /api/v1/auth/token`` with ``X-API-Key``
+  answers ``{"access_token", "token_type": "bearer", "expires_in"}``, or 401 for a bad key.
+  It is a second small asyncio server because websockets' HTTP parser accepts only
+  bodiless GET requests, and the documented exchange is a POST with a JSON body.
+- WebSocket (:attr:`AxolSimulator.url`, ``/api/v1/ws/connect?token=JWT``): a missing,
+  invalid or expired token is closed with 1008 after the upgrade; then ``connected`` with
+  ``available_channels``, ``subscribe``/``unsubscribe`` answered by
+  ``subscription_result`` (the per-tier limit refused with an ``error`` naming the
+  request), JSON ``ping`` -> ``pong``, ``get_info`` -> ``connection_info``, and data
+  messages of the subscribed channels at ``rate`` per second. An open connection whose
+  token expires is closed with 1008 "Token expired".
+
+The specialised streams are served on the same port, with the same token check:
+``/api/v1/ws/gas-updates/{chain}?interval=N`` (``gas_update`` every N seconds times
+``time_scale``; an interval outside 5-300 is refused with HTTP 400),
+``/api/v1/mempool/{chain}/stream`` (``pending_transaction``) and
+``/api/v1/defi/liquidations/stream`` (``position_update`` and ``liquidation_alert``, filtered
+by ``chain``, ``protocol``, ``min_profit`` and ``health_threshold``). They answer JSON pings.
+
+Fault hooks for tests: :meth:`~AxolSimulator.close_connections` (1011, 1013, ...),
+:meth:`~AxolSimulator.expire_tokens`, :meth:`~AxolSimulator.fail_exchanges` and
+:meth:`~AxolSimulator.stop_pongs`.
+
+Example:
+    >>> sim = AxolSimulator(api_keys={"axol_sim_k": "free"})
+    >>> sim.api_key, sim.path
+    ('axol_sim_k', '/api/v1/ws/connect')
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import random
+import socket
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import orjson
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from streamwidgets.secret import redact_url
+from streamwidgets.simulators.axol_protocol import (
+    AXOL_CHAINS,
+    AXOL_CHANNELS,
+    AXOL_TIER_LIMITS,
+    Route,
+    channel_message,
+    gas_data,
+    generate_key,
+    http_response,
+    iso_now,
+    liquidation_message,
+    message,
+    pending_transaction,
+    read_http_request,
+    route_of,
+)
+from streamwidgets.simulators.server import LoopbackServer
+from streamwidgets.simulators.tokens import InvalidToken, issue_token, verify_token
+
+__all__ = ["AxolSimulator", "SeenConnection"]
+
+logger = logging.getLogger(__name__)
+
+_TOKEN_PATH = "/api/v1/auth/token"
+
+
+@dataclass
+class SeenConnection:
+    """One upgrade request and what became of it.
+
+    ``outcome`` is ``"accepted"``, ``"closed 1008"``, ``"bad request"`` or ``"not found"``.
+    """
+
+    number: int
+    path: str
+    outcome: str
+    user_id: str | None = None
+
+
+class AxolSimulator(LoopbackServer):
+    """An Axol REST + WebSocket server on the loopback interface.
+
+    Args:
+        host: interface to bind.
+        port: WebSocket TCP port; 0 picks a free one.
+        rest_port: REST TCP port; 0 picks a free one.
+        api_keys: key -> tier (``free``, ``starter``, ``professional``, ``business``,
+            ``enterprise``). None: one generated ``starter`` key (:attr:`api_key`).
+        secret: HS256 key the JWTs are signed with.
+        token_ttl: seconds a JWT is valid (``expires_in``).
+        rate: data messages per second per connection, over its subscribed channels.
+        seed: seeds the data.
+        time_scale: multiplies the gas endpoint's ``interval`` (0.01 makes 5 s into 50 ms).
+
+    Example:
+        >>> AxolSimulator(token_ttl=5).token_ttl
+        5.0
+    """
+
+    label = "Axol simulator"
+    path = "/api/v1/ws/connect"
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        rest_port: int = 0,
+        api_keys: Mapping[str, str] | None = None,
+        secret: str = "axol-sim-secret",
+        token_ttl: float = 3600.0,
+        # Emission
+        rate: float = 10.0,
+        seed: int = 0,
+        time_scale: float = 1.0,
+    ) -> None:
+        if api_keys is None:
+            api_keys = {generate_key(): "starter"}
+        if not api_keys:
+            raise ValueError("api_keys must hold at least one key")
+        bad = {k: t for k, t in api_keys.items() if not k or t not in AXOL_TIER_LIMITS}
+        if bad:
+            raise ValueError(f"bad keys or tiers {bad!r}; tiers: {list(AXOL_TIER_LIMITS)}")
+        if not rate > 0 or not token_ttl > 0 or not time_scale > 0:
+            raise ValueError("rate, token_ttl and time_scale must be > 0")
+        super().__init__(host=host, port=port)
+        self.api_keys = dict(api_keys)
+        self.secret = secret
+        self.token_ttl = float(token_ttl)
+        self.rate = float(rate)
+        self.time_scale = float(time_scale)
+        self._rest_requested_port = rest_port
+
+        #: every upgrade request seen, in order.
+        self.connections: deque[SeenConnection] = deque(maxlen=10_000)
+        #: (connection number, command as received) of every client message, in order.
+        self.commands: deque[tuple[int, dict[str, Any]]] = deque(maxlen=100_000)
+        #: HTTP status of every token exchange answered, in order.
+        self.exchanges: list[int] = []
+        #: (connection number, close code, reason) of every close the server made.
+        self.closes: list[tuple[int, int, str]] = []
+        #: (connection number, message type) of every message sent, in order.
+        self.sent: deque[tuple[int, str]] = deque(maxlen=100_000)
+
+        self._rng = random.Random(seed)
+        self._numbers = itertools.count(1)
+        self._users = itertools.count(1)
+        self._open: dict[int, ServerConnection] = {}
+        self._seen: dict[int, tuple[SeenConnection, dict[str, Any] | None, str, Route]] = {}
+        self._generation = 0  # tokens of an older generation are expired
+        self._failing: list[int] = []
+        self._ponging = True
+        self._rest: asyncio.Server | None = None
+        self._rest_sock: socket.socket | None = None
+
+    @property
+    def api_key(self) -> str:
+        """The first (by default the only) key this simulator accepts."""
+        return next(iter(self.api_keys))
+
+    @property
+    def rest_url(self) -> str:
+        """The REST base URL, e.g. ``http://127.0.0.1:54322`` (for ``rest_url=``)."""
+        if self._rest_sock is None:
+            raise RuntimeError("the simulator is not started")
+        return f"http://{self.host}:{self._rest_sock.getsockname()[1]}"
+
+    # -- fault hooks -------------------------------------------------------------------------
+
+    def close_connections(self, code: int = 1011, reason: str = "Internal error") -> None:
+        """Close every open connection with ``code`` (1011 internal error, 1013 rate limited).
+
+        Example:
+            >>> AxolSimulator().close_connections(1013, "Rate limited")  # none open
+        """
+        self._dispatch(self._close_all, code, reason)
+
+    def expire_tokens(self) -> None:
+        """Expire every token issued so far, closing open connections with 1008.
+
+        Example:
+            >>> AxolSimulator().expire_tokens()
+        """
+        self._generation += 1
+        self._dispatch(self._close_all, 1008, "Token expired")
+
+    def fail_exchanges(self, count: int, status: int = 503) -> None:
+        """Answer the next ``count`` token exchanges with ``status`` (e.g. 503).
+
+        Example:
+            >>> AxolSimulator().fail_exchanges(2)
+        """
+        self._failing.extend([status] * count)
+
+    def stop_pongs(self) -> None:
+        """Ignore JSON pings (no pong) until :meth:`resume_pongs`.
+
+        Example:
+            >>> sim = AxolSimulator(); sim.stop_pongs(); sim.ponging
+            False
+        """
+        self._ponging = False
+
+    def resume_pongs(self) -> None:
+        """Answer JSON pings again."""
+        self._ponging = True
+
+    @property
+    def ponging(self) -> bool:
+        """True while JSON pings are answered."""
+        return self._ponging
+
+    def commands_of(self, kind: str) -> list[dict[str, Any]]:
+        """The client commands of one type, all connections, in order."""
+        return [c for _, c in self.commands if c.get("type") == kind]
+
+    def issue_token(self, api_key: str | None = None, *, expires_in: float | None = None) -> str:
+        """A JWT for a key, as the exchange would give it.
+
+        Example:
+            >>> AxolSimulator().issue_token().count(".")
+            2
+        """
+        key = api_key or self.api_key
+        return issue_token(
+            self.secret,
+            address=f"user_{abs(hash(key)) % 10**6:06d}",
+            streams=list(AXOL_CHANNELS),
+            expires_in=self.token_ttl if expires_in is None else expires_in,
+            extra={"tier": self.api_keys[key], "gen": self._generation},
+        )
+
+    # -- lifecycle: both listeners -----------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._rest is None:
+            self._bind()
+            self._rest = await asyncio.start_server(self._serve_http, sock=self._rest_sock)
+        await super().start()
+
+    def _bind(self) -> socket.socket:
+        # Bind both sockets at once, so rest_url is known as early as url (start_background).
+        if self._rest_sock is None:
+            self._rest_sock = socket.create_server((self.host, self._rest_requested_port))
+        return super()._bind()
+
+    async def stop(self) -> None:
+        rest, self._rest = self._rest, None
+        if rest is not None:
+            rest.close()
+            await rest.wait_closed()
+        self._rest_sock = None
+        await super().stop()
+
+    # -- REST: the token exchange ------------------------------------------------------------
+
+    async def _serve_http(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = await read_http_request(reader, timeout=5.0)
+            status, payload = self._answer_http(request)
+            if request is not None and urlsplit(request.path).path == _TOKEN_PATH:
+                self.exchanges.append(status)
+            writer.write(http_response(status, payload))
+            await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    def _answer_http(self, request: Any) -> tuple[int, dict[str, Any]]:
+        if request is None:
+            return 400, {"detail": "Bad request"}
+        if urlsplit(request.path).path != _TOKEN_PATH:
+            return 404, {"detail": "Not found"}
+        if request.method != "POST":
+            return 405, {"detail": "Method not allowed"}
+        if self._failing:
+            return self._failing.pop(0), {"detail": "Service unavailable"}
+        key = request.headers.get("x-api-key")
+        if key not in self.api_keys:
+            return 401, {"detail": "Invalid API key"}
+        token = self.issue_token(key)
+        return 200, {"access_token": token, "token_type": "bearer", "expires_in": self.token_ttl}
+
+    # -- WebSocket ---------------------------------------------------------------------------
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        parts = urlsplit(request.path)
+        seen = SeenConnection(next(self._numbers), redact_url(request.path), "accepted")
+        self.connections.append(seen)
+        query = parse_qs(parts.query)
+        route = route_of(parts.path, query)
+        if route is None:
+            seen.outcome = "not found"
+            return connection.respond(404, "Not Found\n")
+        if isinstance(route, str):
+            seen.outcome = "bad request"
+            return connection.respond(400, f"{route}\n")
+        token = query.get("token", [None])[0]
+        claims: dict[str, Any] | None = None
+        why = "Authentication required"
+        if token:
+            try:
+                claims = verify_token(token, self.secret).raw
+                why = ""
+                if claims.get("gen") != self._generation:
+                    claims, why = None, "Token expired"
+            except InvalidToken as exc:
+                why = "Token expired" if "expired" in str(exc).lower() else "Invalid token"
+        self._seen[id(connection)] = (seen, claims, why, route)
+        if len(self._seen) > 1000:  # handshakes that failed after this point leave entries
+            del self._seen[next(iter(self._seen))]
+        return None
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        seen, claims, why, route = self._seen.pop(id(ws), (None, None, "", Route("main")))
+        if seen is None:
+            return
+        if claims is None:
+            seen.outcome = "closed 1008"
+            self.closes.append((seen.number, 1008, why))
+            await ws.close(1008, why)
+            return
+        seen.user_id = str(claims["sub"])
+        number = seen.number
+        self._open[number] = ws
+        session = {
+            "connection_id": f"conn_{number:06d}",
+            "user_id": seen.user_id,
+            "channels": [],
+            "connected_at": iso_now(),
+            "last_ping": None,
+            "state": "active",
+            "tier": claims.get("tier", "free"),
+            "route": route,
+        }
+        try:
+            if route.kind == "main":
+                await self._send(
+                    number,
+                    ws,
+                    "connected",
+                    {
+                        "connection_id": session["connection_id"],
+                        "message": "Connected to Axol API WebSocket",
+                        "available_channels": list(AXOL_CHANNELS),
+                    },
+                )
+            emitter = asyncio.create_task(self._emit(number, ws, session, int(claims["exp"])))
+            try:
+                async for raw in ws:
+                    await self._command(number, ws, session, raw)
+            finally:
+                emitter.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                    await emitter
+        except ConnectionClosed:
+            pass
+        finally:
+            self._open.pop(number, None)
+
+    async def _command(
+        self, number: int, ws: ServerConnection, session: dict[str, Any], raw: str | bytes
+    ) -> None:
+        try:
+            command = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            command = None
+        if not isinstance(command, dict):
+            await self._send(number, ws, "error", {"message": "Invalid JSON message"})
+            return
+        self.commands.append((number, command))
+        kind = command.get("type")
+        if kind == "ping":
+            session["last_ping"] = iso_now()
+            if self._ponging:
+                await self._send(number, ws, "pong", {})
+        elif kind == "get_info":
+            info = {k: v for k, v in session.items() if k not in ("tier", "route")}
+            await self._send(number, ws, "connection_info", info)
+        elif kind in ("subscribe", "unsubscribe"):
+            await self._subscription(number, ws, session, kind, command.get("channels"))
+        else:
+            await self._send(number, ws, "error", {"message": f"Unknown message type: {kind}"})
+
+    async def _subscription(
+        self, number: int, ws: ServerConnection, session: dict[str, Any], kind: str, asked: Any
+    ) -> None:
+        if not isinstance(asked, list) or not all(isinstance(c, str) for c in asked):
+            await self._send(
+                number,
+                ws,
+                "error",
+                {"message": "channels must be a list of names", "request": kind},
+            )
+            return
+        unknown = [c for c in asked if not _valid_channel(c)]
+        if unknown:
+            await self._send(
+                number,
+                ws,
+                "error",
+                {"message": f"Unknown channels: {', '.join(unknown)}", "request": kind},
+            )
+            return
+        current: list[str] = session["channels"]
+        if kind == "unsubscribe":
+            session["channels"] = [c for c in current if c not in asked]
+            words = f"Unsubscribed from {len(asked)} channels"
+        else:
+            new = [c for c in dict.fromkeys(asked) if c not in current]
+            limit = AXOL_TIER_LIMITS.get(session["tier"], 5)
+            if limit is not None and len(current) + len(new) > limit:
+                await self._send(
+                    number,
+                    ws,
+                    "error",
+                    {
+                        "message": f"Subscription limit reached: the {session['tier']} tier allows "
+                        f"{limit} subscriptions",
+                        "code": "subscription_limit",
+                        "request": kind,
+                        "limit": limit,
+                    },
+                )
+                return
+            session["channels"] = current + new
+            words = f"Subscribed to {len(asked)} channels"
+        await self._send(
+            number,
+            ws,
+            "subscription_result",
+            {"subscribed_channels": list(session["channels"]), "message": words},
+        )
+
+    async def _emit(
+        self, number: int, ws: ServerConnection, session: dict[str, Any], expires_at: int
+    ) -> None:
+        route: Route = session["route"]
+        # The gas endpoint sends every `interval` seconds, scaled for tests; others at `rate`.
+        pause = route.interval * self.time_scale if route.kind == "gas" else 1.0 / self.rate
+        while True:
+            await asyncio.sleep(pause)
+            if time.time() >= expires_at:
+                self.closes.append((number, 1008, "Token expired"))
+                await ws.close(1008, "Token expired")
+                return
+            out = self._next_message(session, route)
+            if out is not None:
+                kind, data, channel = out
+                await self._send(number, ws, kind, data, channel=channel, timestamp=iso_now())
+
+    def _next_message(
+        self, session: dict[str, Any], route: Route
+    ) -> tuple[str, dict[str, Any], str] | None:
+        rng = self._rng
+        if route.kind == "gas" and route.chain:
+            return (
+                "gas_update",
+                {"chain": route.chain, "gas_data": gas_data(route.chain, rng)},
+                (f"gas_prices_{route.chain}"),
+            )
+        if route.kind == "mempool" and route.chain:
+            return (
+                "pending_transaction",
+                pending_transaction(route.chain, rng),
+                (f"mempool_{route.chain}"),
+            )
+        if route.kind == "liquidations":
+            found = liquidation_message(route, rng)
+            return None if found is None else (*found, "liquidations")
+        channels = session["channels"]
+        if not channels:
+            return None
+        channel = rng.choice(channels)
+        return (*channel_message(channel, rng), channel)
+
+    async def _send(
+        self, number: int, ws: ServerConnection, kind: str, data: Any, **extra: Any
+    ) -> None:
+        await ws.send(message(kind, data, **extra))
+        self.sent.append((number, kind))
+
+    def _close_all(self, code: int, reason: str) -> None:
+        for number, ws in list(self._open.items()):
+            self.closes.append((number, code, reason))
+            self._keep(asyncio.get_running_loop().create_task(ws.close(code, reason)))
+
+
+def _valid_channel(name: str) -> bool:
+    if name in AXOL_CHANNELS:
+        return True
+    return name.startswith("gas_prices_") and name.removeprefix("gas_prices_") in AXOL_CHAINS
