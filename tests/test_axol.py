@@ -521,3 +521,35 @@ async def test_an_endpoint_refreshes_its_token_on_expiry(sim):
         assert sim.exchanges == [200, 200]
     finally:
         await conn.close()
+
+
+async def test_widget_toggles_subscribe_on_the_server_and_keep_secrets_out(sim, monkeypatch):
+    """The widget's toggles (browser messages) subscribe and unsubscribe Axol channels."""
+    import comm
+    import orjson
+
+    from streamwidgets import StreamWidget
+
+    from .test_widget import RecordingComm, from_browser
+
+    monkeypatch.setattr(comm, "create_comm", RecordingComm)
+    feed = feeds.axol(sim.url, api_key=KEY, rest_url=sim.rest_url)
+    w = StreamWidget(feed, streams=["gas_prices_ethereum"])
+    try:
+        await w.wait_async(state="connected", timeout=seconds(5))
+        await eventually(lambda: "gas_prices_polygon" in w.available_streams)
+        assert w.subscribe_supported is True
+        from_browser(w, kind="subscribe", stream="gas_prices_polygon")
+        await eventually(lambda: "gas_prices_polygon" in w.subscriptions and not w.pending)
+        from_browser(w, kind="unsubscribe", stream="gas_prices_ethereum")
+        await eventually(lambda: w.subscriptions == ["gas_prices_polygon"] and not w.pending)
+        assert {"type": "unsubscribe", "channels": ["gas_prices_ethereum"]} in sim.commands_of(
+            "unsubscribe"
+        )
+        await eventually(lambda: "gas_prices_polygon" in set(w.df["stream"]))
+        sent = orjson.dumps([data for _, _, data, _ in w.comm.sent], default=str)
+        token = w.connection.dialect.token
+        assert token is not None
+        assert KEY.encode() not in sent and token.reveal().encode() not in sent
+    finally:
+        await w.aclose()
