@@ -192,3 +192,27 @@ async def test_quickstart_smoke_in_notebook_7(page, jupyter_server):
     assert await recent.count() > 0
     root = (await wait_for_selector_in_output(page, ".sw-root")).first
     await save_screenshot(page, "quickstart-notebook7", element=root)
+
+
+async def test_a_feed_without_subscriptions_filters_on_the_client(page, jupyter_server):
+    """Hydra v1 has no subscribe step: its toggles hide and show streams in the browser."""
+    notebook = Path(__file__).resolve().parents[2] / "notebooks" / "hydra_v1.ipynb"
+    name = jupyter_server.copy_notebook(notebook)
+    await open_notebook(page, jupyter_server, name, "lab")
+    await run_all_cells(page, "lab", timeout=120)
+    state = (await wait_for_selector_in_output(page, ".sw-state")).first
+    await expect(state).to_have_attribute("data-state", "connected", timeout=seconds(20) * 1000)
+    note = (await wait_for_selector_in_output(page, ".sw-streams-note")).first
+    await expect(note).to_be_visible()
+    aircraft = page.locator('.sw-recent .sw-event[data-stream="aircraft"]')
+    await expect(aircraft.first).to_be_visible(timeout=seconds(20) * 1000)
+
+    toggle = (await wait_for_selector_in_output(page, '.sw-stream[data-stream="aircraft"]')).first
+    await expect(toggle).to_have_attribute("aria-pressed", "true")
+    await toggle.click()
+    await expect(toggle).to_have_attribute("aria-pressed", "false")
+    await expect(aircraft.first).to_be_hidden()
+    others = page.locator('.sw-recent .sw-event:not([data-stream="aircraft"])')
+    await expect(others.first).to_be_visible()
+    await toggle.click()
+    await expect(aircraft.first).to_be_visible(timeout=seconds(20) * 1000)
