@@ -12,7 +12,7 @@ import orjson
 
 from .exceptions import FrameError
 
-__all__ = ["dumps", "loads_frame", "preview"]
+__all__ = ["dumps", "loads_frame", "loads_object", "preview"]
 
 _PREVIEW_LIMIT = 200
 
@@ -28,6 +28,27 @@ def loads_frame(frame: str | bytes) -> Any:
         return orjson.loads(frame)
     except orjson.JSONDecodeError as exc:
         raise FrameError(f"not JSON ({exc.msg}): {preview(frame)}") from None
+
+
+def loads_object(frame: str | bytes) -> dict[str, Any]:
+    """Decode a text frame holding one JSON object, the shape every JSON feed sends.
+
+    Binary frames, invalid JSON and anything but an object raise :class:`FrameError`.
+
+    Example:
+        >>> loads_object('{"type": "pong"}')
+        {'type': 'pong'}
+        >>> loads_object("[1]")
+        Traceback (most recent call last):
+        ...
+        streamwidgets.exceptions.FrameError: expected a JSON object, got list: '[1]'
+    """
+    if isinstance(frame, bytes):
+        raise FrameError(f"unexpected binary frame: {preview(frame)}")
+    message = loads_frame(frame)
+    if not isinstance(message, dict):
+        raise FrameError(f"expected a JSON object, got {type(message).__name__}: {preview(frame)}")
+    return message
 
 
 def dumps(obj: Any) -> str:

@@ -70,7 +70,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..events import Control, Event, Heartbeat, Reply, ServerNotice, Welcome
 from ..exceptions import ConfigurationError, FrameError, StreamNotAvailable
-from ..jsonutil import dumps, loads_frame, preview
+from ..jsonutil import dumps, loads_object, preview
 from ..secret import Secret
 from ._config import to_ns
 from .axol_auth import exchange_key
@@ -245,13 +245,7 @@ class AxolDialect(Dialect):
     # Frames -------------------------------------------------------------------
 
     def parse(self, frame: str | bytes, received_ns: int) -> list[Event | Control]:
-        if isinstance(frame, bytes):
-            raise FrameError(f"unexpected binary frame: {preview(frame)}")
-        message = loads_frame(frame)
-        if not isinstance(message, dict):
-            raise FrameError(
-                f"expected a JSON object, got {type(message).__name__}: {preview(frame)}"
-            )
+        message = loads_object(frame)
         kind = message.get("type")
         if not isinstance(kind, str) or not kind:
             raise FrameError(f"message without a 'type': {preview(frame)}")
@@ -275,7 +269,7 @@ class AxolDialect(Dialect):
         # The stream of a data message that names no channel.
         return channel_of(kind)
 
-    def _welcome(self, data: Any, frame: str) -> Welcome:
+    def _welcome(self, data: Any, frame: str | bytes) -> Welcome:
         if not isinstance(data, dict) or not isinstance(data.get("available_channels"), list):
             raise FrameError(f"'connected' without available_channels: {preview(frame)}")
         self._server_channels = [str(c) for c in data["available_channels"]]

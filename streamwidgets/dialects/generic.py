@@ -35,8 +35,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..events import Control, Event, Heartbeat, Reply, Welcome
-from ..exceptions import ConfigurationError, FrameError, StreamNotAvailable
-from ..jsonutil import dumps, loads_frame, preview
+from ..exceptions import ConfigurationError, StreamNotAvailable
+from ..jsonutil import dumps, loads_object
 from ..secret import Secret, redact_url
 from ._config import (
     MISSING,
@@ -264,13 +264,7 @@ class GenericDialect(Dialect):
     # Frames -------------------------------------------------------------------
 
     def parse(self, frame: str | bytes, received_ns: int) -> list[Event | Control]:
-        if isinstance(frame, bytes):
-            raise FrameError(f"unexpected binary frame: {preview(frame)}")
-        message = loads_frame(frame)
-        if not isinstance(message, dict):
-            raise FrameError(
-                f"expected a JSON object, got {type(message).__name__}: {preview(frame)}"
-            )
+        message = loads_object(frame)
         if self._welcome is not None and matches(message, self._welcome):
             return [self._read_welcome(message)]
         if self._heartbeat is not None and matches(message, self._heartbeat):

@@ -35,7 +35,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from ..events import Control, Event, Heartbeat, Reply, ServerNotice, Welcome
 from ..exceptions import ConfigurationError, FrameError, StreamNotAvailable
-from ..jsonutil import dumps, loads_frame, preview
+from ..jsonutil import dumps, loads_object, preview
 from ..secret import Secret
 from .base import CloseAction, CloseDecision, ConnectTarget, Dialect, Keepalive, Outgoing
 
@@ -132,13 +132,7 @@ class HydraDialect(Dialect):
         return True
 
     def parse(self, frame: str | bytes, received_ns: int) -> list[Event | Control]:
-        if isinstance(frame, bytes):
-            raise FrameError(f"unexpected binary frame: {preview(frame)}")
-        message = loads_frame(frame)
-        if not isinstance(message, dict):
-            raise FrameError(
-                f"expected a JSON object, got {type(message).__name__}: {preview(frame)}"
-            )
+        message = loads_object(frame)
         kind = message.get("type")
         if not isinstance(kind, str):
             raise FrameError(f"message without a 'type': {preview(frame)}")

@@ -64,7 +64,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..events import Control, Event, ServerNotice, Welcome
 from ..exceptions import ConfigurationError, FrameError, StreamNotAvailable
-from ..jsonutil import loads_frame, preview
+from ..jsonutil import loads_object, preview
 from ..secret import Secret
 from .base import CloseAction, CloseDecision, ConnectTarget, Dialect, Keepalive
 
@@ -241,13 +241,7 @@ class HydraV1Dialect(Dialect):
         return self._snapshot_at is not None
 
     def parse(self, frame: str | bytes, received_ns: int) -> list[Event | Control]:
-        if isinstance(frame, bytes):
-            raise FrameError(f"unexpected binary frame: {preview(frame)}")
-        message = loads_frame(frame)
-        if not isinstance(message, dict):
-            raise FrameError(
-                f"expected a JSON object, got {type(message).__name__}: {preview(frame)}"
-            )
+        message = loads_object(frame)
         kind = message.get("type")
         if not isinstance(kind, str) or not kind:
             raise FrameError(f"message without a 'type': {preview(frame)}")
@@ -263,7 +257,7 @@ class HydraV1Dialect(Dialect):
             return list(self._signal_events(data, received_ns, event_ns, snapshot, frame))
         return [Event(stream_of(kind), kind, data, received_ns, event_ns, snapshot)]
 
-    def _welcome(self, data: Any, frame: str) -> Welcome:
+    def _welcome(self, data: Any, frame: str | bytes) -> Welcome:
         if not isinstance(data, dict) or not isinstance(data.get("scopes"), list):
             raise FrameError(f"'connected' without scopes: {preview(frame)}")
         self.available_streams = [str(s) for s in data["scopes"]]
@@ -288,7 +282,7 @@ class HydraV1Dialect(Dialect):
         return True
 
     def _signal_events(
-        self, data: Any, received_ns: int, event_ns: int | None, snapshot: bool, frame: str
+        self, data: Any, received_ns: int, event_ns: int | None, snapshot: bool, frame: str | bytes
     ) -> list[Event]:
         signals = data.get("signals") if isinstance(data, dict) else None
         if not isinstance(signals, list):
