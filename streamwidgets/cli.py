@@ -18,8 +18,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 __all__ = ["build_parser", "main"]
 
@@ -223,28 +224,17 @@ def _run_axol(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
 
-    async def serve() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
-        async with sim:
-            print(f"Axol simulator: stream {sim.url}, token exchange {sim.rest_url}")
-            # A simulator key, printed on purpose: it is no real Axol credential.
-            print(f"Simulator API key ({args.tier} tier; not a real Axol key):")
-            print(sim.api_key)
-            print(f"Connect with: feeds.axol({sim.url!r}, api_key=..., rest_url={sim.rest_url!r})")
-            print("Press Ctrl-C to stop.", flush=True)
-            if args.ready_file is not None:
-                port = int(sim.rest_url.rsplit(":", 1)[1])
-                _write_atomically(args.ready_file, f"{sim.port}\n{port}\n")
-            await stop.wait()
-        print("Axol simulator stopped.", file=sys.stderr, flush=True)
+    def announce() -> None:
+        print(f"Axol simulator: stream {sim.url}, token exchange {sim.rest_url}")
+        # A simulator key, printed on purpose: it is no real Axol credential.
+        print(f"Simulator API key ({args.tier} tier; not a real Axol key):")
+        print(sim.api_key)
+        print(f"Connect with: feeds.axol({sim.url!r}, api_key=..., rest_url={sim.rest_url!r})")
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve())
-    return 0
+    def ready() -> str:
+        return f"{sim.port}\n{int(sim.rest_url.rsplit(':', 1)[1])}\n"
+
+    return _serve_until_stopped(sim, "Axol simulator", announce, ready, args.ready_file)
 
 
 def _add_sim_hydra_v1(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -289,35 +279,18 @@ def _run_hydra_v1(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
 
-    async def serve() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
-        async with sim:
-            print(f"Hydra v1 simulator listening on {sim.url}")
-            # A simulator key, printed on purpose: it is no real Hydra credential.
-            print("Simulator API key (every scope; not a real Hydra key):")
-            print(sim.api_key)
-            print("Press Ctrl-C to stop.", flush=True)
-            if args.ready_file is not None:
-                _write_atomically(args.ready_file, f"{sim.port}\n")
-            await stop.wait()
-        print("Hydra v1 simulator stopped.", file=sys.stderr, flush=True)
+    def announce() -> None:
+        print(f"Hydra v1 simulator listening on {sim.url}")
+        # A simulator key, printed on purpose: it is no real Hydra credential.
+        print("Simulator API key (every scope; not a real Hydra key):")
+        print(sim.api_key)
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve())
-    return 0
+    return _serve_until_stopped(
+        sim, "Hydra v1 simulator", announce, lambda: f"{sim.port}\n", args.ready_file
+    )
 
 
 def _run_hydra(args: argparse.Namespace) -> int:
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve_hydra(args))
-    return 0
-
-
-async def _serve_hydra(args: argparse.Namespace) -> None:
     from streamwidgets.simulators.hydra import HydraSimulator
 
     sim = HydraSimulator(
@@ -338,13 +311,8 @@ async def _serve_hydra(args: argparse.Namespace) -> None:
         huge_frame_after=args.huge_frame_after,
         huge_size=args.huge_size,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    # SIGTERM (what a benchmark harness sends) should stop as cleanly as Ctrl-C.
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    async with sim:
+
+    def announce() -> None:
         token = sim.issue_token(expires_in=args.token_ttl)
         print(f"Hydra simulator listening on {sim.url}")
         print(
@@ -353,11 +321,39 @@ async def _serve_hydra(args: argparse.Namespace) -> None:
         )
         print(token)
         print(f"Connect to: {sim.url}?token={token}")
-        print("Press Ctrl-C to stop.", flush=True)
-        if args.ready_file is not None:
-            _write_atomically(args.ready_file, f"{sim.port}\n")
-        await stop.wait()
-    print("Hydra simulator stopped.", file=sys.stderr, flush=True)
+
+    return _serve_until_stopped(
+        sim, "Hydra simulator", announce, lambda: f"{sim.port}\n", args.ready_file
+    )
+
+
+def _serve_until_stopped(
+    sim: Any,
+    label: str,
+    announce: Callable[[], None],
+    ready_text: Callable[[], str],
+    ready_file: Path | None,
+) -> int:
+    """Run a simulator until Ctrl-C or SIGTERM; announce it, then write the ready file."""
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        # SIGTERM (what a benchmark harness sends) should stop as cleanly as Ctrl-C.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        async with sim:
+            announce()
+            print("Press Ctrl-C to stop.", flush=True)
+            if ready_file is not None:
+                _write_atomically(ready_file, ready_text())
+            await stop.wait()
+        print(f"{label} stopped.", file=sys.stderr, flush=True)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())
+    return 0
 
 
 def _write_atomically(path: Path, text: str) -> None:
