@@ -60,4 +60,32 @@ def block_on(coro: Coroutine[Any, Any, T]) -> T:
 
         nest_asyncio2.apply(loop)
         _patched.add(id(loop))
-    return loop.run_until_complete(coro)
+    pending_before = _ready_handles(loop)
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        _refill_ready(loop, pending_before)
+
+
+def _ready_handles(loop: asyncio.AbstractEventLoop) -> int:
+    ready = getattr(loop, "_ready", None)
+    return len(ready) if ready is not None else 0
+
+
+def _refill_ready(loop: asyncio.AbstractEventLoop, count: int) -> None:
+    """Leave at least ``count`` handles ready, padding with no-ops.
+
+    The cell that blocks runs inside one iteration of the loop; when that
+    iteration began before nest-asyncio2 patched the loop (the first cell that
+    blocks, and any later block in that same cell), it is asyncio's own
+    ``_run_once``, which pops as many ready handles as it counted when it
+    started. The nested run may have run those already, and asyncio would then
+    pop from an empty deque and kill the kernel.
+    """
+    missing = count - _ready_handles(loop)
+    for _ in range(missing):
+        loop.call_soon(_nothing)
+
+
+def _nothing() -> None:
+    return None
