@@ -60,14 +60,13 @@ from streamwidgets.simulators.axol_protocol import (
     channel_message,
     gas_data,
     generate_key,
-    http_response,
     iso_now,
     liquidation_message,
     message,
     pending_transaction,
-    read_http_request,
     route_of,
 )
+from streamwidgets.simulators.http import HttpRequest, http_response, read_http_request
 from streamwidgets.simulators.server import LoopbackServer
 from streamwidgets.simulators.tokens import InvalidToken, issue_token, verify_token
 
@@ -283,7 +282,7 @@ class AxolSimulator(LoopbackServer):
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    def _answer_http(self, request: Any) -> tuple[int, dict[str, Any]]:
+    def _answer_http(self, request: HttpRequest | None) -> tuple[int, dict[str, Any]]:
         if request is None:
             return 400, {"detail": "Bad request"}
         if urlsplit(request.path).path != _TOKEN_PATH:

@@ -1,4 +1,4 @@
-"""What the Axol simulator sends, and its small HTTP side (the token exchange).
+"""What the Axol simulator sends (its HTTP side is :mod:`streamwidgets.simulators.http`).
 
 Channel names, chains and tier limits are those of :mod:`streamwidgets.dialects.axol`, so
 simulator and client cannot drift apart. Payloads follow the document where it shows them
@@ -14,18 +14,18 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 import random
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http import HTTPStatus
 from typing import Any
 
-import h11
 import orjson
 
 from streamwidgets.dialects.axol import AXOL_CHAINS, AXOL_CHANNELS, AXOL_TIER_LIMITS
+
+# Re-exported from their former home here.
+from streamwidgets.simulators.http import HttpRequest, http_response, read_http_request
 
 __all__ = [
     "AXOL_CHAINS",
@@ -45,9 +45,6 @@ __all__ = [
     "route_of",
 ]
 
-# Limits of the HTTP side: a token request is tiny.
-_MAX_HEAD = 16 * 1024
-_MAX_BODY = 64 * 1024
 _BASE_GWEI = {"ethereum": 20.0, "polygon": 40.0, "arbitrum": 0.1}
 
 
@@ -114,65 +111,6 @@ def channel_message(channel: str, rng: random.Random) -> tuple[str, dict[str, An
         "status": rng.choice(["operational"] * 9 + ["degraded"]),
         "latency_ms": rng.randint(20, 90),
     }
-
-
-@dataclass(frozen=True, slots=True)
-class HttpRequest:
-    """An HTTP/1.1 request as the simulator's REST side read it."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-async def read_http_request(reader: asyncio.StreamReader, timeout: float) -> HttpRequest | None:
-    """Read one request, bounded in size and time; None if it is not a valid request.
-
-    h11 (httpx's own HTTP/1.1 engine, so already installed) does the parsing.
-    """
-    connection = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD)
-    request: h11.Request | None = None
-    body = bytearray()
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                event = connection.next_event()
-                if event is h11.NEED_DATA:
-                    connection.receive_data(await reader.read(4096))
-                elif isinstance(event, h11.Request):
-                    request = event
-                elif isinstance(event, h11.Data):
-                    body += event.data
-                    if len(body) > _MAX_BODY:
-                        return None
-                elif isinstance(event, h11.EndOfMessage) and request is not None:
-                    break
-                else:  # the client went away, or sent something else
-                    return None
-    except (TimeoutError, h11.RemoteProtocolError):
-        return None
-    headers = {name.decode().lower(): value.decode("latin-1") for name, value in request.headers}
-    return HttpRequest(request.method.decode(), request.target.decode(), headers, bytes(body))
-
-
-def http_response(status: int, payload: Any) -> bytes:
-    """A complete HTTP/1.1 JSON response that closes the connection.
-
-    Writing one fixed-shape response needs no parser, so it is formatted here.
-
-    Example:
-        >>> http_response(401, {"detail": "x"}).split(b"\\r\\n")[0]
-        b'HTTP/1.1 401 Unauthorized'
-    """
-    body = orjson.dumps(payload)
-    head = (
-        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
-        "Content-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n"
-        "Connection: close\r\n\r\n"
-    )
-    return head.encode() + body
 
 
 # -- the specialised endpoints ---------------------------------------------------------------
