@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sim(commands)
     _add_demo(commands)
     _add_lab(commands)
+    _add_record(commands)
     return parser
 
 
@@ -54,6 +55,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     return int(args.func(args))
+
+
+# -- record, sim replay (in cli_record) --------------------------------------------------------
+
+
+def _add_record(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from .cli_record import add_record_command
+
+    add_record_command(commands)
+
+
+def _add_sim_replay(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from .cli_record import add_sim_replay
+
+    add_sim_replay(kinds)
 
 
 # -- demo --------------------------------------------------------------------------------------
@@ -179,6 +195,60 @@ def _add_sim(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     hydra.set_defaults(func=_run_hydra)
     _add_sim_hydra_v1(kinds)
     _add_sim_axol(kinds)
+    _add_sim_replay(kinds)
+    _add_sim_hyperoru(kinds)
+    _add_sim_pusher(kinds)
+
+
+def _add_sim_pusher(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sim = kinds.add_parser(
+        "pusher", help="Pusher-compatible stream: REST session bootstrap + Pusher protocol 7"
+    )
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8765, help="WebSocket port; 0 picks a free one")
+    sim.add_argument("--rest-port", type=int, default=0, help="REST port; 0 picks a free one")
+    sim.add_argument("--rate", type=float, default=10.0, help="data events/s per connection")
+    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--activity-timeout", type=float, default=120.0, help="seconds")
+    sim.add_argument("--token", default=None, help="the Bearer token to accept (default: new)")
+    sim.add_argument(
+        "--ready-file",
+        type=Path,
+        default=None,
+        help="once listening, write the WebSocket port (line 1) and the REST port (line 2)",
+    )
+    sim.set_defaults(func=_run_pusher)
+
+
+def _run_pusher(args: argparse.Namespace) -> int:
+    from streamwidgets.simulators.pusher import PusherSimulator
+    from streamwidgets.simulators.pusher_protocol import generate_token
+
+    try:
+        sim = PusherSimulator(
+            host=args.host,
+            port=args.port,
+            rest_port=args.rest_port,
+            tokens={args.token or generate_token(): "user_1"},
+            activity_timeout=args.activity_timeout,
+            rate=args.rate,
+            seed=args.seed,
+        )
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+
+    def announce() -> None:
+        # Clients need only the REST base URL: the session answer names the WebSocket.
+        print(f"Pusher simulator: REST {sim.base_url}, WebSocket {sim.url}{sim.app_key}")
+        # A simulator token, printed on purpose: it is no real credential.
+        print("Simulator Bearer token (not a real credential):")
+        print(sim.token)
+        print(f"Connect with: feeds.pusher({sim.base_url!r}, token=...)")
+
+    def ready() -> str:
+        return f"{sim.port}\n{int(sim.base_url.rsplit(':', 1)[1])}\n"
+
+    return _serve_until_stopped(sim, "Pusher simulator", announce, ready, args.ready_file)
 
 
 def _add_sim_axol(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -235,6 +305,49 @@ def _run_axol(args: argparse.Namespace) -> int:
         return f"{sim.port}\n{int(sim.rest_url.rsplit(':', 1)[1])}\n"
 
     return _serve_until_stopped(sim, "Axol simulator", announce, ready, args.ready_file)
+
+
+def _add_sim_hyperoru(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    hyo = kinds.add_parser("hyperoru", help="the Hyperoru account stream (ws://HOST:PORT/ws)")
+    hyo.add_argument("--host", default="127.0.0.1")
+    hyo.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    hyo.add_argument("--rate", type=float, default=10.0, help="broadcasts/s per connection")
+    hyo.add_argument(
+        "--asset-curve-interval", type=float, default=60.0, help="s between asset_curve_update"
+    )
+    hyo.add_argument("--seed", type=int, default=0)
+    hyo.add_argument("--session-token", default=None, help="the token to accept (default: new)")
+    hyo.add_argument(
+        "--ready-file", type=Path, default=None, help="write the port to this file once listening"
+    )
+    hyo.set_defaults(func=_run_hyperoru)
+
+
+def _run_hyperoru(args: argparse.Namespace) -> int:
+    from streamwidgets.simulators.hyperoru import HyperoruSimulator
+
+    try:
+        sim = HyperoruSimulator(
+            host=args.host,
+            port=args.port,
+            session_tokens=None if args.session_token is None else [args.session_token],
+            rate=args.rate,
+            asset_curve_interval=args.asset_curve_interval,
+            seed=args.seed,
+        )
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+
+    def announce() -> None:
+        print(f"Hyperoru simulator listening on {sim.url}")
+        # A simulator token, printed on purpose: it is no real Hyperoru credential.
+        print("Simulator session token (not a real Hyperoru token):")
+        print(sim.session_token)
+        print(f"Connect with: feeds.hyperoru({sim.url!r}, session_token=...)")
+
+    return _serve_until_stopped(
+        sim, "Hyperoru simulator", announce, lambda: f"{sim.port}\n", args.ready_file
+    )
 
 
 def _add_sim_hydra_v1(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

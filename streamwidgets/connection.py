@@ -22,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import (
@@ -35,7 +35,7 @@ from websockets.frames import Frame, Opcode
 
 from .backoff import Backoff
 from .buffer import EventBuffer
-from .dialects.base import CloseAction, CloseDecision, Dialect, Outgoing
+from .dialects.base import CloseAction, CloseDecision, Dialect, Keepalive, Outgoing
 from .events import Event, Heartbeat, Reply, ServerNotice, Welcome
 from .exceptions import (
     AuthenticationFailed,
@@ -47,6 +47,11 @@ from .exceptions import (
 from .jsonutil import preview
 from .stats import ConnectionStats, RejectedFrame
 from .wirelog import RedactingLogger
+
+if TYPE_CHECKING:
+    import os
+
+    from .recording import Recorder
 
 __all__ = ["Connection", "State", "StateChange", "SubscriptionResult"]
 
@@ -187,7 +192,7 @@ class Connection:
         self.history: deque[StateChange] = deque(maxlen=_HISTORY)
         self.open_timeout = float(open_timeout)
         self.request_timeout = float(request_timeout)
-        self.backoff = backoff or Backoff()
+        self.backoff = backoff or dialect.reconnect_backoff() or Backoff()
         self.healthy_after = float(healthy_after)
         self.max_attempts = max_attempts
         self.max_frame_bytes = max_frame_bytes
@@ -215,6 +220,7 @@ class Connection:
         self._last_frame_ns = 0
         self._closing = False
         self._paused_at_ns: int | None = None
+        self._recorder: Recorder | None = None
         self._wire_log = RedactingLogger(logging.getLogger("streamwidgets.wire"), dialect.secrets)
         self.history.append(StateChange(self._state, self._reason, time.time()))
 
@@ -332,6 +338,9 @@ class Connection:
         self._set_state(State.CLOSED, "closed by the client")
         for queue in self._queues:
             self._end_queue(queue)
+        if self._recorder is not None:
+            await self._recorder.aclose("the connection was closed")
+        await self.dialect.aclose()
 
     # Subscriptions and requests -----------------------------------------------
 
@@ -381,6 +390,7 @@ class Connection:
             future = asyncio.get_running_loop().create_future()
             waiting.append(future)
         try:
+            self._record_sent(out.frame)
             await ws.send(out.frame)
         except ConnectionClosed:
             raise RequestError("the connection closed while sending") from None
@@ -389,8 +399,9 @@ class Connection:
         try:
             reply = await asyncio.wait_for(future, timeout or self.request_timeout)
         except TimeoutError:
-            with contextlib.suppress(ValueError):
+            with contextlib.suppress(ValueError, KeyError):
                 self._pending[out.reply_key or ""].remove(future)
+            self._drop_if_idle(out.reply_key or "")
             raise RequestError(
                 f"no reply to {out.reply_key!r} within {timeout or self.request_timeout} s"
             ) from None
@@ -428,6 +439,48 @@ class Connection:
     def release_queue(self, queue: asyncio.Queue[Event | None]) -> None:
         """Stop feeding a queue made by :meth:`event_queue`."""
         _discard(self._queues, queue)
+
+    # Recording --------------------------------------------------------------------
+
+    def record(self, path: str | os.PathLike[str], **options: Any) -> Recorder:
+        """Record every received frame, with its time and the state changes, to ``path``.
+
+        See :mod:`streamwidgets.recording` for the formats and ``options``
+        (``include_sent``, ``max_bytes``, ``max_duration``...). The recording ends with
+        :meth:`stop_recording`, when a bound is reached, or when the connection closes.
+
+        Raises:
+            ConfigurationError: already recording, or a bad path or option.
+
+        Example:
+            >>> conn.record("feed.jsonl.gz", max_duration=60)  # doctest: +SKIP
+            <Recorder feed.jsonl.gz recording frames=0 bytes=... lost=0>
+        """
+        from .recording import Recorder
+
+        if self._recorder is not None and self._recorder.active:
+            raise ConfigurationError(f"already recording to {self._recorder.path}")
+        recorder = Recorder(path, dialect=self.dialect, **options)
+        recorder.follow(self)
+        self._recorder = recorder
+        return recorder
+
+    @property
+    def recorder(self) -> Recorder | None:
+        """The current (or last stopped) recording made by :meth:`record`, else None."""
+        return self._recorder
+
+    async def stop_recording(self) -> Recorder | None:
+        """End the current recording (if any), wait until its file is complete, return it."""
+        recorder, self._recorder = self._recorder, None
+        if recorder is not None:
+            await recorder.aclose()
+        return recorder
+
+    def _record_sent(self, frame: str | bytes) -> None:
+        recorder = self._recorder
+        if recorder is not None:
+            recorder.sent(frame, time.time_ns())
 
     # The task -------------------------------------------------------------------
 
@@ -469,6 +522,9 @@ class Connection:
             delay = self.backoff.next_delay(
                 slow=decision.action is CloseAction.RECONNECT_SLOW, at_least=decision.min_delay
             )
+            if decision.max_delay is not None:
+                # The feed asks for haste (Pusher 4200-4299); max_attempts still bounds it.
+                delay = min(delay, decision.max_delay)
             self._set_state(
                 State.RECONNECTING, f"{decision.reason}; retrying in {delay:.1f} s", self._code
             )
@@ -504,19 +560,21 @@ class Connection:
                 self._cap_reads(ws)
                 self._last_frame_ns = time.time_ns()
                 for message in target.first_messages:
+                    self._record_sent(message)
                     await ws.send(message)
-                watchdog = self._spawn(self._watch(ws, keepalive.idle_timeout))
-                pinger = None
-                if keepalive.ping_interval and keepalive.ping_frame:
-                    pinger = self._spawn(
-                        self._ping(ws, keepalive.ping_interval, keepalive.ping_frame)
-                    )
+                watchdog, pinger = self._keep_alive(ws, keepalive)
                 try:
                     self._welcomed = False
                     if self.dialect.needs_welcome:
                         await self._await_welcome(ws)
+                        if self.dialect.keepalive() != keepalive:
+                            # The welcome set the rules (Pusher's activity_timeout).
+                            watchdog.cancel()
+                            if pinger is not None:
+                                pinger.cancel()
+                            watchdog, pinger = self._keep_alive(ws, self.dialect.keepalive())
                     self._on_connected(lost_at_ns)
-                    self._spawn(self._resubscribe())
+                    self._spawn(self._resubscribe_and_follow_up())
                     await self._receive(ws)
                 finally:
                     watchdog.cancel()
@@ -557,6 +615,16 @@ class Connection:
         finally:
             self._ws = None
 
+    def _keep_alive(
+        self, ws: ClientConnection, keepalive: Keepalive
+    ) -> tuple[asyncio.Task[Any], asyncio.Task[Any] | None]:
+        watchdog = self._spawn(self._watch(ws, keepalive.idle_timeout))
+        pinger = None
+        if keepalive.ping_interval and keepalive.ping_frame:
+            ping = self._ping_when_idle if keepalive.ping_when_idle else self._ping
+            pinger = self._spawn(ping(ws, keepalive.ping_interval, keepalive.ping_frame))
+        return watchdog, pinger
+
     def _decide(self, code: int | None, reason: str) -> CloseDecision:
         self._code = code
         return self.dialect.on_close(code, self._mask(reason))
@@ -573,6 +641,11 @@ class Connection:
         async with asyncio.timeout(self.open_timeout):
             while not self._welcomed:
                 self._handle_frame(await ws.recv())
+                await self._send_answers(ws)
+
+    async def _send_answers(self, ws: ClientConnection) -> None:
+        for answer in self.dialect.take_answers():
+            await ws.send(answer)
 
     def _on_connected(self, lost_at_ns: int | None) -> None:
         now = time.time_ns()
@@ -604,10 +677,20 @@ class Connection:
         except RequestError as exc:
             logger.warning("subscribing after connect failed: %s", exc)
 
+    async def _resubscribe_and_follow_up(self) -> None:
+        await self._resubscribe()
+        # What the dialect asks after every connect (e.g. fresh state: nothing is replayed).
+        for out in self.dialect.after_connect():
+            try:
+                await self.send(out)
+            except RequestError as exc:
+                logger.warning("a request after connecting failed: %s", self._mask(exc))
+
     async def _send_subscribe(self, streams: list[str]) -> SubscriptionResult:
-        rejected: dict[str, str] = {}
+        rejected: dict[str, str] = await self.dialect.authorize(streams)
         active = list(self._wanted)
-        for out in self.dialect.subscribe(streams):
+        streams = [s for s in streams if s not in rejected]
+        for out in self.dialect.subscribe(streams) if streams else []:
             reply = await self.send(out)
             if reply is None:
                 continue
@@ -633,6 +716,7 @@ class Connection:
         while True:
             frame = await ws.recv()
             events = self._handle_frame(frame)
+            await self._send_answers(ws)
             since_yield += len(events) or 1
             if self._queues and events:
                 self._queue_blocked = True
@@ -651,6 +735,9 @@ class Connection:
         """Parse a frame, route control messages, buffer events; return the events."""
         now = time.time_ns()
         self._last_frame_ns = now
+        recorder = self._recorder
+        if recorder is not None:
+            recorder.received(frame, now)
         stats = self.stats
         stats.frames += 1
         stats.bytes += len(frame)
@@ -700,6 +787,7 @@ class Connection:
                 if not future.done():
                     future.set_result(item)
                     break
+            self._drop_if_idle(item.key)
         elif isinstance(item, ServerNotice):
             self.notices.append(item)
             if item.is_error:
@@ -745,7 +833,21 @@ class Connection:
         while True:
             await asyncio.sleep(interval)
             with contextlib.suppress(ConnectionClosed):
+                self._record_sent(frame)
                 await ws.send(frame)
+
+    async def _ping_when_idle(self, ws: ClientConnection, idle: float, frame: str) -> None:
+        # One ping per silence of `idle` seconds; the watchdog ends the connection if the
+        # silence lasts on (Pusher: activity_timeout, then the pong timeout).
+        pinged_at = 0
+        while True:
+            silent = (time.time_ns() - self._last_frame_ns) / 1e9
+            if silent >= idle and pinged_at != self._last_frame_ns:
+                pinged_at = self._last_frame_ns
+                with contextlib.suppress(ConnectionClosed):
+                    await ws.send(frame)
+                silent = 0.0
+            await asyncio.sleep(max(idle - silent, idle / 20, 0.01))
 
     # Helpers --------------------------------------------------------------------
 
@@ -762,6 +864,11 @@ class Connection:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+    def _drop_if_idle(self, key: str) -> None:
+        # Reply keys may be unique request ids: keep no empty queue per answered id.
+        if not self._pending.get(key, True):
+            del self._pending[key]
 
     def _fail_pending(self, reason: str) -> None:
         for waiting in self._pending.values():

@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any, Literal
 
 from .dialects.base import Dialect
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
         AxolMempoolDialect,
     )
     from .dialects.hydra_v1 import HydraV1Dialect
+    from .dialects.hyperoru import HyperoruDialect
+    from .dialects.pusher import PusherDialect
+    from .replay import ReplayDialect
 
 __all__ = [
     "axol",
@@ -32,6 +36,9 @@ __all__ = [
     "generic",
     "hydra",
     "hydra_v1",
+    "hyperoru",
+    "pusher",
+    "replay",
 ]
 
 HYDRA_URL = "wss://api.hydra.app/stream"
@@ -162,6 +169,68 @@ def axol_liquidations(
     return AxolLiquidationsDialect(base_url, api_key=api_key, **options)
 
 
+def hyperoru(
+    url: str = "wss://api.production.hyperoru.com/ws",
+    *,
+    session_token: str | Secret,
+    allow_orders: bool = False,
+    **options: Any,
+) -> HyperoruDialect:
+    """The Hyperoru account stream (see :mod:`streamwidgets.dialects.hyperoru`).
+
+    The token goes in ``?session_token=`` and is masked in every shown URL; a refused token
+    stops the connection at once. Requests (``bootstrap``, ``get_snapshot``,
+    ``get_asset_curve``, ``switch_account``, ``ping``, ``place_order``) are awaitables of
+    ``feed.requests(stream)`` or ``widget.requests``.
+
+    Args:
+        url: the endpoint (the production one by default), without the token.
+        session_token: the session token; it never appears in a repr, log or message.
+        allow_orders: True makes ``place_order`` available; otherwise it raises and sends
+            nothing.
+        **options: ``bootstrap_on_connect``, ``ping_interval``, ``missed_pongs``,
+            ``max_pending``.
+
+    Example:
+        >>> feed = hyperoru(session_token="hyo_secret")
+        >>> feed.describe()["url"]
+        'wss://api.production.hyperoru.com/ws?session_token=***'
+    """
+    from .dialects.hyperoru import HyperoruDialect
+
+    return HyperoruDialect(url, session_token=session_token, allow_orders=allow_orders, **options)
+
+
+def pusher(
+    base_url: str,
+    *,
+    token: str | Secret,
+    streams: list[str] | tuple[str, ...] | None = None,
+    **options: Any,
+) -> PusherDialect:
+    """The Pusher-compatible stream with session bootstrap (:mod:`streamwidgets.dialects.pusher`).
+
+    Before every connection attempt the catalog and a session are fetched from
+    ``base_url`` with the Bearer token; the session says where the WebSocket is.
+    Presence streams are signed by the channel-auth endpoint once connected.
+
+    Args:
+        base_url: the REST base, e.g. ``https://api.example.com``.
+        token: the Bearer token; it never appears in a repr, log or message.
+        streams: the streams the session is asked for (None: every catalog stream).
+        **options: ``activity_timeout``, ``pong_timeout``, ``rest_timeout``,
+            ``reconnect_delay``, ``max_members``.
+
+    Example:
+        >>> feed = pusher("https://api.example.com", token="tok", streams=["prices"])
+        >>> feed.describe()["streams"], feed.state_labels["connected"]
+        (['prices'], 'Connected')
+    """
+    from .dialects.pusher import PusherDialect
+
+    return PusherDialect(base_url, token=token, streams=streams, **options)
+
+
 def generic(url: str, **config: Any) -> Dialect:
     """Any other JSON feed, described by configuration (see :mod:`streamwidgets.dialects.generic`).
 
@@ -173,3 +242,35 @@ def generic(url: str, **config: Any) -> Dialect:
     from .dialects.generic import GenericDialect
 
     return GenericDialect(url, **config)
+
+
+def replay(
+    path: str | os.PathLike[str],
+    *,
+    speed: float | None = 1.0,
+    dialect: Dialect | None = None,
+    start: float = 0.0,
+    paused: bool = False,
+) -> ReplayDialect:
+    """A recording played back as a live feed, parsed by the recorded feed's own dialect.
+
+    Frames keep their recorded receive times, so the buffer gets the recorded rows. The
+    returned feed has ``pause()``, ``resume()``, ``seek(seconds)``, a settable ``speed``,
+    ``finished`` and ``wait_finished()`` (see :mod:`streamwidgets.replay`).
+
+    Args:
+        path: a recording (``w.record(...)``, ``open(..., record=...)``, ``streamwidgets record``).
+        speed: times real time (0.01-1000); None plays as fast as possible.
+        dialect: parse with this dialect instead of the one the recording names.
+        start: seconds from the start of the recording to play from.
+        paused: start paused.
+
+    Example:
+        >>> replay("feed.jsonl.gz", speed=0)
+        Traceback (most recent call last):
+        ...
+        streamwidgets.exceptions.ConfigurationError: speed must be a number from 0.01 to 1000 ...
+    """
+    from .replay import ReplayDialect
+
+    return ReplayDialect(path, speed=speed, dialect=dialect, start=start, paused=paused)

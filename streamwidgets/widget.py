@@ -16,10 +16,11 @@ import contextlib
 import datetime
 import difflib
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anywidget
 import pandas as pd
@@ -27,6 +28,7 @@ import traitlets
 
 from . import feeds
 from .buffer import EventBuffer
+from .buffer_export import EXPORT_FORMATS, export_bytes
 from .connection import Connection, State, StateChange, SubscriptionResult
 from .dialects.base import Dialect
 from .events import Event
@@ -35,6 +37,9 @@ from .kernel_loop import block_on, running_loop
 from .widget_protocol import SeriesKey
 from .widget_registry import current_cell_id, live_widgets, register, unregister
 from .widget_updates import UpdateBuilder
+
+if TYPE_CHECKING:
+    from .recording import Recorder, RecordingSummary
 
 __all__ = ["StreamWidget"]
 
@@ -62,7 +67,7 @@ _CONNECTION_OPTIONS = frozenset(
         "keep_rejected",
     }
 )
-_EXPORTS = {"csv": ("text/csv", ".csv"), "jsonl": ("application/x-ndjson", ".jsonl")}
+_EXPORTS = EXPORT_FORMATS
 #: Largest export sent to the browser in one message.
 MAX_EXPORT_BYTES = 256 * 1024 * 1024
 
@@ -180,7 +185,12 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         super().__init__(
             _esm=esm,
             _css=_STYLES.read_text(encoding="utf-8") if _STYLES.exists() else "",
-            feed={"name": feed.name, "url": str(feed.describe().get("url", ""))},
+            feed={
+                "name": feed.name,
+                "url": str(feed.describe().get("url", "")),
+                # The feed's own words for the states, for the badge (Pusher: "Connected").
+                **({"states": dict(feed.state_labels)} if feed.state_labels else {}),
+            },
             subscriptions=self.connection.subscriptions,
             subscribe_supported=feed.supports_subscribe,
             max_points=max_points,
@@ -260,6 +270,16 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         """The embedded simulator of a demo widget, else None."""
         return self._simulator
 
+    @property
+    def requests(self) -> Any:
+        """The feed's own requests bound to this widget's connection, for feeds that have
+        them (e.g. :class:`~streamwidgets.dialects.hyperoru_requests.HyperoruRequests`).
+
+        Example:
+            >>> state = await w.requests.bootstrap()  # doctest: +SKIP
+        """
+        return self.connection.dialect.requests(self.connection)
+
     def __repr__(self) -> str:
         if "connection" not in self.__dict__:
             return "<StreamWidget (not started)>"
@@ -325,6 +345,28 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         """
         self.connection.resume()
         self.paused = False
+
+    def record(self, path: str | os.PathLike[str], **options: Any) -> Recorder:
+        """Record every frame from now on to ``path`` (``.jsonl.gz``, ``.jsonl``, ``.parquet``).
+
+        Options: ``include_sent``, ``max_bytes``, ``max_duration`` and the others of
+        :class:`~streamwidgets.recording.Recorder`. Play it back later with
+        ``StreamWidget(feeds.replay(path))``. Closing the widget ends the recording.
+
+        Example:
+            >>> rec = w.record("feed.jsonl.gz", max_duration=600)  # doctest: +SKIP
+            >>> w.stop_recording().frames  # doctest: +SKIP
+            1200
+        """
+        return self.connection.record(path, **options)
+
+    def stop_recording(self) -> RecordingSummary | None:
+        """End the recording started by :meth:`record`; return what it holds (None if none)."""
+        recorder = self.connection.recorder
+        if recorder is None:
+            return None
+        # Blocks only until the writer has written what is queued (the file is complete).
+        return recorder.close()
 
     def clear(self) -> None:
         """Empty the buffer, charts and recent list; counters and the connection go on.
@@ -621,13 +663,10 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
 
     def _export(self, fmt: str, view: str | None) -> None:
         if fmt not in _EXPORTS:
-            raise ConfigurationError(f"export format must be csv or jsonl, got {fmt!r}")
+            raise ConfigurationError(f"export format must be parquet, csv or jsonl, got {fmt!r}")
         mime, suffix = _EXPORTS[fmt]
-        frame = self.connection.buffer.df
-        if fmt == "csv":
-            data = frame.to_csv(index=False).encode()
-        else:
-            data = frame.to_json(orient="records", lines=True, date_format="iso").encode()
+        # The same writers as buffer.to_parquet/to_csv/to_jsonl: types read back the same.
+        data = export_bytes(self.connection.buffer.df, fmt)
         if len(data) > MAX_EXPORT_BYTES:
             raise ConfigurationError(
                 f"the export is {len(data) / 2**20:.0f} MiB, over the "
@@ -635,7 +674,7 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
                 "use w.buffer.to_parquet(path) instead"
             )
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-        filename = f"{self.connection.dialect.name}-{stamp}{suffix}"
+        filename = f"{self.connection.dialect.name.replace(':', '-')}-{stamp}{suffix}"
         self.send({"kind": "download", "view": view, "filename": filename, "mime": mime}, [data])
 
 

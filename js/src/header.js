@@ -26,6 +26,10 @@ export function createHeader() {
   const url = h("span", { class: "sw-feed-url" });
   const values = new Map();
   let shown = {};
+  // The feed's own words for states ({connected: "Connected"}); the badge keeps the
+  // state value in data-state for styling and shows the word.
+  let labels = {};
+  let last = ["disconnected", ""];
   const stats = h(
     "span",
     { class: "sw-stats" },
@@ -44,12 +48,14 @@ export function createHeader() {
   return {
     node,
     setState(value, why) {
-      const text = String(value || "disconnected");
+      last = [value, why];
+      const key = String(value || "disconnected");
+      const text = typeof labels[key] === "string" ? labels[key] : key;
       // A reason that only repeats the state ("connected" / "connected") adds nothing
       // next to the badge, so then the badge stands alone.
       const said = why == null ? "" : String(why).trim();
       const extra = said.toLowerCase() === text.toLowerCase() ? "" : said;
-      state.dataset.state = text;
+      state.dataset.state = key;
       state.textContent = text;
       reason.textContent = extra;
       reason.hidden = !extra;
@@ -60,6 +66,8 @@ export function createHeader() {
       name.textContent = feed?.name ? String(feed.name) : "";
       url.textContent = feed?.url ? String(feed.url) : "";
       url.title = url.textContent;
+      labels = feed?.states && typeof feed.states === "object" ? feed.states : {};
+      this.setState(...last);
     },
     setStats(dict, replace) {
       shown = replace ? { ...dict } : { ...shown, ...dict };

@@ -12,7 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..backoff import Backoff
 from ..events import Control, Event, Reply
+from ..exceptions import ConfigurationError
 from ..secret import Secret
 
 __all__ = [
@@ -47,6 +49,8 @@ class CloseDecision:
     auth_failure: bool = False
     min_delay: float | None = None
     """For RECONNECT_SLOW: the least wait the feed asks for, in seconds."""
+    max_delay: float | None = None
+    """The most wait before reconnecting (0: at once), when the feed asks for haste."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +86,15 @@ class Keepalive:
         ping_frame: the ping to send (None: the feed has no app-level ping).
         protocol_ping_interval: seconds between WebSocket protocol pings the client
             sends (None: rely on the server's).
+        ping_when_idle: send ``ping_frame`` only after ``ping_interval`` seconds without
+            any frame (Pusher), not on a fixed clock.
     """
 
     idle_timeout: float | None = None
     ping_interval: float | None = None
     ping_frame: str | None = None
     protocol_ping_interval: float | None = 20.0
+    ping_when_idle: bool = False
 
 
 class Dialect:
@@ -104,6 +111,8 @@ class Dialect:
     #: True when the server's protocol-level pings are its proof of life, so the
     #: connection's watchdog counts them like frames.
     protocol_pings_prove_life: bool = False
+    #: state value -> the word the feed's own documents use for it, for display.
+    state_labels: Mapping[str, str] = {}
 
     def __init__(self) -> None:
         self.available_streams: list[str] | None = None
@@ -155,6 +164,13 @@ class Dialect:
         """Frames that subscribe to ``streams``."""
         return []
 
+    async def authorize(self, streams: Sequence[str]) -> dict[str, str]:
+        """Fetch what subscribing needs from elsewhere (channel auth); refused stream -> why.
+
+        Called by the connection, once connected, right before :meth:`subscribe`.
+        """
+        return {}
+
     def unsubscribe(self, streams: Sequence[str]) -> list[Outgoing]:
         """Frames that unsubscribe from ``streams``."""
         return []
@@ -163,11 +179,30 @@ class Dialect:
         """From a subscribe reply: the active streams (None if not said) and rejections."""
         return None, {}
 
+    def take_answers(self) -> Sequence[str]:
+        """Frames :meth:`parse` wants sent back at once (a pong to a server ping)."""
+        return ()
+
     # Liveness and closing -----------------------------------------------------
 
     def keepalive(self) -> Keepalive:
         """The feed's keepalive rules."""
         return Keepalive()
+
+    def reconnect_backoff(self) -> Backoff | None:
+        """The reconnect delays the feed's document asks for (None: the connection's default).
+
+        Used only when the connection is not given ``backoff=``.
+        """
+        return None
+
+    def after_connect(self) -> list[Outgoing]:
+        """Requests to send after every connect, once resubscribed (e.g. fetch fresh state)."""
+        return []
+
+    def requests(self, connection: Any) -> Any:
+        """The feed's own request API bound to ``connection``, for feeds that have one."""
+        raise ConfigurationError(f"the {self.name} feed has no requests of its own")
 
     def on_close(self, code: int | None, reason: str) -> CloseDecision:
         """What a close code (None: the socket broke without one) means."""
@@ -198,6 +233,19 @@ class Dialect:
     def describe(self) -> dict[str, Any]:
         """Non-secret facts about the feed, for reprs and the widget."""
         return {"dialect": self.name}
+
+    def replay_config(self) -> dict[str, Any] | None:
+        """Non-secret constructor options that rebuild this dialect to parse a recording.
+
+        A recording stores them in its header; :mod:`streamwidgets.replay_dialects` turns
+        them back into a dialect with a placeholder credential. None: this dialect
+        cannot be rebuilt by name (replay it with ``feeds.replay(path, dialect=...)``).
+        """
+        return None
+
+    async def aclose(self) -> None:
+        """Release what the dialect started (e.g. a replay server); the connection calls
+        it once, when it closes."""
 
     def __repr__(self) -> str:
         facts = ", ".join(f"{k}={v!r}" for k, v in self.describe().items() if k != "dialect")

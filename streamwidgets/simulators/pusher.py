@@ -1,0 +1,602 @@
+"""A local Pusher-compatible server: REST session bootstrap and Pusher protocol 7.
+
+Two listeners on the loopback interface, each on its own port, bound together (both are
+known as soon as the server starts) and stopped together.
+
+REST (:attr:`PusherSimulator.base_url`, for ``feeds.pusher``), every call with
+``Authorization: Bearer <token>`` (401 without a known token):
+
+- ``GET /api/v2/ws/streams``: the catalog ``{"streams": [{name, type, channel, events,
+  filters}]}`` (:data:`~streamwidgets.simulators.pusher_protocol.CATALOG`).
+- ``POST /api/v2/ws/session`` ``{"streams": [...]}``: ``{"connection": {wsHost, wsPort,
+  appKey, forceTls: false}, "userId", "channels": [{stream, channel, type}], "unknown"}``;
+  ``wsHost``/``wsPort`` name the WebSocket listener, not the REST one.
+- ``POST /api/v2/ws/auth`` (form ``socket_id``, ``channel_name``): for the caller's own
+  presence channels, ``{"auth": "appKey:hex(HMAC-SHA256(secret, socket_id:channel:
+  channel_data))", "channel_data"}`` (403 for another user's channel).
+
+WebSocket (:attr:`PusherSimulator.url`, ``/app/{appKey}?protocol=7``): an unknown app key
+is closed with 4001, a protocol other than 5-7 with 4007; then
+``pusher:connection_established`` (``socket_id`` like ``"123.456"``,
+``activity_timeout``); ``pusher:subscribe`` -> ``pusher_internal:subscription_succeeded``
+(presence: the members), or ``pusher:subscription_error`` with the channel for a bad
+signature or an unknown channel; ``pusher:unsubscribe``; ``member_added``/
+``member_removed`` to the other members; ``pusher:ping`` -> ``pusher:pong``; a client
+silent for ``activity_timeout`` is pinged, and closed with 4201 if it stays silent for
+``pong_timeout``. Data of subscribed channels at ``rate`` events per second.
+
+The REST side is a small asyncio server of its own, as the Axol simulator's: websockets'
+HTTP parser accepts only bodiless GET upgrades, and the session and auth calls are POSTs.
+
+Fault hooks: :meth:`~PusherSimulator.close_connections` (4009, 4100, 4200, ...),
+:meth:`~PusherSimulator.mute`, :meth:`~PusherSimulator.rotate_app_key`,
+:meth:`~PusherSimulator.add_member` / :meth:`~PusherSimulator.remove_member`,
+:meth:`~PusherSimulator.fail_rest`.
+
+Example:
+    >>> sim = PusherSimulator(tokens={"sk_sim_t": "u1"})
+    >>> sim.token, sim.user_data("sk_sim_t")["user_id"]
+    ('sk_sim_t', 'u1')
+    >>> _ = sim.start_background()
+    >>> sim.base_url != f"http://127.0.0.1:{sim.port}"  # REST and WebSocket: two ports
+    True
+    >>> sim.stop_background()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import itertools
+import json
+import random
+import re
+import secrets
+import socket
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import orjson
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from streamwidgets.simulators.http import HttpRequest, http_response, read_http_request
+from streamwidgets.simulators.pusher_protocol import (
+    CATALOG,
+    channel_of,
+    frame,
+    generate_token,
+    payload,
+    sign,
+)
+from streamwidgets.simulators.server import LoopbackServer
+
+__all__ = ["PusherSimulator"]
+
+# Pusher serves protocol 7 and still the compatible 5 and 6 (pysher speaks 6).
+_PROTOCOLS = ("5", "6", "7")
+_SOCKET_ID = re.compile(r"^\d+\.\d+$")
+# Limits
+_MAX_CHANNELS_PER_SOCKET = 100
+_MAX_MEMBERS = 1000
+
+
+@dataclass
+class _Client:
+    number: int
+    ws: ServerConnection
+    socket_id: str
+    app_key: str
+    #: channel -> the member user_id this socket joined as (None: public channel)
+    channels: dict[str, str | None] = field(default_factory=dict)
+    heard: float = field(default_factory=time.monotonic)
+    pinged: float | None = None
+
+
+class PusherSimulator(LoopbackServer):
+    """A Pusher-compatible server: REST and WebSocket, each on its own loopback port.
+
+    Args:
+        host: interface to bind (both listeners).
+        port: WebSocket TCP port (the session's ``wsPort``); 0 picks a free one.
+        rest_port: REST TCP port (of :attr:`base_url`); 0 picks a free one.
+        tokens: Bearer token -> user id. None: one generated token for ``user_1``.
+        app_key: the Pusher app key the session hands out.
+        app_secret: the key channel signatures are made with (None: a random one).
+        activity_timeout: seconds announced in ``connection_established``; also how long
+            the server waits on a silent client before pinging it.
+        pong_timeout: seconds the server waits for any message after its ping (then 4201).
+        rate: data events per second per connection, over its channels.
+        seed: seeds the data.
+
+    Example:
+        >>> PusherSimulator(activity_timeout=2).activity_timeout
+        2.0
+    """
+
+    label = "Pusher simulator"
+    path = "/app/"
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        rest_port: int = 0,
+        tokens: Mapping[str, str] | None = None,
+        app_key: str = "sim-app-key",
+        app_secret: str | None = None,
+        # Timeouts
+        activity_timeout: float = 120.0,
+        pong_timeout: float = 30.0,
+        # Emission
+        rate: float = 10.0,
+        seed: int = 0,
+    ) -> None:
+        if tokens is None:
+            tokens = {generate_token(): "user_1"}
+        if not tokens or not all(tokens) or not all(tokens.values()):
+            raise ValueError("tokens must map at least one non-empty token to a user id")
+        if not rate > 0 or not activity_timeout > 0 or not pong_timeout > 0:
+            raise ValueError("rate, activity_timeout and pong_timeout must be > 0")
+        super().__init__(host=host, port=port)
+        self.tokens = dict(tokens)
+        self.app_key = app_key
+        self._secret = app_secret or secrets.token_hex(16)
+        self.activity_timeout = float(activity_timeout)
+        self.pong_timeout = float(pong_timeout)
+        self.rate = float(rate)
+        self._rest_requested_port = rest_port
+
+        #: (connection number, app key used, outcome) of every WebSocket, in order.
+        self.connections: deque[tuple[int, str, str]] = deque(maxlen=10_000)
+        #: (method, path, status) of every REST call, in order.
+        self.rest_calls: deque[tuple[str, str, int]] = deque(maxlen=10_000)
+        #: (connection number, message as received) of every client message.
+        self.commands: deque[tuple[int, dict[str, Any]]] = deque(maxlen=100_000)
+        #: (connection number, close code, reason) of every close the server made.
+        self.closes: deque[tuple[int, int, str]] = deque(maxlen=10_000)
+        #: (connection number, event, channel) of every frame sent.
+        self.sent: deque[tuple[int, str, str | None]] = deque(maxlen=100_000)
+
+        self._rng = random.Random(seed)
+        self._numbers = itertools.count(1)
+        self._open: dict[int, _Client] = {}
+        self._extra: dict[str, dict[str, Any]] = {}  # channel -> simulated members
+        self._muted = False
+        self._failing: list[int] = []
+        self._rest: asyncio.Server | None = None
+        self._rest_sock: socket.socket | None = None
+
+    # -- facts for clients -------------------------------------------------------------------
+
+    @property
+    def token(self) -> str:
+        """The first (by default the only) Bearer token this simulator accepts."""
+        return next(iter(self.tokens))
+
+    @property
+    def base_url(self) -> str:
+        """The REST base URL, e.g. ``http://127.0.0.1:54322`` (for ``feeds.pusher``).
+
+        Its port is not the WebSocket's (:attr:`port`): clients learn that one from the
+        session answer.
+        """
+        if self._rest_sock is None:
+            raise RuntimeError("the simulator is not started")
+        return f"http://{self.host}:{self._rest_sock.getsockname()[1]}"
+
+    def user_data(self, token: str | None = None) -> dict[str, Any]:
+        """The presence member the auth endpoint signs for a token (its ``channel_data``).
+
+        Example:
+            >>> PusherSimulator(tokens={"t": "u9"}).user_data()
+            {'user_id': 'u9', 'user_info': {'name': 'User u9'}}
+        """
+        user = self.tokens[token or self.token]
+        return {"user_id": user, "user_info": {"name": f"User {user}"}}
+
+    def channel(self, stream: str, token: str | None = None) -> str:
+        """The channel of a catalog stream for a token's user.
+
+        Example:
+            >>> PusherSimulator(tokens={"t": "u9"}).channel("portfolio")
+            'presence-portfolio-u9'
+        """
+        return channel_of(stream, self.tokens[token or self.token])
+
+    def sign(self, socket_id: str, channel: str, channel_data: str | None = None) -> str:
+        """The ``auth`` value a subscription of ``socket_id`` to ``channel`` needs."""
+        return f"{self.app_key}:{sign(self._secret, socket_id, channel, channel_data)}"
+
+    def members(self, channel: str) -> dict[str, Any]:
+        """The members of a presence channel now: user_id -> user_info."""
+        out: dict[str, Any] = {}
+        for client in self._open.values():
+            user = client.channels.get(channel)
+            if user is not None:
+                out.setdefault(user, self._info_of(user))
+        out.update(self._extra.get(channel, {}))
+        return out
+
+    def events_of(self, event: str) -> list[dict[str, Any]]:
+        """The client messages of one event name, all connections, in order."""
+        return [c for _, c in self.commands if c.get("event") == event]
+
+    def __repr__(self) -> str:
+        state = "listening" if self._server is not None else "stopped"
+        return f"<PusherSimulator {state} app_key={self.app_key!r} clients={len(self._open)}>"
+
+    # -- fault hooks -------------------------------------------------------------------------
+
+    def close_connections(self, code: int = 4200, reason: str = "Server restarting") -> None:
+        """Close every open connection with ``code`` (4009, 4100, 4200, 4301, ...).
+
+        Example:
+            >>> PusherSimulator().close_connections(4100, "Over capacity")  # none open
+        """
+        self._dispatch(self._close_all, code, reason)
+
+    def mute(self) -> None:
+        """Send nothing at all (no data, pings or pongs) until :meth:`unmute`."""
+        self._muted = True
+
+    def unmute(self) -> None:
+        """Speak again after :meth:`mute`."""
+        self._muted = False
+
+    def rotate_app_key(self, new_key: str | None = None) -> str:
+        """Hand out a new app key from the next session on; the old one is refused (4001).
+
+        Example:
+            >>> PusherSimulator().rotate_app_key("k2")
+            'k2'
+        """
+        self.app_key = new_key or f"sim-app-{secrets.token_hex(4)}"
+        return self.app_key
+
+    def fail_rest(self, count: int, status: int = 503) -> None:
+        """Answer the next ``count`` REST calls with ``status``."""
+        self._failing.extend([status] * count)
+
+    def add_member(self, channel: str, user_id: str, user_info: Any = None) -> None:
+        """A simulated member joins a presence channel (``member_added`` to its members)."""
+        self._dispatch(self._add_member, channel, user_id, user_info)
+
+    def remove_member(self, channel: str, user_id: str) -> None:
+        """A simulated member leaves a presence channel (``member_removed``)."""
+        self._dispatch(self._remove_member, channel, user_id)
+
+    # -- lifecycle: both listeners -----------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._rest is None:
+            self._bind()
+            self._rest = await asyncio.start_server(self._serve_http, sock=self._rest_sock)
+        await super().start()
+        self._logger.info("%s REST on %s", self.label, self.base_url)
+
+    def _bind(self) -> socket.socket:
+        # Bind both sockets at once, so base_url is known as early as url (start_background).
+        if self._rest_sock is None:
+            self._rest_sock = socket.create_server((self.host, self._rest_requested_port))
+        return super()._bind()
+
+    async def stop(self) -> None:
+        rest, self._rest = self._rest, None
+        if rest is not None:
+            rest.close()
+            await rest.wait_closed()
+        self._rest_sock = None
+        await super().stop()
+
+    # -- REST --------------------------------------------------------------------------------
+
+    async def _serve_http(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = await read_http_request(reader, timeout=5.0)
+            status, answer = self._answer_http(request)
+            writer.write(http_response(status, answer))
+            await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    def _answer_http(self, request: HttpRequest | None) -> tuple[int, Any]:
+        if request is None:
+            return 400, {"error": "bad request"}
+        status, answer = self._route_http(request)
+        self.rest_calls.append((request.method, urlsplit(request.path).path, status))
+        return status, answer
+
+    def _route_http(self, request: HttpRequest) -> tuple[int, Any]:
+        path = urlsplit(request.path).path
+        routes = {
+            "/api/v2/ws/streams": ("GET", self._catalog),
+            "/api/v2/ws/session": ("POST", self._session),
+            "/api/v2/ws/auth": ("POST", self._channel_auth),
+        }
+        if path not in routes:
+            return 404, {"error": "not found"}
+        method, answer = routes[path]
+        if request.method != method:
+            return 405, {"error": f"use {method}"}
+        if self._failing:
+            return self._failing.pop(0), {"error": "service unavailable"}
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or token not in self.tokens:
+            return 401, {"error": "invalid or missing Bearer token"}
+        return answer(request, token)
+
+    def _catalog(self, request: HttpRequest, token: str) -> tuple[int, Any]:
+        streams = [
+            {"name": n, "type": t, "channel": c, "events": list(e), "filters": list(f)}
+            for n, (t, c, e, f) in CATALOG.items()
+        ]
+        return 200, {"streams": streams}
+
+    def _session(self, request: HttpRequest, token: str) -> tuple[int, Any]:
+        body = request.json()
+        asked = body.get("streams") if isinstance(body, dict) else None
+        if asked is None:
+            asked = list(CATALOG)
+        if not isinstance(asked, list) or not all(isinstance(s, str) for s in asked):
+            return 400, {"error": "streams must be a list of names"}
+        user = self.tokens[token]
+        channels = [
+            {"stream": s, "channel": channel_of(s, user), "type": CATALOG[s][0]}
+            for s in dict.fromkeys(asked)
+            if s in CATALOG
+        ]
+        return 200, {
+            "connection": {
+                "wsHost": self.host,
+                "wsPort": self.port,
+                "appKey": self.app_key,
+                "forceTls": False,
+            },
+            "userId": user,
+            "channels": channels,
+            "unknown": [s for s in asked if s not in CATALOG],
+        }
+
+    def _channel_auth(self, request: HttpRequest, token: str) -> tuple[int, Any]:
+        form = request.form()
+        socket_id, channel = form.get("socket_id", ""), form.get("channel_name", "")
+        if not _SOCKET_ID.match(socket_id) or not channel:
+            return 400, {"error": "socket_id and channel_name are required"}
+        user = self.tokens[token]
+        if channel not in {channel_of(s, user) for s, v in CATALOG.items() if v[0] == "presence"}:
+            return 403, {"error": "not allowed to join this channel"}
+        # Python's json.dumps spacing: pysher, which sends its own user_data, signs the same.
+        channel_data = json.dumps(self.user_data(token))
+        return 200, {
+            "auth": self.sign(socket_id, channel, channel_data),
+            "channel_data": channel_data,
+        }
+
+    # -- WebSocket ---------------------------------------------------------------------------
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        number = next(self._numbers)
+        parts = urlsplit(ws.request.path if ws.request else "")
+        key = parts.path.removeprefix("/app/") if parts.path.startswith("/app/") else ""
+        protocol = parse_qs(parts.query).get("protocol", [""])[0]
+        if key != self.app_key:
+            await self._refuse(number, ws, key, 4001, f"App key {key} not in this cluster")
+            return
+        if protocol not in _PROTOCOLS:
+            await self._refuse(number, ws, key, 4007, "Unsupported protocol version")
+            return
+        self.connections.append((number, key, "accepted"))
+        socket_id = f"{self._rng.randint(100, 999_999)}.{self._rng.randint(100, 9_999_999)}"
+        client = _Client(number, ws, socket_id, key)
+        self._open[number] = client
+        tasks = [
+            asyncio.create_task(self._emit(client)),
+            asyncio.create_task(self._check_activity(client)),
+        ]
+        try:
+            established = {"socket_id": socket_id, "activity_timeout": self.activity_timeout}
+            await self._send(client, "pusher:connection_established", established)
+            async for raw in ws:
+                client.heard, client.pinged = time.monotonic(), None
+                await self._command(client, raw)
+        except ConnectionClosed:
+            pass
+        finally:
+            for task in tasks:
+                task.cancel()
+            self._open.pop(number, None)
+            for channel in list(client.channels):
+                await self._leave(client, channel)
+
+    async def _refuse(
+        self, number: int, ws: ServerConnection, key: str, code: int, why: str
+    ) -> None:
+        self.connections.append((number, key, f"closed {code}"))
+        self.closes.append((number, code, why))
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(frame("pusher:error", {"message": why, "code": code}, raw=True))
+            await ws.close(code, why)
+
+    async def _command(self, client: _Client, raw: str | bytes) -> None:
+        try:
+            message = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            message = None
+        if not isinstance(message, dict) or not isinstance(message.get("event"), str):
+            await self._error(client, "Invalid message", None)
+            return
+        self.commands.append((client.number, message))
+        event, data = message["event"], message.get("data")
+        if isinstance(data, str) and data:
+            # Clients send objects; accept the string form some send too.
+            with contextlib.suppress(orjson.JSONDecodeError):
+                data = orjson.loads(data)
+        if event == "pusher:ping":
+            await self._send(client, "pusher:pong", {})
+        elif event == "pusher:pong":
+            pass
+        elif event == "pusher:subscribe" and isinstance(data, dict):
+            await self._subscribe(client, data)
+        elif event == "pusher:unsubscribe" and isinstance(data, dict):
+            await self._leave(client, str(data.get("channel")))
+        elif event.startswith("client-"):
+            await self._error(client, "Client events are not enabled for this app", 4301)
+        else:
+            await self._error(client, f"Unsupported event {event}", None)
+
+    async def _subscribe(self, client: _Client, data: dict[str, Any]) -> None:
+        channel = data.get("channel")
+        stream = self._stream_of(channel) if isinstance(channel, str) else None
+        if stream is None or not isinstance(channel, str):
+            await self._subscription_error(client, str(channel), "NotFound", "Unknown channel", 404)
+            return
+        if len(client.channels) >= _MAX_CHANNELS_PER_SOCKET and channel not in client.channels:
+            await self._subscription_error(
+                client, channel, "LimitReached", "Too many channels", 400
+            )
+            return
+        if CATALOG[stream][0] != "presence":
+            client.channels[channel] = None
+            await self._send(client, "pusher_internal:subscription_succeeded", {}, channel)
+            return
+        channel_data = data.get("channel_data")
+        auth = data.get("auth")
+        expected = self.sign(
+            client.socket_id, channel, channel_data if isinstance(channel_data, str) else None
+        )
+        if not isinstance(auth, str) or not hmac.compare_digest(auth, expected):
+            await self._subscription_error(client, channel, "AuthError", "Invalid signature", 401)
+            return
+        try:
+            member: dict[str, Any] = (
+                json.loads(channel_data) if isinstance(channel_data, str) else {}
+            )
+            user = str(member["user_id"])
+        except (ValueError, TypeError, KeyError):
+            await self._subscription_error(
+                client, channel, "AuthError", "Invalid channel_data", 400
+            )
+            return
+        joined = user not in self.members(channel)
+        client.channels[channel] = user
+        members = dict(itertools.islice(self.members(channel).items(), _MAX_MEMBERS))
+        presence = {"ids": list(members), "hash": members, "count": len(members)}
+        await self._send(
+            client, "pusher_internal:subscription_succeeded", {"presence": presence}, channel
+        )
+        if joined:
+            added = {"user_id": user, "user_info": member.get("user_info")}
+            await self._broadcast(channel, "pusher_internal:member_added", added, but=client)
+
+    async def _leave(self, client: _Client, channel: str) -> None:
+        user = client.channels.pop(channel, None)
+        if user is not None and user not in self.members(channel):
+            await self._broadcast(channel, "pusher_internal:member_removed", {"user_id": user})
+
+    def _stream_of(self, channel: str) -> str | None:
+        for stream, (kind, template, _, _) in CATALOG.items():
+            if kind != "presence" and channel == template:
+                return stream
+            prefix = template.removesuffix("{userId}")
+            if kind == "presence" and channel.startswith(prefix) and len(channel) > len(prefix):
+                return stream
+        return None
+
+    def _info_of(self, user: str) -> Any:
+        return {"name": f"User {user}"}
+
+    async def _emit(self, client: _Client) -> None:
+        rng = self._rng
+        while True:
+            await asyncio.sleep(1.0 / self.rate)
+            if not client.channels:
+                continue
+            channel = rng.choice(list(client.channels))
+            stream = self._stream_of(channel)
+            if stream is None:
+                continue
+            owner = channel.removeprefix(CATALOG[stream][1].removesuffix("{userId}"))
+            event, data = payload(stream, rng, owner)
+            await self._send(client, event, data, channel)
+
+    async def _check_activity(self, client: _Client) -> None:
+        # Pusher's server side: ping a client that has been silent for activity_timeout,
+        # and close with 4201 when the silence outlasts the pong timeout too.
+        period = min(self.activity_timeout, self.pong_timeout) / 4
+        while True:
+            await asyncio.sleep(period)
+            now = time.monotonic()
+            if client.pinged is not None and now - client.pinged >= self.pong_timeout:
+                self.closes.append((client.number, 4201, "Pong reply not received"))
+                await client.ws.close(4201, "Pong reply not received")
+                return
+            idle = now - client.heard >= self.activity_timeout
+            if client.pinged is None and idle and not self._muted:
+                client.pinged = now
+                await self._send(client, "pusher:ping", {})
+
+    async def _send(
+        self, client: _Client, event: str, data: Any, channel: str | None = None
+    ) -> None:
+        if self._muted:
+            return
+        await client.ws.send(frame(event, data, channel))
+        self.sent.append((client.number, event, channel))
+
+    async def _error(self, client: _Client, message: str, code: int | None) -> None:
+        if self._muted:
+            return
+        await client.ws.send(frame("pusher:error", {"message": message, "code": code}, raw=True))
+        self.sent.append((client.number, "pusher:error", None))
+
+    async def _subscription_error(
+        self, client: _Client, channel: str, kind: str, error: str, status: int
+    ) -> None:
+        data = {"type": kind, "error": error, "status": status}
+        await self._send(client, "pusher:subscription_error", data, channel)
+
+    async def _broadcast(
+        self, channel: str, event: str, data: Any, *, but: _Client | None = None
+    ) -> None:
+        for other in list(self._open.values()):
+            if other is not but and other.channels.get(channel) is not None:
+                with contextlib.suppress(ConnectionClosed):
+                    await self._send(other, event, data, channel)
+
+    def _add_member(self, channel: str, user: str, info: Any) -> None:
+        members = self._extra.setdefault(channel, {})
+        if user in self.members(channel) or len(members) >= _MAX_MEMBERS:
+            return
+        members[user] = info
+        added = {"user_id": user, "user_info": info}
+        self._keep(
+            asyncio.get_running_loop().create_task(
+                self._broadcast(channel, "pusher_internal:member_added", added)
+            )
+        )
+
+    def _remove_member(self, channel: str, user: str) -> None:
+        self._extra.get(channel, {}).pop(user, None)
+        if user not in self.members(channel):
+            removed = {"user_id": user}
+            self._keep(
+                asyncio.get_running_loop().create_task(
+                    self._broadcast(channel, "pusher_internal:member_removed", removed)
+                )
+            )
+
+    def _close_all(self, code: int, reason: str) -> None:
+        for number, client in list(self._open.items()):
+            self.closes.append((number, code, reason))
+            self._keep(asyncio.get_running_loop().create_task(client.ws.close(code, reason)))

@@ -1,0 +1,537 @@
+"""The Hyperoru account stream: dialect, requests, chat, simulator and widget, on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import subprocess
+import sys
+import time
+
+import comm
+import orjson
+import pandas as pd
+import pytest
+
+import streamwidgets
+from streamwidgets import StreamWidget, feeds
+from streamwidgets.backoff import Backoff
+from streamwidgets.connection import Connection, State
+from streamwidgets.dialects.base import CloseAction
+from streamwidgets.dialects.hyperoru import HYPERORU_TIMEFRAMES, HyperoruDialect
+from streamwidgets.dialects.hyperoru_chat import assemble_chat
+from streamwidgets.dialects.hyperoru_requests import HyperoruRequestError, OrdersNotAllowed
+from streamwidgets.events import Event, Heartbeat, Reply, ServerNotice
+from streamwidgets.exceptions import (
+    AuthenticationFailed,
+    ConfigurationError,
+    RequestError,
+    StreamNotAvailable,
+)
+from streamwidgets.simulators.hyperoru import HyperoruSimulator
+
+from .conftest import eventually, seconds
+from .test_widget import RecordingComm, from_browser
+
+TOKEN = "hyo_sim_test_token_0123456789abcdef"
+ALL = ["trades", "positions", "model_chat", "asset_curve"]
+
+
+@pytest.fixture
+async def sim():
+    async with HyperoruSimulator(
+        session_tokens=[TOKEN], rate=200.0, asset_curve_interval=0.05, fill_delay=0.02, seed=4
+    ) as simulator:
+        yield simulator
+
+
+def make(sim, *, streams=(), token=TOKEN, allow_orders=False, **options):
+    feed_options = {
+        k: options.pop(k)
+        for k in ("ping_interval", "missed_pongs", "bootstrap_on_connect", "max_pending")
+        if k in options
+    }
+    feed = feeds.hyperoru(sim.url, session_token=token, allow_orders=allow_orders, **feed_options)
+    # A time-scaled backoff: the document's 1-5 s is tested on its own below.
+    options.setdefault("backoff", Backoff(initial=0.02, maximum=0.1))
+    options.setdefault("healthy_after", 0.05)
+    options.setdefault("request_timeout", seconds(2))
+    return Connection(feed, streams=list(streams), **options)
+
+
+async def started(conn):
+    conn.start()
+    await conn.wait_connected(timeout=seconds(5))
+    return conn
+
+
+def rows(conn, type_=None, stream=None):
+    return conn.buffer.to_dataframe(stream=stream, type=type_)
+
+
+# -- the dialect alone, no network ---------------------------------------------------------
+
+
+def test_replies_broadcasts_errors_and_pongs_map_as_chosen():
+    """A request_id makes a Reply; broadcasts go to their channel with ts as event time."""
+    d = HyperoruDialect(session_token=TOKEN)
+    boot = d.parse(
+        '{"type":"bootstrap","request_id":"r7","data":{"accounts":[{"id":"a1","name":"A"}],'
+        '"positions":[{"symbol":"BTC"}],"active_orders":[{"order_id":"o1"}]}}',
+        5,
+    )
+    events = [e for e in boot if isinstance(e, Event)]
+    assert [(e.stream, e.type, e.snapshot) for e in events] == [
+        ("accounts", "account", True),
+        ("positions", "position", True),
+        ("trades", "active_order", True),
+    ]
+    assert boot[-1] == Reply("r7", orjson.loads(boot[-1].data and orjson.dumps(boot[-1].data)))
+    (trade,) = d.parse('{"type":"trade_update","data":{"status":"filled","ts":1700000000000}}', 9)
+    assert trade.stream == "trades" and trade.event_ns == 1_700_000_000 * 10**9
+    assert not trade.snapshot
+    for kind, channel in (
+        ("position_update", "positions"),
+        ("model_chat_update", "model_chat"),
+        ("asset_curve_update", "asset_curve"),
+    ):
+        assert d.parse(f'{{"type":"{kind}","data":{{}}}}', 0)[0].stream == channel
+    (refused,) = d.parse(
+        '{"type":"error","request_id":"r8","data":{"code":"unknown_account","message":"no"}}', 0
+    )
+    assert refused == Reply("r8", refused.data, error="no (unknown_account)")
+    (notice,) = d.parse('{"type":"error","data":{"message":"Invalid JSON message"}}', 0)
+    assert isinstance(notice, ServerNotice) and notice.is_error
+    assert isinstance(d.parse('{"type":"pong","data":{}}', 0)[0], Heartbeat)
+    heartbeat, reply = d.parse('{"type":"pong","request_id":"r9","data":{}}', 0)
+    assert isinstance(heartbeat, Heartbeat) and reply.key == "r9"
+
+
+def test_requests_are_checked_before_anything_is_sent():
+    """Timeframes are exactly the five documented; bad ids, orders and kinds are refused."""
+    d = HyperoruDialect(session_token=TOKEN)
+    for timeframe in HYPERORU_TIMEFRAMES:
+        d.request("get_asset_curve", {"account_id": "a", "timeframe": timeframe})
+    for bad in ("2d", "1D", "", None, "1w", "7"):
+        with pytest.raises(ConfigurationError, match="timeframe must be one of"):
+            d.request("get_asset_curve", {"account_id": "a", "timeframe": bad})
+    with pytest.raises(ConfigurationError, match="account_id"):
+        d.request("get_snapshot", {})
+    with pytest.raises(ConfigurationError, match="unknown Hyperoru request"):
+        d.request("cancel_everything")
+    with pytest.raises(OrdersNotAllowed, match="allow_orders=True"):
+        d.request("place_order", {"account_id": "a", "symbol": "BTC", "side": "buy", "size": 1})
+    orders = HyperoruDialect(session_token=TOKEN, allow_orders=True)
+    with pytest.raises(ConfigurationError, match="side"):
+        orders.request("place_order", {"symbol": "BTC", "side": "long", "size": 1})
+    with pytest.raises(ConfigurationError, match="price"):
+        orders.request(
+            "place_order", {"symbol": "BTC", "side": "buy", "size": 1, "order_type": "limit"}
+        )
+    ids = {d.request("ping").reply_key for _ in range(5)}
+    assert len(ids) == 5, "every request gets its own id"
+
+
+def test_pending_requests_are_bounded():
+    """At most max_pending requests wait; a reply frees a place."""
+    d = HyperoruDialect(session_token=TOKEN, max_pending=2)
+    first = d.request("ping")
+    d.request("ping")
+    with pytest.raises(RequestError, match="max_pending=2"):
+        d.request("ping")
+    d.parse(f'{{"type":"pong","request_id":"{first.reply_key}","data":{{}}}}', 0)
+    d.request("ping")
+
+
+def test_a_refused_token_stops_and_other_closes_reconnect():
+    """1008 (and 4001/4003, HTTP 401/403) stop for good; 1006/1011/1001 reconnect."""
+    d = HyperoruDialect(session_token=TOKEN)
+    for code in (1008, 4001, 4003):
+        decision = d.on_close(code, "Invalid session token")
+        assert decision.action is CloseAction.STOP and decision.auth_failure
+        assert "session token refused" in decision.reason
+    assert d.on_http_status(401).action is CloseAction.STOP
+    for code in (None, 1001, 1006, 1011):
+        assert d.on_close(code, "").action is CloseAction.RECONNECT
+
+
+def test_the_default_backoff_waits_one_to_five_seconds_with_jitter():
+    """The document's 1-5 s: the first delay 1-2 s, later ones grow but stay within 1-5 s."""
+    conn = Connection(HyperoruDialect("ws://127.0.0.1:9/ws", session_token=TOKEN))
+    assert conn.backoff.initial == 2.0 and conn.backoff.maximum == 5.0
+    firsts, all_delays = [], []
+    for seed in range(200):
+        backoff = HyperoruDialect(session_token=TOKEN).reconnect_backoff()
+        backoff._rng = random.Random(seed)
+        delays = [backoff.next_delay() for _ in range(8)]
+        firsts.append(delays[0])
+        all_delays.extend(delays)
+    assert all(1.0 <= d <= 2.0 for d in firsts)
+    assert all(1.0 <= d <= 5.0 for d in all_delays)
+    assert max(all_delays) > 4.5 and len({round(d, 3) for d in firsts}) > 100  # jittered
+    given = Backoff(initial=0.1)
+    assert Connection(HyperoruDialect(session_token=TOKEN), backoff=given).backoff is given
+
+
+def test_the_token_is_masked_and_bad_options_are_refused():
+    """No repr or shown URL carries the token; options are checked at construction."""
+    d = feeds.hyperoru("ws://127.0.0.1:9/ws?region=eu", session_token=TOKEN)
+    assert d.target().display_url == "ws://127.0.0.1:9/ws?region=eu&session_token=***"
+    assert TOKEN in d.target().url
+    for text in (repr(d), str(d.describe()), repr(d.target()), repr(Connection(d))):
+        assert TOKEN not in text
+    with pytest.raises(ConfigurationError, match="session_token="):
+        feeds.hyperoru(f"ws://h/ws?session_token={TOKEN}", session_token=TOKEN)
+    with pytest.raises(ConfigurationError, match="non-empty"):
+        feeds.hyperoru(session_token="")
+    with pytest.raises(ConfigurationError, match="allow_orders"):
+        feeds.hyperoru(session_token=TOKEN, allow_orders="yes")
+    with pytest.raises(ConfigurationError, match="ping_interval"):
+        feeds.hyperoru(session_token=TOKEN, ping_interval=0)
+    with pytest.raises(ConfigurationError, match="ws:// or wss://"):
+        feeds.hyperoru("https://h/ws", session_token=TOKEN)
+    with pytest.raises(TypeError):
+        feeds.hyperoru("ws://h/ws", TOKEN)  # keyword-only
+
+
+def _chunk(decision, seq, text, done=False, **extra):
+    return {
+        "type": "model_chat_update",
+        "data.decision_id": decision,
+        "data.seq": seq,
+        "data.chunk": text,
+        "data.done": done,
+        **{f"data.{k}": v for k, v in extra.items()},
+    }
+
+
+def test_chat_assembly_joins_chunks_in_order_and_says_what_is_missing():
+    """Out of order, repeated, missing and unfinished chunks; other rows ignored."""
+    frame = pd.DataFrame(
+        [
+            _chunk("d1", 2, "three.", done=True, action="buy", symbol="BTC"),
+            _chunk("d1", 0, "one "),
+            {"type": "trade_update", "data.decision_id": None},
+            _chunk("d1", 1, "two "),
+            _chunk("d1", 1, "two "),  # repeated
+            _chunk("d2", 0, "alpha "),
+            _chunk("d2", 2, "gamma", done=True, action="hold"),  # seq 1 lost
+            _chunk("d3", 0, "still "),
+            _chunk("d3", 1, "thinking"),  # no done yet
+        ]
+    )
+    chat = assemble_chat(frame).set_index("decision_id")
+    assert list(chat.index) == ["d1", "d2", "d3"]
+    assert chat.loc["d1", "text"] == "one two three."
+    assert chat.loc["d1", "complete"] and chat.loc["d1", "action"] == "buy"
+    assert chat.loc["d1", "chunks"] == 3
+    assert chat.loc["d2", "text"] == "alpha […]gamma" and chat.loc["d2", "missing"] == [1]
+    assert not chat.loc["d2", "complete"]
+    assert chat.loc["d3", "text"] == "still thinking" and not chat.loc["d3", "complete"]
+    assert pd.isna(chat.loc["d3", "action"])
+    assert list(assemble_chat(frame, max_decisions=1)["decision_id"]) == ["d3"]
+    assert assemble_chat(frame, max_chars=5).loc[0, "text"] == "one …"
+    huge = pd.DataFrame([_chunk("d9", 10**9, "x", done=True)])
+    assert assemble_chat(huge).loc[0, "chunks"] == 0  # no billion-slot text
+    with pytest.raises(ConfigurationError):
+        assemble_chat(frame, max_decisions=0)
+
+
+# -- over loopback ---------------------------------------------------------------------------
+
+
+async def test_a_bad_or_missing_token_stops_after_exactly_one_attempt(sim, caplog):
+    """The server closes with 1008; the client fails with a clear message and never retries."""
+    caplog.set_level(logging.DEBUG)
+    bad = "hyo_wrong_token_secret_value"
+    conn = make(sim, token=bad, streams=["trades"])
+    conn.start()
+    with pytest.raises(AuthenticationFailed, match="session token refused by Hyperoru") as err:
+        await conn.wait_connected(timeout=seconds(5))
+    await asyncio.sleep(seconds(0.5))  # time for any (wrong) retry to show up
+    assert len(sim.connections) == 1 and sim.connections[0].outcome == "closed 1008"
+    assert list(sim.closes) == [(1, 1008, "Invalid session token")]
+    assert conn.state is State.FAILED and err.value.code == 1008
+    assert bad not in str(err.value) and bad not in conn.reason
+    assert all(bad not in r.getMessage() for r in caplog.records)
+    await conn.close()
+
+
+async def test_requests_resolve_with_the_reply_that_echoes_their_id(sim):
+    """bootstrap, get_snapshot, get_asset_curve (each timeframe), switch_account and ping."""
+    async with streamwidgets.open(
+        feeds.hyperoru(sim.url, session_token=TOKEN, bootstrap_on_connect=False),
+        request_timeout=seconds(2),
+    ) as stream:
+        api = stream.connection.dialect.requests(stream)
+        state = await api.bootstrap()
+        assert [a["id"] for a in state["accounts"]] == ["acct_1", "acct_2", "acct_3"]
+        assert state["positions"] and state["active_orders"]
+        snap = await api.get_snapshot("acct_2")
+        assert snap["account_id"] == "acct_2" and set(snap["positions"][0]) == {
+            "symbol", "side", "size", "unrealized_pnl",
+        }  # fmt: skip
+        sizes = {}
+        for timeframe in HYPERORU_TIMEFRAMES:
+            curve = await api.get_asset_curve("acct_1", timeframe)
+            assert curve["timeframe"] == timeframe
+            sizes[timeframe] = len(curve["points"])
+        assert sizes == {"1d": 96, "7d": 168, "30d": 120, "90d": 90, "all": 180}
+        assert await api.switch_account("acct_3") == {
+            "account_id": "acct_3",
+            "name": "Carry (Qwen)",
+        }
+        assert 0 < await api.ping() < seconds(1)
+        sent_ids = [c["request_id"] for _, c in sim.commands]
+        assert sent_ids[0] == "connect"  # the first ping, whose pong says "token accepted"
+        assert len(sent_ids) == len(set(sent_ids)) == 10
+        # Bootstrap rows went into the buffer as snapshot rows; nothing waits any more.
+        accounts = stream.to_dataframe("accounts", "account")
+        assert len(accounts) == 3 and accounts["snapshot"].all()
+        assert stream.connection._pending == {} and stream.connection.dialect._pending == {}
+
+
+async def test_errors_and_timeouts_become_request_errors(sim):
+    """An error reply or no reply raises HyperoruRequestError; a bad timeframe sends nothing."""
+    conn = await started(make(sim, bootstrap_on_connect=False))
+    api = conn.dialect.requests(conn)
+    with pytest.raises(HyperoruRequestError, match=r"get_snapshot failed.*Unknown account") as err:
+        await api.get_snapshot("acct_404")
+    assert isinstance(err.value, RequestError) and err.value.request == "get_snapshot"
+    with pytest.raises(ConfigurationError, match="timeframe"):
+        await api.get_asset_curve("acct_1", "2d")
+    assert sim.commands_of("get_asset_curve") == []
+    sim.stop_pongs()
+    quick = type(api)(conn, timeout=0.2)
+    began = time.monotonic()
+    with pytest.raises(HyperoruRequestError, match="ping failed: no reply"):
+        await quick.ping()
+    assert time.monotonic() - began < seconds(1)
+    assert conn.dialect._pending == {}
+    await conn.close()
+    with pytest.raises(HyperoruRequestError, match="not connected"):
+        await api.bootstrap()
+
+
+async def test_subscribe_is_additive_and_an_unknown_channel_is_refused(sim):
+    """Each subscribe adds to the server's set; an unknown channel never leaves the client."""
+    conn = await started(make(sim, streams=["trades"]))
+    await eventually(lambda: sim.sessions() and sim.sessions()[1]["channels"] == ["trades"])
+    result = await conn.subscribe(["positions"])
+    assert result.active == ["trades", "positions"]
+    assert sim.sessions()[1]["channels"] == ["trades", "positions"]
+    assert [c["data"]["channels"] for c in sim.commands_of("subscribe")] == [
+        ["trades"],
+        ["positions"],
+    ]
+    with pytest.raises(StreamNotAvailable, match="'orderbook'"):
+        await conn.subscribe(["orderbook"])
+    assert len(sim.commands_of("subscribe")) == 2
+    # The server refuses one too, should a client send it anyway.
+    bad = conn.dialect.request("subscribe", {"channels": ["orderbook"]})
+    with pytest.raises(RequestError, match="Unknown channel"):
+        await conn.send(bad)
+    await eventually(lambda: len(rows(conn, "position_update")) > 5)
+    await conn.close()
+
+
+async def test_unsubscribe_filters_on_the_client_and_subscribe_lifts_it(sim):
+    """No unsubscribe message exists: the channel's broadcasts stop reaching the buffer."""
+    conn = await started(make(sim, streams=["trades", "positions"]))
+    await eventually(lambda: len(rows(conn, "position_update")) > 5)
+    await conn.unsubscribe(["positions"])
+    before = len(rows(conn, "position_update"))
+    await eventually(lambda: conn.dialect.filtered > 5)
+    assert len(rows(conn, "position_update")) == before
+    assert len(rows(conn, "trade_update")) > 0
+    assert {c["type"] for _, c in sim.commands} <= {"subscribe", "bootstrap", "ping"}
+    assert conn.subscriptions == ["trades"]
+    await conn.subscribe(["positions"])
+    await eventually(lambda: len(rows(conn, "position_update")) > before)
+    await conn.close()
+
+
+async def test_switch_account_changes_the_account_of_later_broadcasts(sim):
+    """After switch_account, positions, chat and curve updates are the new account's."""
+    conn = await started(make(sim, streams=ALL))
+    await eventually(lambda: len(rows(conn, "position_update")) > 3)
+    assert set(rows(conn, "position_update")["data.account_id"]) == {"acct_1"}
+    await conn.dialect.requests(conn).switch_account("acct_2")
+    mark = conn.buffer.last_seq
+    await eventually(
+        lambda: len(conn.buffer.since(mark)[0].query("type == 'asset_curve_update'")) > 2
+    )
+    later = conn.buffer.since(mark)[0]
+    later = later[later["snapshot"] == False]  # noqa: E712
+    assert set(later["data.account_id"].dropna()) == {"acct_2"}
+    await conn.close()
+
+
+async def test_orders_need_the_opt_in_and_produce_a_trade_update(sim):
+    """Without allow_orders nothing is sent; with it the order is acknowledged and filled."""
+    conn = await started(make(sim, streams=["positions"]))
+    with pytest.raises(OrdersNotAllowed, match="no order was sent"):
+        await conn.dialect.requests(conn).place_order("acct_1", "BTC", "buy", 0.01)
+    assert not sim.orders and sim.commands_of("place_order") == []
+    await conn.close()
+
+    conn = await started(make(sim, streams=["trades"], allow_orders=True))
+    ack = await conn.dialect.requests(conn).place_order("acct_1", "ETH", "sell", 0.5)
+    assert ack["status"] == "accepted" and ack["symbol"] == "ETH"
+    assert [o["order_id"] for o in sim.orders] == [ack["order_id"]]
+
+    def fills():
+        trades = rows(conn, "trade_update")
+        return trades[trades["data.order_id"] == ack["order_id"]]["data.status"].tolist()
+
+    await eventually(lambda: "filled" in fills())
+    assert fills()[0] == "accepted"  # the acknowledgement is a trades event too
+    await conn.close()
+
+
+async def test_a_drop_reconnects_resubscribes_and_bootstraps_again(sim):
+    """No replay: after a drop the client resubscribes, re-switches and re-bootstraps."""
+    conn = await started(make(sim, streams=["trades", "model_chat"]))
+    await conn.dialect.requests(conn).switch_account("acct_2")
+    await eventually(lambda: len(sim.commands_of("bootstrap")) == 1)
+    await eventually(lambda: len(rows(conn, "position")) > 0)
+    first_positions = len(rows(conn, "position"))
+    sim.drop_connections()
+    await eventually(lambda: conn.stats.reconnects == 1 and conn.state is State.CONNECTED)
+    await eventually(lambda: len(sim.commands_of("bootstrap")) == 2)
+    assert len(sim.connections) == 2
+    assert sim.sessions()[2] == {"account": "acct_2", "channels": ["trades", "model_chat"]}
+    second = [c["type"] for n, c in sim.commands if n == 2 and c["type"] != "ping"]
+    assert second == ["subscribe", "switch_account", "bootstrap"]
+    await eventually(lambda: len(rows(conn, "position")) == 2 * first_positions)
+    assert rows(conn, "position")["snapshot"].all()
+    assert "gap" in conn.buffer.markers["kind"].tolist()
+    await eventually(lambda: len(sim.sessions()) == 1 and len(rows(conn, "trade_update")) > 0)
+    await conn.close()
+
+
+async def test_pings_keep_the_socket_alive_and_silence_reconnects(sim):
+    """The client pings on its clock; a server that stops answering is declared dead."""
+    conn = await started(make(sim, ping_interval=0.1, missed_pongs=3, open_timeout=0.5))
+    await eventually(lambda: len(sim.commands_of("ping")) >= 4)
+    assert all("request_id" not in c for c in sim.commands_of("ping")[1:])  # 0: "connect"
+    assert conn.stats.heartbeats >= 2 and conn.stats.reconnects == 0
+    sim.stop_pongs()  # no channels subscribed: nothing else arrives
+    await eventually(lambda: any("presumed dead" in c.reason for c in conn.history), timeout=3)
+    # Unanswered, the first ping of a new socket is no welcome: not connected yet.
+    await eventually(lambda: len(sim.connections) >= 2)
+    assert conn.state is not State.CONNECTED and conn.stats.reconnects == 0
+    sim.resume_pongs()
+    await eventually(lambda: conn.stats.reconnects == 1, timeout=3)
+    await conn.close()
+
+
+async def test_one_real_reconnect_waits_one_to_two_seconds(sim):
+    """With the document's default backoff, the first reconnect comes 1-2 s after a drop."""
+    conn = make(sim)
+    conn.backoff = conn.dialect.reconnect_backoff()
+    await started(conn)
+    await asyncio.sleep(0.1)  # past healthy_after: the backoff starts afresh
+    sim.drop_connections()
+    dropped = time.monotonic()
+    await eventually(lambda: len(sim.connections) == 2, timeout=4)
+    waited = time.monotonic() - dropped
+    assert 1.0 <= waited <= 2.0 + seconds(0.5), waited
+    await conn.close()
+
+
+async def test_the_token_stays_out_of_logs_and_messages_across_a_reconnect(sim, caplog):
+    """Debug logs of client and server, reprs and state reasons never show the token."""
+    caplog.set_level(logging.DEBUG)
+    conn = await started(make(sim, streams=ALL))
+    await conn.dialect.requests(conn).bootstrap()
+    sim.drop_connections()
+    await eventually(lambda: conn.stats.reconnects == 1)
+    await conn.close()
+    texts = [r.getMessage() for r in caplog.records] + [repr(conn)]
+    texts += [c.reason for c in conn.history]
+    assert texts and all(TOKEN not in t for t in texts)
+    assert any("session_token=***" in t for t in texts)
+
+
+def test_the_command_line_simulator_prints_what_a_client_needs(tmp_path):
+    """`python -m streamwidgets sim hyperoru` prints the URL and a token that connects."""
+    ready = tmp_path / "port"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamwidgets", "sim", "hyperoru", "--port", "0",
+         "--ready-file", str(ready)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + seconds(20)
+        while not ready.exists():
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        port = int(ready.read_text())
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+    lines = out.splitlines()
+    assert lines[0] == f"Hyperoru simulator listening on ws://127.0.0.1:{port}/ws"
+    assert lines[2].startswith("hyo_sim_")
+    assert "feeds.hyperoru(" in out
+
+
+# -- in the widget ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def recorded(monkeypatch):
+    monkeypatch.setattr(comm, "create_comm", RecordingComm)
+    widgets: list[StreamWidget] = []
+    yield widgets
+    for w in widgets:
+        w.close()
+
+
+async def test_widget_toggles_act_on_the_server_and_requests_are_awaitable(recorded, sim):
+    """Browser toggles subscribe on the server (unsubscribe filters); w.requests works."""
+    feed = feeds.hyperoru(sim.url, session_token=TOKEN, allow_orders=True)
+    w = StreamWidget(feed, streams=["trades"], backoff=Backoff(initial=0.02, maximum=0.1))
+    recorded.append(w)
+    await w.wait_async(state="connected", timeout=seconds(5))
+    assert w.available_streams == ALL
+    assert (w.feed["name"], w.feed["url"]) == ("hyperoru", f"{sim.url}?session_token=***")
+    from_browser(w, kind="subscribe", stream="positions")
+    await eventually(lambda: "positions" in w.subscriptions and not w.pending)
+    assert sim.sessions()[1]["channels"] == ["trades", "positions"]
+    from_browser(w, kind="unsubscribe", stream="positions")
+    await eventually(lambda: w.subscriptions == ["trades"] and not w.pending)
+    filtered = feed.filtered
+    await eventually(lambda: feed.filtered > filtered)
+    from_browser(w, kind="subscribe", stream="orderbook")
+    await eventually(lambda: "orderbook" in w.error)
+    state = await w.requests.bootstrap()
+    assert len(state["accounts"]) == 3
+    chat = feed.model_chat(w.df)
+    assert list(chat.columns)[:4] == ["decision_id", "account_id", "model", "text"]
+
+
+async def test_the_browser_cannot_place_an_order_or_see_the_token(recorded, sim):
+    """Order-like messages from the browser send nothing; no comm message carries the token."""
+    feed = feeds.hyperoru(sim.url, session_token=TOKEN, allow_orders=True)
+    w = StreamWidget(feed, streams=ALL)
+    recorded.append(w)
+    await w.wait_async(events=50, timeout=seconds(5))
+    order = {"account_id": "acct_1", "symbol": "BTC", "side": "buy", "size": 1}
+    for kind in ("place_order", "request", "order", "send"):
+        from_browser(w, kind=kind, type="place_order", data=order, **order)
+    from_browser(w, kind="subscribe", stream="place_order")
+    await asyncio.sleep(0.3)
+    assert not sim.orders and sim.commands_of("place_order") == []
+    assert "unknown request from the browser" in w.error or "place_order" in w.error
+    from_browser(w, kind="hello", view="v")
+    from_browser(w, kind="export", format="jsonl", view="v")
+    await asyncio.sleep(0.3)
+    secret = TOKEN.encode()
+    for _, _, data, buffers in w.comm.sent:
+        assert secret not in orjson.dumps(data, default=str)
+        assert all(secret not in b for b in buffers)
+    assert TOKEN not in str(w.get_state()) and TOKEN not in repr(w)
+    assert TOKEN not in repr(w.requests)
