@@ -13,6 +13,7 @@ Headless use::
 
 from . import feeds
 from .buffer import EventBuffer
+from .buffer_export import read_export
 from .connection import Connection, State, StateChange, SubscriptionResult
 from .events import Event
 from .exceptions import (
@@ -49,6 +50,7 @@ __all__ = [
     "__version__",
     "feeds",
     "open",
+    "read_export",
 ]
 
 

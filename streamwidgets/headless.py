@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -118,6 +119,8 @@ def open(
     buffer: EventBuffer | None = None,
     connect_timeout: float = 30.0,
     queue_size: int = 10_000,
+    record: str | os.PathLike[str] | None = None,
+    record_options: Mapping[str, Any] | None = None,
     **connection_options: Any,
 ) -> Stream:
     """Open a feed headless.
@@ -130,6 +133,9 @@ def open(
         buffer: an existing buffer to fill instead of a new one.
         connect_timeout: seconds ``async with`` waits for the handshake.
         queue_size: events that may wait for a slow ``async for`` consumer.
+        record: record every received frame to this file from the first one (see
+            :mod:`streamwidgets.recording`); ``stream.connection.stop_recording()`` ends it.
+        record_options: options of the recording (``max_bytes``, ``max_duration``...).
         **connection_options: passed to :class:`~streamwidgets.connection.Connection`.
 
     Example:
@@ -145,4 +151,8 @@ def open(
     if buffer is None:
         buffer = EventBuffer(max_rows=max_rows, window=window, explode=feed.explode)
     connection = Connection(feed, streams=streams, buffer=buffer, **connection_options)
+    if record is not None:
+        connection.record(record, **dict(record_options or {}))
+    elif record_options:
+        raise ConfigurationError("record_options without record=path")
     return Stream(connection, connect_timeout=connect_timeout, queue_size=queue_size)

@@ -42,7 +42,8 @@ Messages, kernel to browser (``msg:custom``), each a dict with ``kind``:
 Messages, browser to kernel (``model.send``):
 ``{"kind": "hello", "view"}``, ``subscribe``/``unsubscribe`` with ``stream``,
 ``pause``, ``resume``, ``clear``, ``chart`` with ``stream``, ``type``, ``field``,
-``unchart`` with ``id``, ``export`` with ``format`` (``csv`` or ``jsonl``) and ``view``.
+``unchart`` with ``id``, ``export`` with ``format`` (``csv``, ``jsonl`` or ``parquet``)
+and ``view``.
 
 Times are float64 epoch milliseconds, so plotly's date axis reads them directly.
 """

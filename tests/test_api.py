@@ -15,7 +15,7 @@ EXPECTED = {
     "AuthenticationFailed", "ConfigurationError", "Connection", "ConnectionFailed", "Event",
     "EventBuffer", "FrameError", "RequestError", "Secret", "State", "StateChange", "Stream",
     "StreamError", "StreamNotAvailable", "StreamWidget", "SubscriptionResult", "__version__",
-    "feeds", "open",
+    "feeds", "open", "read_export",
 }  # fmt: skip
 
 

@@ -85,6 +85,7 @@ export function createControls({ send, view, onFilter }) {
   const exporters = [
     ["csv", "Export CSV"],
     ["jsonl", "Export JSON lines"],
+    ["parquet", "Export Parquet"],
   ].map(([format, label]) => {
     const button = h("button", { type: "button", class: "sw-export", dataset: { format }, text: label });
     button.addEventListener("click", () => send({ kind: "export", format, view }));

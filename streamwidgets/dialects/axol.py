@@ -390,3 +390,7 @@ class AxolDialect(Dialect):
         kept = parse_qsl(parts.query, keep_blank_values=True)
         shown = urlencode([*kept, ("token", "***")], safe="*")
         return {"dialect": self.name, "url": urlunsplit(parts._replace(query=shown))}
+
+    def replay_config(self) -> dict[str, Any] | None:
+        # The endpoints' URLs carry their options in the query, never the JWT.
+        return {"url": self.url, "chains": list(self.chains)}

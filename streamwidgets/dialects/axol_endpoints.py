@@ -67,6 +67,10 @@ class _AxolEndpoint(AxolDialect):
         url = f"{base_url.rstrip('/')}{path}" + (f"?{query_text}" if query_text else "")
         super().__init__(url, api_key=api_key, **options)
 
+    def _replay_base(self) -> dict[str, Any]:
+        parts = urlsplit(self.url)
+        return {"base_url": f"{parts.scheme}://{parts.netloc}", "chains": list(self.chains)}
+
     def _check_chain(self, chain: str) -> str:
         if not isinstance(chain, str) or chain not in self.chains:
             raise ConfigurationError(
@@ -145,6 +149,9 @@ class AxolGasDialect(_AxolEndpoint):
         self.chain = self._check_chain(chain)
         self.stream = f"gas_prices_{chain}"
 
+    def replay_config(self) -> dict[str, Any] | None:
+        return {**self._replay_base(), "chain": self.chain, "interval": self.interval}
+
     def keepalive(self) -> Keepalive:
         rules = super().keepalive()
         idle = max(rules.idle_timeout or 0.0, 2.5 * self.interval)
@@ -180,6 +187,9 @@ class AxolMempoolDialect(_AxolEndpoint):
         )
         self.chain = self._check_chain(chain)
         self.stream = f"mempool_{chain}"
+
+    def replay_config(self) -> dict[str, Any] | None:
+        return {**self._replay_base(), "chain": self.chain}
 
 
 class AxolLiquidationsDialect(_AxolEndpoint):
@@ -248,3 +258,12 @@ class AxolLiquidationsDialect(_AxolEndpoint):
             min_profit,
             health_threshold,
         )
+
+    def replay_config(self) -> dict[str, Any] | None:
+        return {
+            **self._replay_base(),
+            "chain": self.chain,
+            "protocol": self.protocol,
+            "min_profit": self.min_profit,
+            "health_threshold": self.health_threshold,
+        }

@@ -225,6 +225,25 @@ class GenericDialect(Dialect):
             for kind, p in dict(explode or {}).items()
         }
 
+        # What parsing depends on, kept as given (no credential), so a recording can
+        # rebuild a parse-only copy of this dialect (see replay_config).
+        self._parse_options: dict[str, Any] = {
+            "url": redact_url(url),
+            "stream_path": stream_path,
+            "type_path": type_path,
+            "time_path": time_path,
+            "time_unit": time_unit,
+            "data_path": data_path,
+            "reply_id_path": reply_id_path,
+            "reply_error_path": reply_error_path,
+            "welcome": welcome,
+            "available_path": available_path,
+            "heartbeat": heartbeat,
+            "ignore": list(ignore),
+            "explode": dict(explode or {}),
+            "name": name,
+        }
+
         # Request ids never restart, so a late reply from an earlier session cannot
         # be taken for the answer to a new request.
         self._ids = count(1)
@@ -404,6 +423,9 @@ class GenericDialect(Dialect):
         elif isinstance(self.auth, MessageAuth):
             info["auth"] = "first message"
         return info
+
+    def replay_config(self) -> dict[str, Any] | None:
+        return dict(self._parse_options)
 
     def __repr__(self) -> str:
         info = self.describe()

@@ -225,6 +225,9 @@ class HydraDialect(Dialect):
     def describe(self) -> dict[str, Any]:
         return {"dialect": self.name, "url": self.url}
 
+    def replay_config(self) -> dict[str, Any] | None:
+        return {"url": self.url}
+
 
 def _ms_to_ns(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -341,6 +341,10 @@ class HydraV1Dialect(Dialect):
     def describe(self) -> dict[str, Any]:
         return {"dialect": self.name, "url": self.target().display_url}
 
+    def replay_config(self) -> dict[str, Any] | None:
+        # The snapshot flag decides how the first frames of a session are parsed.
+        return {"url": self.url, "snapshot": self.snapshot}
+
 
 def _event_ns(data: Any) -> int | None:
     if not isinstance(data, dict):
