@@ -15,6 +15,8 @@ from pathlib import Path
 import nbformat
 from playwright.async_api import expect
 
+from streamwidgets import read_export
+
 from ..conftest import seconds
 from .jupyter import (
     open_notebook,
@@ -89,7 +91,7 @@ async def wait_for_points(page, predicate, view: int = 0, timeout: float = 20.0)
         await asyncio.sleep(0.1)
 
 
-async def test_quickstart_in_jupyterlab(page, jupyter_server):
+async def test_quickstart_in_jupyterlab(page, jupyter_server, tmp_path):
     name, cells = quickstart_with_probes(jupyter_server)
     await open_notebook(page, jupyter_server, name, "lab")
     await run_all_cells(page, "lab", timeout=120)
@@ -147,6 +149,19 @@ async def test_quickstart_in_jupyterlab(page, jupyter_server):
     csv_text = Path(await download.path()).read_text()
     assert csv_text.startswith("seq,received_at,event_time,stream,type,snapshot")
     assert len(csv_text.splitlines()) > 100
+    # Parquet arrives as binary and reads back typed, timestamps in UTC.
+    export = (await wait_for_selector_in_output(page, '.sw-export[data-format="parquet"]')).first
+    async with page.expect_download(timeout=seconds(20) * 1000) as download_info:
+        await export.click()
+    download = await download_info.value
+    assert download.suggested_filename.endswith(".parquet")
+    saved = tmp_path / download.suggested_filename
+    await download.save_as(saved)
+    rows = read_export(saved)
+    assert len(rows) > 100
+    assert str(rows["received_at"].dtype) == "datetime64[ns, UTC]"
+    csv_streams = {line.split(",")[3] for line in csv_text.splitlines()[1:]}
+    assert csv_streams <= set(rows["stream"])
 
     root = (await wait_for_selector_in_output(page, ".sw-root")).first
     await save_screenshot(page, "quickstart-jupyterlab", element=root)
