@@ -233,7 +233,7 @@ def add_sim_replay(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 def run_sim_replay(args: argparse.Namespace) -> int:
     """Run ``sim replay``; returns the exit code."""
-    from .cli import _serve_until_stopped
+    from .cli_sim import _serve_until_stopped
     from .exceptions import ConfigurationError
     from .replay_server import ReplayServer
 

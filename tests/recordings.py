@@ -1,9 +1,16 @@
-"""Making real recordings for the tests: the Hydra simulator on loopback, recorded live."""
+"""Making real recordings for the tests: the Hydra simulator on loopback, recorded live;
+and the ``streamwidgets`` command run in a subprocess."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,3 +52,43 @@ async def record_live(
 def lines_of(path: Path) -> list[dict[str, Any]]:
     """Every line of a gzip recording, decoded."""
     return [orjson.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines()]
+
+
+@contextlib.contextmanager
+def serving(*args: str, ready: Path) -> Iterator[int]:
+    """Run ``python -m streamwidgets ARGS --ready-file READY`` for the block; yield its port.
+
+    The server is terminated when the block ends, whatever happened in it.
+    """
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamwidgets", *args, "--ready-file", str(ready)],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + seconds(15)
+        while not ready.exists():
+            assert time.monotonic() < deadline and server.poll() is None
+            time.sleep(0.05)
+        yield int(ready.read_text())
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def run_record(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m streamwidgets record ARGS`` with ``env`` added; its output as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "streamwidgets", "record", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=seconds(30),
+    )
+
+
+def check_record_output(result: subprocess.CompletedProcess[str], out: Path, duration: str) -> None:
+    """The record command succeeded, showed its progress and wrote ``out`` after ``duration``."""
+    assert result.returncode == 0, result.stderr
+    progress = [line for line in result.stderr.splitlines() if "ev/s" in line]
+    assert progress and " events " in progress[-1] and " MB " in progress[-1]
+    assert f"wrote {out}" in result.stdout and f"max_duration reached ({duration})" in result.stdout

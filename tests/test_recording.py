@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import orjson
@@ -21,7 +17,7 @@ from streamwidgets.simulators.hydra import ALL_STREAMS, HydraSimulator
 from streamwidgets.simulators.tokens import issue_token
 
 from .conftest import eventually, seconds
-from .recordings import STREAMS, lines_of, record_live
+from .recordings import STREAMS, check_record_output, lines_of, record_live, run_record, serving
 
 
 async def test_file_has_header_frames_with_times_and_markers(tmp_path):
@@ -162,40 +158,18 @@ def lines_of_plain(path: Path) -> list[dict]:
 
 def test_record_command_prints_progress_and_writes_the_file(tmp_path):
     """`streamwidgets record hydra --for 2s` against a simulator process: progress, then a file."""
-    ready = tmp_path / "port"
-    sim = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "streamwidgets", "sim", "hydra", "--port", "0"),
-            *("--rate", "200", "--secret", "cli-secret", "--ready-file", str(ready)),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + seconds(15)
-        while not ready.exists():
-            assert time.monotonic() < deadline and sim.poll() is None
-            time.sleep(0.05)
-        port = int(ready.read_text())
+    with serving(
+        *("sim", "hydra", "--port", "0", "--rate", "200", "--secret", "cli-secret"),
+        ready=tmp_path / "port",
+    ) as port:
         token = issue_token("cli-secret", address="0xcli", streams=ALL_STREAMS)
         out = tmp_path / "cli.jsonl.gz"
-        result = subprocess.run(
-            [
-                *(sys.executable, "-m", "streamwidgets", "record", "hydra"),
-                *("--url", f"ws://127.0.0.1:{port}/stream", "--streams", "signals,markets"),
-                *("--for", "2s", "-o", str(out)),
-            ],
-            env={**os.environ, "HYDRA_TOKEN": token},
-            capture_output=True,
-            text=True,
-            timeout=seconds(30),
+        result = run_record(
+            *("hydra", "--url", f"ws://127.0.0.1:{port}/stream", "--streams", "signals,markets"),
+            *("--for", "2s", "-o", str(out)),
+            env={"HYDRA_TOKEN": token},
         )
-    finally:
-        sim.terminate()
-        sim.wait(10)
-    assert result.returncode == 0, result.stderr
-    progress = [line for line in result.stderr.splitlines() if "ev/s" in line]
-    assert progress and " events " in progress[-1] and " MB " in progress[-1]
-    assert f"wrote {out}" in result.stdout and "max_duration reached (2 s)" in result.stdout
+    check_record_output(result, out, "2 s")
     lines = lines_of(out)
     assert sum(line.get("dir") == "in" for line in lines) > 100
     assert token.encode() not in gzip.decompress(out.read_bytes())

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import subprocess
-import sys
 import time
 
 import orjson
@@ -17,7 +15,7 @@ import streamwidgets
 from streamwidgets import ConfigurationError, feeds
 
 from .conftest import seconds
-from .recordings import lines_of, record_live
+from .recordings import lines_of, record_live, serving
 
 
 @pytest.fixture(scope="module")
@@ -175,27 +173,14 @@ async def test_sim_replay_serves_a_recording_to_a_plain_websocket_client(tmp_pat
     path = tmp_path / "feed.jsonl.gz"
     await record_live(path, events=100)
     recorded = [line["text"] for line in lines_of(path) if line.get("dir") == "in"]
-    ready = tmp_path / "port"
-    server = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "streamwidgets", "sim", "replay", str(path)),
-            *("--port", "0", "--speed", "max", "--ready-file", str(ready)),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + seconds(15)
-        while not ready.exists():
-            assert time.monotonic() < deadline and server.poll() is None
-            await asyncio.sleep(0.05)
-        received = []
-        async with connect(f"ws://127.0.0.1:{int(ready.read_text())}/replay") as ws:
+    received = []
+    with serving(
+        *("sim", "replay", str(path), "--port", "0", "--speed", "max"), ready=tmp_path / "port"
+    ) as port:
+        async with connect(f"ws://127.0.0.1:{port}/replay") as ws:
             async for message in ws:
                 received.append(message)
         assert ws.close_code == 1000 and ws.close_reason == "end of recording"
-    finally:
-        server.terminate()
-        server.wait(10)
     assert received == recorded
 
 

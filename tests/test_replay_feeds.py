@@ -7,7 +7,6 @@ import gzip
 import os
 import subprocess
 import sys
-import time
 
 import orjson
 import pandas as pd
@@ -22,7 +21,7 @@ from streamwidgets.simulators.hyperoru import HyperoruSimulator
 from streamwidgets.simulators.pusher import PusherSimulator
 
 from .conftest import seconds
-from .recordings import lines_of
+from .recordings import check_record_output, lines_of, run_record, serving
 from .test_replay import replay_all
 
 PUSHER_TOKEN = "sk_sim_replaytoken0123456789ab"
@@ -141,38 +140,16 @@ def test_both_dialects_rebuild_from_their_replay_config_without_secrets():
 def test_record_hyperoru_command_prints_progress_and_writes_a_replayable_file(tmp_path):
     """`streamwidgets record hyperoru` with HYPERORU_SESSION_TOKEN: progress, then a file that
     holds no token and replays."""
-    ready = tmp_path / "port"
-    sim = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "streamwidgets", "sim", "hyperoru", "--port", "0"),
-            *("--rate", "100", "--session-token", HYPERORU_TOKEN, "--ready-file", str(ready)),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + seconds(15)
-        while not ready.exists():
-            assert time.monotonic() < deadline and sim.poll() is None
-            time.sleep(0.05)
-        port = int(ready.read_text())
+    with serving(
+        *("sim", "hyperoru", "--port", "0", "--rate", "100", "--session-token", HYPERORU_TOKEN),
+        ready=tmp_path / "port",
+    ) as port:
         out = tmp_path / "cli.jsonl.gz"
-        result = subprocess.run(
-            [
-                *(sys.executable, "-m", "streamwidgets", "record", "hyperoru"),
-                *("--url", f"ws://127.0.0.1:{port}/ws", "--for", "1.5s", "-o", str(out)),
-            ],
-            env={**os.environ, "HYPERORU_SESSION_TOKEN": HYPERORU_TOKEN},
-            capture_output=True,
-            text=True,
-            timeout=seconds(30),
+        result = run_record(
+            *("hyperoru", "--url", f"ws://127.0.0.1:{port}/ws", "--for", "1.5s", "-o", str(out)),
+            env={"HYPERORU_SESSION_TOKEN": HYPERORU_TOKEN},
         )
-    finally:
-        sim.terminate()
-        sim.wait(10)
-    assert result.returncode == 0, result.stderr
-    progress = [line for line in result.stderr.splitlines() if "ev/s" in line]
-    assert progress and " events " in progress[-1] and " MB " in progress[-1]
-    assert f"wrote {out}" in result.stdout and "max_duration reached (1.5 s)" in result.stdout
+    check_record_output(result, out, "1.5 s")
     lines = lines_of(out)
     assert lines[0]["dialect"] == "hyperoru"
     assert sum(line.get("dir") == "in" for line in lines) > 50

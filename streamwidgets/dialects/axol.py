@@ -74,7 +74,15 @@ from ..jsonutil import dumps, loads_object, preview
 from ..secret import Secret
 from ._config import to_ns
 from .axol_auth import exchange_key
-from .base import CloseAction, CloseDecision, ConnectTarget, Dialect, Keepalive, Outgoing
+from .base import (
+    CloseAction,
+    CloseDecision,
+    ConnectTarget,
+    Dialect,
+    Keepalive,
+    Outgoing,
+    require_names,
+)
 
 __all__ = ["AXOL_CHAINS", "AXOL_CHANNELS", "AXOL_TIER_LIMITS", "AxolDialect", "channel_of"]
 
@@ -301,11 +309,7 @@ class AxolDialect(Dialect):
         return base + [c for c in chain if c not in base]
 
     def check_streams(self, streams: Sequence[str]) -> None:
-        if isinstance(streams, str):
-            raise ConfigurationError("streams must be a list of names, not one string")
-        bad = [s for s in streams if not isinstance(s, str) or not s]
-        if bad:
-            raise ConfigurationError(f"channel names must be non-empty strings, got {bad!r}")
+        require_names(streams, noun="channel")
         for name in streams:
             chain = name[len(_GAS_PREFIX) :] if name.startswith(_GAS_PREFIX) else None
             if chain is not None and chain not in self.chains:

@@ -24,6 +24,7 @@ __all__ = [
     "Dialect",
     "Keepalive",
     "Outgoing",
+    "require_names",
 ]
 
 
@@ -250,6 +251,31 @@ class Dialect:
     def __repr__(self) -> str:
         facts = ", ".join(f"{k}={v!r}" for k, v in self.describe().items() if k != "dialect")
         return f"<{type(self).__name__} {facts}>"
+
+
+def require_names(streams: Sequence[str], noun: str = "stream", what: str = "streams") -> None:
+    """Raise :class:`~streamwidgets.exceptions.ConfigurationError` unless ``streams`` is a list
+    of non-empty strings: the check every dialect's ``check_streams`` starts with.
+
+    Args:
+        streams: the names asked for.
+        noun: what the feed calls one name in the message (``"channel"``...).
+        what: what the message calls the whole argument.
+
+    Example:
+        >>> require_names(["trades", "book"])
+        >>> require_names("trades")
+        Traceback (most recent call last):
+        streamwidgets.exceptions.ConfigurationError: streams must be a list of names, not one string
+        >>> require_names(["trades", ""], noun="topic")
+        Traceback (most recent call last):
+        streamwidgets.exceptions.ConfigurationError: topic names must be non-empty strings, got ['']
+    """
+    if isinstance(streams, str):
+        raise ConfigurationError(f"{what} must be a list of names, not one string")
+    bad = [s for s in streams if not isinstance(s, str) or not s]
+    if bad:
+        raise ConfigurationError(f"{noun} names must be non-empty strings, got {bad!r}")
 
 
 def _detail(reason: str) -> str:

@@ -51,7 +51,15 @@ from ._config import (
     to_ns,
 )
 from .auth import Auth, HeaderAuth, MessageAuth, QueryAuth
-from .base import CloseAction, CloseDecision, ConnectTarget, Dialect, Keepalive, Outgoing
+from .base import (
+    CloseAction,
+    CloseDecision,
+    ConnectTarget,
+    Dialect,
+    Keepalive,
+    Outgoing,
+    require_names,
+)
 
 __all__ = [
     "Auth",
@@ -352,11 +360,7 @@ class GenericDialect(Dialect):
         return self._subscribe is not None
 
     def check_streams(self, streams: Sequence[str]) -> None:
-        if isinstance(streams, str):
-            raise ConfigurationError("streams must be a list of names, not one string")
-        bad = [s for s in streams if not isinstance(s, str) or not s]
-        if bad:
-            raise ConfigurationError(f"stream names must be non-empty strings, got {bad!r}")
+        require_names(streams)
         known = self.available_streams
         if known is None:
             return

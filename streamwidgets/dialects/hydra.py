@@ -37,7 +37,15 @@ from ..events import Control, Event, Heartbeat, Reply, ServerNotice, Welcome
 from ..exceptions import ConfigurationError, FrameError, StreamNotAvailable
 from ..jsonutil import dumps, loads_object, preview
 from ..secret import Secret
-from .base import CloseAction, CloseDecision, ConnectTarget, Dialect, Keepalive, Outgoing
+from .base import (
+    CloseAction,
+    CloseDecision,
+    ConnectTarget,
+    Dialect,
+    Keepalive,
+    Outgoing,
+    require_names,
+)
 
 __all__ = ["HYDRA_STREAMS", "HydraDialect"]
 
@@ -158,11 +166,7 @@ class HydraDialect(Dialect):
         raise FrameError(f"unknown message type {kind!r} without a stream: {preview(frame)}")
 
     def check_streams(self, streams: Sequence[str]) -> None:
-        if isinstance(streams, str):
-            raise ConfigurationError("streams must be a list of names, not one string")
-        bad = [s for s in streams if not isinstance(s, str) or not s]
-        if bad:
-            raise ConfigurationError(f"stream names must be non-empty strings, got {bad!r}")
+        require_names(streams)
         known = self.available_streams
         if known is None:
             return

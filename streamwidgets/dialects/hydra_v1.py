@@ -66,7 +66,7 @@ from ..events import Control, Event, ServerNotice, Welcome
 from ..exceptions import ConfigurationError, FrameError, StreamNotAvailable
 from ..jsonutil import loads_object, preview
 from ..secret import Secret
-from .base import CloseAction, CloseDecision, ConnectTarget, Dialect, Keepalive
+from .base import CloseAction, CloseDecision, ConnectTarget, Dialect, Keepalive, require_names
 
 __all__ = [
     "HYDRA_V1_SCOPES",
@@ -306,11 +306,7 @@ class HydraV1Dialect(Dialect):
         return False
 
     def check_streams(self, streams: Sequence[str]) -> None:
-        if isinstance(streams, str):
-            raise ConfigurationError("streams must be a list of names, not one string")
-        bad = [s for s in streams if not isinstance(s, str) or not s]
-        if bad:
-            raise ConfigurationError(f"stream names must be non-empty strings, got {bad!r}")
+        require_names(streams)
         known = list(self.available_streams or HYDRA_V1_SCOPES) + list(_UNSCOPED)
         missing = [s for s in streams if s != "*" and s not in known]
         if missing:

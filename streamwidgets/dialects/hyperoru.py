@@ -96,7 +96,15 @@ from ..exceptions import ConfigurationError, FrameError, RequestError, StreamNot
 from ..jsonutil import dumps, loads_object, preview
 from ..secret import Secret
 from ._config import to_ns
-from .base import CloseAction, CloseDecision, ConnectTarget, Dialect, Keepalive, Outgoing
+from .base import (
+    CloseAction,
+    CloseDecision,
+    ConnectTarget,
+    Dialect,
+    Keepalive,
+    Outgoing,
+    require_names,
+)
 from .hyperoru_requests import HYPERORU_TIMEFRAMES, checked_payload
 
 if TYPE_CHECKING:
@@ -379,11 +387,7 @@ class HyperoruDialect(Dialect):
     # Channels -----------------------------------------------------------------
 
     def check_streams(self, streams: Sequence[str]) -> None:
-        if isinstance(streams, str):
-            raise ConfigurationError("channels must be a list of names, not one string")
-        bad = [s for s in streams if not isinstance(s, str) or not s]
-        if bad:
-            raise ConfigurationError(f"channel names must be non-empty strings, got {bad!r}")
+        require_names(streams, noun="channel", what="channels")
         missing = [s for s in streams if s not in HYPERORU_CHANNELS]
         if missing:
             raise StreamNotAvailable(missing, list(HYPERORU_CHANNELS))

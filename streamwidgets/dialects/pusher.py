@@ -76,7 +76,15 @@ from ..exceptions import (
 from ..jsonutil import dumps, loads_object, preview
 from ..secret import Secret, redact
 from ._config import to_ns
-from .base import CloseAction, CloseDecision, ConnectTarget, Dialect, Keepalive, Outgoing
+from .base import (
+    CloseAction,
+    CloseDecision,
+    ConnectTarget,
+    Dialect,
+    Keepalive,
+    Outgoing,
+    require_names,
+)
 from .pusher_session import (
     ChannelAuth,
     Session,
@@ -431,11 +439,7 @@ class PusherDialect(Dialect):
     # Subscriptions ------------------------------------------------------------
 
     def check_streams(self, streams: Sequence[str]) -> None:
-        if isinstance(streams, str):
-            raise ConfigurationError("streams must be a list of names, not one string")
-        bad = [s for s in streams if not isinstance(s, str) or not s]
-        if bad:
-            raise ConfigurationError(f"stream names must be non-empty strings, got {bad!r}")
+        require_names(streams)
         if self.available_streams is not None:
             missing = [s for s in streams if s not in self.available_streams]
             if missing:

@@ -4,8 +4,9 @@ Two listeners on the loopback interface, started and stopped together:
 
 - REST (:attr:`AxolSimulator.rest_url`): ``POST /api/v1/auth/token`` with ``X-API-Key``
   answers ``{"access_token", "token_type": "bearer", "expires_in"}``, or 401 for a bad key.
-  It is a second small asyncio server because websockets' HTTP parser accepts only
-  bodiless GET requests, and the documented exchange is a POST with a JSON body.
+  It is a second small asyncio server (:class:`~streamwidgets.simulators.http.RestSideServer`)
+  because websockets' HTTP parser accepts only bodiless GET requests, and the documented
+  exchange is a POST with a JSON body.
 - WebSocket (:attr:`AxolSimulator.url`, ``/api/v1/ws/connect?token=JWT``): a missing,
   invalid or expired token is closed with 1008 after the upgrade; then ``connected`` with
   ``available_channels``, ``subscribe``/``unsubscribe`` answered by
@@ -38,7 +39,6 @@ import contextlib
 import itertools
 import logging
 import random
-import socket
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -66,8 +66,8 @@ from streamwidgets.simulators.axol_protocol import (
     pending_transaction,
     route_of,
 )
-from streamwidgets.simulators.http import HttpRequest, http_response, read_http_request
-from streamwidgets.simulators.server import LoopbackServer
+from streamwidgets.simulators.faults import PongSwitch
+from streamwidgets.simulators.http import HttpRequest, RestSideServer
 from streamwidgets.simulators.tokens import InvalidToken, issue_token, verify_token
 
 __all__ = ["AxolSimulator", "SeenConnection"]
@@ -90,7 +90,7 @@ class SeenConnection:
     user_id: str | None = None
 
 
-class AxolSimulator(LoopbackServer):
+class AxolSimulator(PongSwitch, RestSideServer):
     """An Axol REST + WebSocket server on the loopback interface.
 
     Args:
@@ -136,13 +136,12 @@ class AxolSimulator(LoopbackServer):
             raise ValueError(f"bad keys or tiers {bad!r}; tiers: {list(AXOL_TIER_LIMITS)}")
         if not rate > 0 or not token_ttl > 0 or not time_scale > 0:
             raise ValueError("rate, token_ttl and time_scale must be > 0")
-        super().__init__(host=host, port=port)
+        super().__init__(host=host, port=port, rest_port=rest_port)
         self.api_keys = dict(api_keys)
         self.secret = secret
         self.token_ttl = float(token_ttl)
         self.rate = float(rate)
         self.time_scale = float(time_scale)
-        self._rest_requested_port = rest_port
 
         #: every upgrade request seen, in order.
         self.connections: deque[SeenConnection] = deque(maxlen=10_000)
@@ -162,21 +161,11 @@ class AxolSimulator(LoopbackServer):
         self._seen: dict[int, tuple[SeenConnection, dict[str, Any] | None, str, Route]] = {}
         self._generation = 0  # tokens of an older generation are expired
         self._failing: list[int] = []
-        self._ponging = True
-        self._rest: asyncio.Server | None = None
-        self._rest_sock: socket.socket | None = None
 
     @property
     def api_key(self) -> str:
         """The first (by default the only) key this simulator accepts."""
         return next(iter(self.api_keys))
-
-    @property
-    def rest_url(self) -> str:
-        """The REST base URL, e.g. ``http://127.0.0.1:54322`` (for ``rest_url=``)."""
-        if self._rest_sock is None:
-            raise RuntimeError("the simulator is not started")
-        return f"http://{self.host}:{self._rest_sock.getsockname()[1]}"
 
     # -- fault hooks -------------------------------------------------------------------------
 
@@ -205,24 +194,6 @@ class AxolSimulator(LoopbackServer):
         """
         self._failing.extend([status] * count)
 
-    def stop_pongs(self) -> None:
-        """Ignore JSON pings (no pong) until :meth:`resume_pongs`.
-
-        Example:
-            >>> sim = AxolSimulator(); sim.stop_pongs(); sim.ponging
-            False
-        """
-        self._ponging = False
-
-    def resume_pongs(self) -> None:
-        """Answer JSON pings again."""
-        self._ponging = True
-
-    @property
-    def ponging(self) -> bool:
-        """True while JSON pings are answered."""
-        return self._ponging
-
     def commands_of(self, kind: str) -> list[dict[str, Any]]:
         """The client commands of one type, all connections, in order."""
         return [c for _, c in self.commands if c.get("type") == kind]
@@ -243,46 +214,15 @@ class AxolSimulator(LoopbackServer):
             extra={"tier": self.api_keys[key], "gen": self._generation},
         )
 
-    # -- lifecycle: both listeners -----------------------------------------------------------
-
-    async def start(self) -> None:
-        if self._rest is None:
-            self._bind()
-            self._rest = await asyncio.start_server(self._serve_http, sock=self._rest_sock)
-        await super().start()
-
-    def _bind(self) -> socket.socket:
-        # Bind both sockets at once, so rest_url is known as early as url (start_background).
-        if self._rest_sock is None:
-            self._rest_sock = socket.create_server((self.host, self._rest_requested_port))
-        return super()._bind()
-
-    async def stop(self) -> None:
-        rest, self._rest = self._rest, None
-        if rest is not None:
-            rest.close()
-            await rest.wait_closed()
-        self._rest_sock = None
-        await super().stop()
-
     # -- REST: the token exchange ------------------------------------------------------------
 
-    async def _serve_http(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request = await read_http_request(reader, timeout=5.0)
-            status, payload = self._answer_http(request)
-            if request is not None and urlsplit(request.path).path == _TOKEN_PATH:
-                self.exchanges.append(status)
-            writer.write(http_response(status, payload))
-            await writer.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
-
     def _answer_http(self, request: HttpRequest | None) -> tuple[int, dict[str, Any]]:
+        status, payload = self._exchange(request)
+        if request is not None and urlsplit(request.path).path == _TOKEN_PATH:
+            self.exchanges.append(status)
+        return status, payload
+
+    def _exchange(self, request: HttpRequest | None) -> tuple[int, dict[str, Any]]:
         if request is None:
             return 400, {"detail": "Bad request"}
         if urlsplit(request.path).path != _TOKEN_PATH:

@@ -29,12 +29,43 @@ from websockets.asyncio.server import ServerConnection
 
 from streamwidgets.simulators.server import LoopbackServer
 
-__all__ = ["NEVER", "ConnectionFaults", "FaultInjectingServer", "FaultPlan"]
+__all__ = ["NEVER", "ConnectionFaults", "FaultInjectingServer", "FaultPlan", "PongSwitch"]
 
 #: A checkpoint no connection reaches.
 NEVER = 1 << 62
 
 Ending = Literal["drop", "close"]
+
+
+class PongSwitch:
+    """A fault hook for simulators that answer the protocol's own JSON ``ping`` with ``pong``.
+
+    The server answers while :attr:`ponging` is true; :meth:`stop_pongs` makes it ignore
+    pings (so a client's pong timeout fires) until :meth:`resume_pongs`. Put it before the
+    server class in the bases.
+
+    Example:
+        >>> switch = PongSwitch()
+        >>> switch.stop_pongs(); switch.ponging
+        False
+        >>> switch.resume_pongs(); switch.ponging
+        True
+    """
+
+    _ponging = True
+
+    def stop_pongs(self) -> None:
+        """Ignore pings (no pong) until :meth:`resume_pongs`."""
+        self._ponging = False
+
+    def resume_pongs(self) -> None:
+        """Answer pings again."""
+        self._ponging = True
+
+    @property
+    def ponging(self) -> bool:
+        """True while pings are answered."""
+        return self._ponging
 
 
 class FaultPlan:

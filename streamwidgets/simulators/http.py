@@ -19,11 +19,16 @@ Example:
     True
     >>> http_response(404, {"error": "not found"}).split(b"\\r\\n")[0]
     b'HTTP/1.1 404 Not Found'
+
+:class:`RestSideServer` is a :class:`~streamwidgets.simulators.server.LoopbackServer`
+with such a REST listener on a second port, bound, started and stopped with the WebSocket one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -32,7 +37,16 @@ from urllib.parse import parse_qs
 import h11
 import orjson
 
-__all__ = ["MAX_BODY", "MAX_HEAD", "HttpRequest", "http_response", "read_http_request"]
+from streamwidgets.simulators.server import LoopbackServer
+
+__all__ = [
+    "MAX_BODY",
+    "MAX_HEAD",
+    "HttpRequest",
+    "RestSideServer",
+    "http_response",
+    "read_http_request",
+]
 
 # Limits: the simulators' requests are tiny.
 #: Largest request line and headers, in bytes.
@@ -120,3 +134,86 @@ def http_response(status: int, payload: Any) -> bytes:
         "Connection: close\r\n\r\n"
     )
     return head.encode() + body
+
+
+class RestSideServer(LoopbackServer):
+    """A WebSocket server with a REST listener of its own, on a second loopback port.
+
+    The REST socket is bound together with the WebSocket one (so :attr:`rest_url` is known
+    as early as :attr:`url`, also after ``start_background()``), its server starts before
+    the WebSocket server and stops before it. Each connection carries one request:
+    :func:`read_http_request`, then :meth:`_answer_http` (which subclasses implement, and
+    which gets None for an invalid request), then :func:`http_response`, then close.
+
+    A second asyncio server is needed because websockets' HTTP parser accepts only
+    bodiless GET upgrades, and the simulated REST calls are POSTs with a body.
+
+    Args:
+        host: interface to bind (both listeners).
+        port: WebSocket TCP port; 0 picks a free one.
+        rest_port: REST TCP port; 0 picks a free one.
+
+    Example:
+        >>> import json, urllib.request
+        >>> class Echo(RestSideServer):
+        ...     def _answer_http(self, request):
+        ...         return 200, {"path": request.path}
+        >>> sim = Echo()
+        >>> _ = sim.start_background()
+        >>> with urllib.request.urlopen(sim.rest_url + "/hello") as answer:
+        ...     json.load(answer)
+        {'path': '/hello'}
+        >>> sim.stop_background()
+    """
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, rest_port: int = 0) -> None:
+        super().__init__(host=host, port=port)
+        self._rest_requested_port = rest_port
+        self._rest: asyncio.Server | None = None
+        self._rest_sock: socket.socket | None = None
+
+    @property
+    def rest_url(self) -> str:
+        """The REST base URL, e.g. ``http://127.0.0.1:54322``."""
+        if self._rest_sock is None:
+            raise RuntimeError("the simulator is not started")
+        return f"http://{self.host}:{self._rest_sock.getsockname()[1]}"
+
+    def _answer_http(self, request: HttpRequest | None) -> tuple[int, Any]:
+        """The status and JSON payload answering ``request`` (None: not a valid request)."""
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        """Start the REST server, then the WebSocket one, on the running event loop."""
+        if self._rest is None:
+            self._bind()
+            self._rest = await asyncio.start_server(self._serve_http, sock=self._rest_sock)
+        await super().start()
+
+    def _bind(self) -> socket.socket:
+        # Bind both sockets at once, so rest_url is known as early as url (start_background).
+        if self._rest_sock is None:
+            self._rest_sock = socket.create_server((self.host, self._rest_requested_port))
+        return super()._bind()
+
+    async def stop(self) -> None:
+        """Stop the REST server, then close the WebSocket connections and server."""
+        rest, self._rest = self._rest, None
+        if rest is not None:
+            rest.close()
+            await rest.wait_closed()
+        self._rest_sock = None
+        await super().stop()
+
+    async def _serve_http(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = await read_http_request(reader, timeout=5.0)
+            status, payload = self._answer_http(request)
+            writer.write(http_response(status, payload))
+            await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()

@@ -43,6 +43,7 @@ import orjson
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from streamwidgets.simulators.faults import PongSwitch
 from streamwidgets.simulators.hyperoru_protocol import (
     HYPERORU_CHANNELS,
     HYPERORU_TIMEFRAMES,
@@ -79,7 +80,7 @@ class _Session:
     channels: list[str] = field(default_factory=list)
 
 
-class HyperoruSimulator(LoopbackServer):
+class HyperoruSimulator(PongSwitch, LoopbackServer):
     """A Hyperoru WebSocket server on the loopback interface.
 
     Args:
@@ -145,7 +146,6 @@ class HyperoruSimulator(LoopbackServer):
         self._numbers = itertools.count(1)
         self._decisions = itertools.count(1)
         self._open: dict[int, _Session] = {}
-        self._ponging = True
 
     @property
     def session_token(self) -> str:
@@ -169,24 +169,6 @@ class HyperoruSimulator(LoopbackServer):
             >>> HyperoruSimulator().close_connections(1011, "Internal error")  # none open
         """
         self._dispatch(self._close_all, code, reason)
-
-    def stop_pongs(self) -> None:
-        """Ignore pings (no pong) until :meth:`resume_pongs`.
-
-        Example:
-            >>> sim = HyperoruSimulator(); sim.stop_pongs(); sim.ponging
-            False
-        """
-        self._ponging = False
-
-    def resume_pongs(self) -> None:
-        """Answer pings again."""
-        self._ponging = True
-
-    @property
-    def ponging(self) -> bool:
-        """True while pings are answered."""
-        return self._ponging
 
     def commands_of(self, kind: str) -> list[dict[str, Any]]:
         """The client commands of one type, all connections, in order.

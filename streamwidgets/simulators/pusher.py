@@ -25,8 +25,9 @@ signature or an unknown channel; ``pusher:unsubscribe``; ``member_added``/
 silent for ``activity_timeout`` is pinged, and closed with 4201 if it stays silent for
 ``pong_timeout``. Data of subscribed channels at ``rate`` events per second.
 
-The REST side is a small asyncio server of its own, as the Axol simulator's: websockets'
-HTTP parser accepts only bodiless GET upgrades, and the session and auth calls are POSTs.
+The REST side is a small asyncio server of its own, as the Axol simulator's (both are a
+:class:`~streamwidgets.simulators.http.RestSideServer`): websockets' HTTP parser accepts
+only bodiless GET upgrades, and the session and auth calls are POSTs.
 
 Fault hooks: :meth:`~PusherSimulator.close_connections` (4009, 4100, 4200, ...),
 :meth:`~PusherSimulator.mute`, :meth:`~PusherSimulator.rotate_app_key`,
@@ -53,7 +54,6 @@ import json
 import random
 import re
 import secrets
-import socket
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -65,7 +65,7 @@ import orjson
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from streamwidgets.simulators.http import HttpRequest, http_response, read_http_request
+from streamwidgets.simulators.http import HttpRequest, RestSideServer
 from streamwidgets.simulators.pusher_protocol import (
     CATALOG,
     channel_of,
@@ -74,7 +74,6 @@ from streamwidgets.simulators.pusher_protocol import (
     payload,
     sign,
 )
-from streamwidgets.simulators.server import LoopbackServer
 
 __all__ = ["PusherSimulator"]
 
@@ -98,7 +97,7 @@ class _Client:
     pinged: float | None = None
 
 
-class PusherSimulator(LoopbackServer):
+class PusherSimulator(RestSideServer):
     """A Pusher-compatible server: REST and WebSocket, each on its own loopback port.
 
     Args:
@@ -144,14 +143,13 @@ class PusherSimulator(LoopbackServer):
             raise ValueError("tokens must map at least one non-empty token to a user id")
         if not rate > 0 or not activity_timeout > 0 or not pong_timeout > 0:
             raise ValueError("rate, activity_timeout and pong_timeout must be > 0")
-        super().__init__(host=host, port=port)
+        super().__init__(host=host, port=port, rest_port=rest_port)
         self.tokens = dict(tokens)
         self.app_key = app_key
         self._secret = app_secret or secrets.token_hex(16)
         self.activity_timeout = float(activity_timeout)
         self.pong_timeout = float(pong_timeout)
         self.rate = float(rate)
-        self._rest_requested_port = rest_port
 
         #: (connection number, app key used, outcome) of every WebSocket, in order.
         self.connections: deque[tuple[int, str, str]] = deque(maxlen=10_000)
@@ -170,8 +168,6 @@ class PusherSimulator(LoopbackServer):
         self._extra: dict[str, dict[str, Any]] = {}  # channel -> simulated members
         self._muted = False
         self._failing: list[int] = []
-        self._rest: asyncio.Server | None = None
-        self._rest_sock: socket.socket | None = None
 
     # -- facts for clients -------------------------------------------------------------------
 
@@ -187,9 +183,7 @@ class PusherSimulator(LoopbackServer):
         Its port is not the WebSocket's (:attr:`port`): clients learn that one from the
         session answer.
         """
-        if self._rest_sock is None:
-            raise RuntimeError("the simulator is not started")
-        return f"http://{self.host}:{self._rest_sock.getsockname()[1]}"
+        return self.rest_url
 
     def user_data(self, token: str | None = None) -> dict[str, Any]:
         """The presence member the auth endpoint signs for a token (its ``channel_data``).
@@ -272,43 +266,13 @@ class PusherSimulator(LoopbackServer):
         """A simulated member leaves a presence channel (``member_removed``)."""
         self._dispatch(self._remove_member, channel, user_id)
 
-    # -- lifecycle: both listeners -----------------------------------------------------------
+    # -- lifecycle: both listeners (RestSideServer) ------------------------------------------
 
     async def start(self) -> None:
-        if self._rest is None:
-            self._bind()
-            self._rest = await asyncio.start_server(self._serve_http, sock=self._rest_sock)
         await super().start()
         self._logger.info("%s REST on %s", self.label, self.base_url)
 
-    def _bind(self) -> socket.socket:
-        # Bind both sockets at once, so base_url is known as early as url (start_background).
-        if self._rest_sock is None:
-            self._rest_sock = socket.create_server((self.host, self._rest_requested_port))
-        return super()._bind()
-
-    async def stop(self) -> None:
-        rest, self._rest = self._rest, None
-        if rest is not None:
-            rest.close()
-            await rest.wait_closed()
-        self._rest_sock = None
-        await super().stop()
-
     # -- REST --------------------------------------------------------------------------------
-
-    async def _serve_http(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request = await read_http_request(reader, timeout=5.0)
-            status, answer = self._answer_http(request)
-            writer.write(http_response(status, answer))
-            await writer.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
 
     def _answer_http(self, request: HttpRequest | None) -> tuple[int, Any]:
         if request is None:
