@@ -151,7 +151,9 @@ class Recorder:
         max_queue: frames that may wait for the writer before new ones are dropped.
         max_queue_bytes: bytes that may wait for the writer before new ones are dropped.
         flush_interval: seconds between two flushes to disk.
-        compression_level: gzip level, 1 (fast) to 9 (small).
+        compression_level: gzip level, 1 (fast) to 9 (small). The default, 3, costs
+            feed frames less than half the CPU of level 6 for files about a fifth larger:
+            recording must not slow ingest.
     """
 
     def __init__(
@@ -167,7 +169,7 @@ class Recorder:
         max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
         # Writing
         flush_interval: float = 1.0,
-        compression_level: int = 6,
+        compression_level: int = 3,
     ) -> None:
         self.format = recording_format(path)
         _check_options(max_bytes, max_duration, max_queue, max_queue_bytes, flush_interval)
@@ -391,6 +393,8 @@ class Recorder:
 
     def _write_batch(self, batch: list[tuple[int, str, Any, Any]]) -> None:
         forms = self._secret_forms()
+        if self._write_text_block(batch, forms):
+            return
         for t_ns, direction, payload, extra in batch:
             if direction == "marker":
                 record: dict[str, Any] = {"t_ns": t_ns, "marker": payload, "detail": extra}
@@ -409,6 +413,44 @@ class Recorder:
             self._note_losses(forms)
             if self._write(record, forms):
                 self._frames += direction != "marker"
+
+    def _write_text_block(self, batch: list[tuple[int, str, Any, Any]], forms: list[str]) -> bool:
+        """Write a batch of text frames in one go; False when it needs the line-by-line path
+        (a marker, a binary frame, a loss to mark, a bound near).
+
+        The common case at high rates: for JSON lines one join, one secret scan and one
+        deflate call per batch instead of one per frame (the lines are the same bytes); for
+        Parquet the texts go to their column without a JSON line being made and read back.
+        """
+        sink = self._sink
+        deadline = self._deadline_ns
+        if (
+            self._stop_reason is not None
+            or self._lost > self._lost_marked
+            or any(
+                direction == "marker"
+                or type(payload) is not str
+                or (deadline is not None and t_ns >= deadline)
+                for t_ns, direction, payload, _ in batch
+            )
+        ):
+            return False
+        if isinstance(sink, _LineSink):
+            block = _json_lines_block(batch, forms)
+            if self.max_bytes is not None and not sink.fits(len(block), self.max_bytes):
+                return False
+            sink.write_block(block)
+        elif isinstance(sink, _ParquetSink):
+            texts = [_masked(text, forms) for _, _, text, _ in batch]
+            size = sum(len(text) for text in texts) + 64 * len(texts)
+            if self.max_bytes is not None and not sink.fits(size, self.max_bytes):
+                return False
+            sink.write_texts([(t_ns, direction) for t_ns, direction, _, _ in batch], texts)
+        else:
+            return False
+        self._frames += len(batch)
+        self._queued_bytes_out += sum(item[3] for item in batch)
+        return True
 
     def _note_losses(self, forms: list[str]) -> None:
         record = self._loss_record()
@@ -467,6 +509,33 @@ def _frame_record(
     return {"t_ns": t_ns, "dir": direction, "bytes": base64.b64encode(data).decode()}
 
 
+def _json_lines_block(batch: list[tuple[int, str, Any, Any]], forms: list[str]) -> bytes:
+    # The same bytes as orjson.dumps({"t_ns", "dir", "text"}) line by line.
+    dumps = orjson.dumps
+    block = (
+        b"\n".join(
+            [
+                b'{"t_ns":%d,"dir":"%s","text":%s}' % (t_ns, direction.encode(), dumps(text))
+                for t_ns, direction, text, _ in batch
+            ]
+        )
+        + b"\n"
+    )
+    mask = _MASK.encode()
+    for form in forms:
+        encoded = form.encode()
+        if encoded in block:
+            block = block.replace(encoded, mask)
+    return block
+
+
+def _masked(text: str, forms: list[str]) -> str:
+    for form in forms:
+        if form in text:
+            text = text.replace(form, _MASK)
+    return text
+
+
 def _check_options(
     max_bytes: Any, max_duration: Any, max_queue: Any, max_queue_bytes: Any, flush_interval: Any
 ) -> None:
@@ -522,7 +591,10 @@ class _LineSink(_Sink):
         self.flush()
 
     def write(self, record: dict[str, Any], line: str) -> None:
-        data = line.encode() + b"\n"
+        self.write_block(line.encode() + b"\n")
+
+    def write_block(self, data: bytes) -> None:
+        """Write whole lines, each ending with a newline."""
         if self._gzip is not None:
             self._pending += len(data)
             data = self._gzip.compress(data)
@@ -603,6 +675,19 @@ class _ParquetSink(_Sink):
             detail = f"{detail} {orjson.dumps(extra).decode()}"
         rows["detail"].append(detail)
         self._raw += len(line) + 32
+        if len(rows["t_ns"]) >= _PARQUET_ROWS:
+            self.flush()
+
+    def write_texts(self, keys: list[tuple[int, str]], texts: list[str]) -> None:
+        """Append text frames: ``(t_ns, dir)`` and the (already masked) text of each."""
+        rows = self._rows
+        count = len(texts)
+        rows["t_ns"].extend(t_ns for t_ns, _ in keys)
+        rows["dir"].extend(direction for _, direction in keys)
+        rows["text"].extend(texts)
+        for column in ("bytes", "marker", "detail"):
+            rows[column].extend([None] * count)
+        self._raw += sum(len(text) for text in texts) + 32 * count
         if len(rows["t_ns"]) >= _PARQUET_ROWS:
             self.flush()
 

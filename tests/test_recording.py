@@ -57,6 +57,35 @@ async def test_a_token_echoed_by_the_server_or_sent_is_not_in_the_file(tmp_path)
     assert b'"dir":"out"' in text and b"***" in text
 
 
+@pytest.mark.parametrize("name", ["feed.jsonl.gz", "feed.parquet"])
+def test_text_frames_written_in_blocks_keep_every_frame_with_secrets_masked(tmp_path, name):
+    """Frames queued without markers go out a batch at a time: all of them, token masked."""
+    import pyarrow.parquet as pq
+
+    from streamwidgets.dialects.hydra import HydraDialect
+
+    token = "eyJhbGciOiJIUzI1NiJ9.block-secret.c2lnbmF0dXJl"
+    path = tmp_path / name
+    recorder = Recorder(path, dialect=HydraDialect("ws://127.0.0.1:9/stream", token=token))
+    frames = [
+        f'{{"n":{i},"quote":"\\"q\\"","text":"é ✓ {token if i % 7 == 0 else ""}"}}'
+        for i in range(10_000)
+    ]
+    for i, frame in enumerate(frames):
+        recorder.received(frame, 1_700_000_000_000_000_000 + i)
+    summary = recorder.close()
+    assert summary.frames == len(frames) and summary.lost == 0
+    if name.endswith(".gz"):
+        assert token.encode() not in gzip.decompress(path.read_bytes())
+        written = [line for line in lines_of(path) if line.get("dir") == "in"]
+    else:
+        written = [row for row in pq.read_table(path).to_pylist() if row["dir"] == "in"]
+    assert [line["text"] for line in written] == [f.replace(token, "***") for f in frames]
+    assert [line["t_ns"] for line in written] == [
+        1_700_000_000_000_000_000 + i for i in range(len(frames))
+    ]
+
+
 async def test_fast_feed_with_small_max_bytes_stays_under_the_bound(tmp_path):
     """20k ev/s for up to 2 s into a 64 KiB file: it stops at the bound and counts the rest."""
     path = tmp_path / "fast.jsonl.gz"
