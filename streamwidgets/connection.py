@@ -355,6 +355,7 @@ class Connection:
         new = [s for s in streams if s not in self._wanted]
         self._wanted.extend(new)
         if not self.dialect.supports_subscribe or self._state is not State.CONNECTED:
+            self._note_options_changed()
             return SubscriptionResult(list(self._wanted), {})
         try:
             return await self._send_subscribe(streams)
@@ -363,6 +364,8 @@ class Connection:
             # would spoil the whole batch.
             self._wanted = [s for s in self._wanted if s not in new]
             raise
+        finally:
+            self._note_options_changed()
 
     async def unsubscribe(self, streams: Sequence[str]) -> SubscriptionResult:
         """Remove streams from the wanted set, unsubscribing now if connected."""
@@ -371,6 +374,7 @@ class Connection:
         if self.dialect.supports_subscribe and self._state is State.CONNECTED:
             for out in self.dialect.unsubscribe(streams):
                 await self.send(out)
+        self._note_options_changed()
         return SubscriptionResult(list(self._wanted), {})
 
     async def send(self, out: Outgoing, *, timeout: float | None = None) -> Reply | None:
@@ -476,6 +480,13 @@ class Connection:
         if recorder is not None:
             await recorder.aclose()
         return recorder
+
+    def _note_options_changed(self) -> None:
+        # A feed that filters on the client (Hyperoru's mute) parses differently from now
+        # on: the recording must say so before the next frame.
+        recorder = self._recorder
+        if recorder is not None:
+            recorder.options_may_have_changed()
 
     def _record_sent(self, frame: str | bytes) -> None:
         recorder = self._recorder

@@ -231,6 +231,11 @@ class Recorder:
         if self._active:
             self._queue.append((time.time_ns() if t_ns is None else t_ns, "marker", kind, detail))
 
+    def options_may_have_changed(self) -> None:
+        """Compare the dialect's replay options again at the next frame (after a subscribe or
+        unsubscribe: a feed that filters on the client parses differently from then on)."""
+        self._config_due = True
+
     def _note_replay_config(self, t_ns: int) -> None:
         # Once per session, at its first frame (so after the dialect's prepare step): options
         # resolved since the header (Pusher's catalog and channels) go in a marker before it.

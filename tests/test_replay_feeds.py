@@ -111,6 +111,31 @@ async def test_hyperoru_bootstrap_snapshot_and_model_chat_replay_the_same(tmp_pa
     assert '"request_id":"connect"' in pong["text"]
 
 
+async def test_a_channel_muted_mid_session_stays_muted_in_the_replay(tmp_path):
+    """Hyperoru has no unsubscribe: muting filters on the client, and the recording says
+    when, so broadcasts of the muted channel do not come back in the replay."""
+    path = tmp_path / "hyperoru-muted.jsonl.gz"
+    async with HyperoruSimulator(session_tokens=[HYPERORU_TOKEN], rate=150.0, seed=6) as sim:
+        feed = feeds.hyperoru(sim.url, session_token=HYPERORU_TOKEN)
+        async with streamwidgets.open(feed, streams=HYPERORU_CHANNELS, record=path) as stream:
+
+            def positions(df: pd.DataFrame) -> bool:
+                return not df.empty and (df["type"] == "position_update").sum() >= 3
+
+            await record_for(stream, 0.5, positions)
+            await stream.unsubscribe("positions")
+            muted_at = len(stream.df)
+            await record_for(stream, 0.7, lambda df: len(df) > muted_at + 20)
+        live = stream.df
+    # The server goes on sending positions: only the client's mute keeps them out.
+    sent = [line for line in lines_of(path) if '"position_update"' in line.get("text", "")]
+    assert sent[-1]["t_ns"] > live["received_at"].iloc[muted_at - 1].value
+    assert (live.iloc[muted_at:]["type"] != "position_update").all()
+
+    back, _, _ = await replay_all(feeds.replay(path, speed=None))
+    pd.testing.assert_frame_equal(back, live)
+
+
 def test_both_dialects_rebuild_from_their_replay_config_without_secrets():
     """The parse-only copies come back with the same options; the Pusher copy's prepare and
     authorize call nothing (its REST base is a closed port); muted Hyperoru channels stay muted."""
