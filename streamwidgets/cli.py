@@ -8,7 +8,7 @@ simulators live in :mod:`streamwidgets.cli_sim`, ``record`` and ``sim replay`` i
 
 Example:
     $ streamwidgets sim hydra --port 8765 --rate 20
-    $ python -m streamwidgets sim hydra --port 0 --ready-file /tmp/port --drop-after 500
+    $ python -m streamwidgets sim hydra --port 0 --ready-file port.txt --drop-after 500
 """
 
 from __future__ import annotations
