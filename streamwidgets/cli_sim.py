@@ -211,6 +211,7 @@ def _run_hydra_v1(args: argparse.Namespace) -> int:
         # A simulator key, printed on purpose: it is no real Hydra credential.
         print("Simulator API key (every scope; not a real Hydra key):")
         print(sim.api_key)
+        print(f"Connect with: feeds.hydra_v1({sim.url!r}, api_key=...)")
 
     return _serve_simulator(
         args,

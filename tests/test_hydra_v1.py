@@ -337,3 +337,4 @@ def test_cli_help_and_a_run_with_ready_file(tmp_path):
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
     assert f"ws://127.0.0.1:{port}/v1/stream" in out and KEY in out
+    assert f"feeds.hydra_v1('ws://127.0.0.1:{port}/v1/stream', api_key=...)" in out
