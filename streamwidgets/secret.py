@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["Secret", "redact"]
+__all__ = ["Secret", "redact", "redact_url", "url_shown", "url_with_secret"]
 
 _MASK = "***"
 
@@ -92,3 +92,40 @@ def redact_url(url: str) -> str:
         'wss://h/s?token=***&x=1'
     """
     return _QUERY_SECRET.sub(lambda m: m.group(1) + _MASK, url)
+
+
+def url_with_secret(url: str, param: str, secret: Secret, *, first: bool = False) -> str:
+    """``url`` with ``param=<secret>`` added to its query; the query as written is kept.
+
+    The one place where a credential goes into a URL; :func:`url_shown` is the same URL
+    as it may be shown. ``first`` puts the credential before the rest of the query.
+
+    Example:
+        >>> url_with_secret("wss://h/s?x=1", "token", Secret("a b"))
+        'wss://h/s?x=1&token=a+b'
+        >>> url_with_secret("wss://h/s", "apiKey", Secret("k"), first=True)
+        'wss://h/s?apiKey=k'
+    """
+    from urllib.parse import urlencode
+
+    return _add_to_query(url, urlencode({param: secret.reveal()}), first)
+
+
+def url_shown(url: str, param: str, *, first: bool = False) -> str:
+    """The URL :func:`url_with_secret` makes, with ``***`` in place of the credential.
+
+    Example:
+        >>> url_shown("wss://h/s?x=1", "apiKey", first=True)
+        'wss://h/s?apiKey=***&x=1'
+    """
+    from urllib.parse import urlencode
+
+    return _add_to_query(url, urlencode({param: _MASK}, safe="*"), first)
+
+
+def _add_to_query(url: str, pair: str, first: bool) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    pairs = (pair, parts.query) if first else (parts.query, pair)
+    return urlunsplit(parts._replace(query="&".join(p for p in pairs if p)))

@@ -66,12 +66,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from ..events import Control, Event, Heartbeat, Reply, ServerNotice, Welcome
 from ..exceptions import ConfigurationError, FrameError, StreamNotAvailable
 from ..jsonutil import dumps, loads_object, preview
-from ..secret import Secret
+from ..secret import Secret, url_shown, url_with_secret
 from ._config import to_ns
 from .axol_auth import exchange_key
 from .base import (
@@ -237,13 +237,9 @@ class AxolDialect(Dialect):
     def target(self) -> ConnectTarget:
         if self.token is None:
             raise ConfigurationError("no token yet: the connection calls prepare() first")
-        parts = urlsplit(self.url)
-        kept = parse_qsl(parts.query, keep_blank_values=True)
-        real = urlencode([*kept, ("token", self.token.reveal())])
-        shown = urlencode([*kept, ("token", "***")], safe="*")
         return ConnectTarget(
-            url=urlunsplit(parts._replace(query=real)),
-            display_url=urlunsplit(parts._replace(query=shown)),
+            url=url_with_secret(self.url, "token", self.token),
+            display_url=url_shown(self.url, "token"),
         )
 
     @property
@@ -390,10 +386,7 @@ class AxolDialect(Dialect):
         return CloseDecision(CloseAction.REFRESH_AUTH, f"{what}; getting a new token")
 
     def describe(self) -> dict[str, Any]:
-        parts = urlsplit(self.url)
-        kept = parse_qsl(parts.query, keep_blank_values=True)
-        shown = urlencode([*kept, ("token", "***")], safe="*")
-        return {"dialect": self.name, "url": urlunsplit(parts._replace(query=shown))}
+        return {"dialect": self.name, "url": url_shown(self.url, "token")}
 
     def replay_config(self) -> dict[str, Any] | None:
         # The endpoints' URLs carry their options in the query, never the JWT.

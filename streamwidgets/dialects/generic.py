@@ -32,12 +32,12 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from itertools import count
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from ..events import Control, Event, Heartbeat, Reply, Welcome
 from ..exceptions import ConfigurationError, StreamNotAvailable
 from ..jsonutil import dumps, loads_object
-from ..secret import Secret, redact_url
+from ..secret import Secret, redact_url, url_shown, url_with_secret
 from ._config import (
     MISSING,
     TIME_UNITS,
@@ -267,17 +267,13 @@ class GenericDialect(Dialect):
         return [self.auth.secret] if self.auth is not None else []
 
     def target(self) -> ConnectTarget:
-        parts = urlsplit(self.url)
         shown = redact_url(self.url)
         headers: dict[str, str] = {}
         first: list[str] = []
         url = self.url
         if isinstance(self.auth, QueryAuth):
-            query = f"{parts.query}&" if parts.query else ""
-            secret = urlencode({self.auth.param: self.auth.secret.reveal()})
-            url = urlunsplit(parts._replace(query=query + secret))
-            masked = urlencode({self.auth.param: "***"}, safe="*")
-            shown = redact_url(urlunsplit(parts._replace(query=query + masked)))
+            url = url_with_secret(self.url, self.auth.param, self.auth.secret)
+            shown = redact_url(url_shown(self.url, self.auth.param))
         elif isinstance(self.auth, HeaderAuth):
             headers[self.auth.header] = self.auth.prefix + self.auth.secret.reveal()
         elif isinstance(self.auth, MessageAuth):

@@ -31,12 +31,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from ..events import Control, Event, Heartbeat, Reply, ServerNotice, Welcome
 from ..exceptions import ConfigurationError, FrameError, StreamNotAvailable
 from ..jsonutil import dumps, loads_object, preview
-from ..secret import Secret
+from ..secret import Secret, url_shown, url_with_secret
 from .base import (
     CloseAction,
     CloseDecision,
@@ -129,11 +129,10 @@ class HydraDialect(Dialect):
         return [self.token]
 
     def target(self) -> ConnectTarget:
-        parts = urlsplit(self.url)
-        query = f"{parts.query}&" if parts.query else ""
-        real = urlunsplit(parts._replace(query=query + urlencode({"token": self.token.reveal()})))
-        shown = urlunsplit(parts._replace(query=query + "token=***"))
-        return ConnectTarget(url=real, display_url=shown)
+        return ConnectTarget(
+            url=url_with_secret(self.url, "token", self.token),
+            display_url=url_shown(self.url, "token"),
+        )
 
     @property
     def needs_welcome(self) -> bool:

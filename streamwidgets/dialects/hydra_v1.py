@@ -60,12 +60,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from ..events import Control, Event, ServerNotice, Welcome
 from ..exceptions import ConfigurationError, FrameError, StreamNotAvailable
 from ..jsonutil import loads_object, preview
-from ..secret import Secret
+from ..secret import Secret, url_shown, url_with_secret
 from .base import CloseAction, CloseDecision, ConnectTarget, Dialect, Keepalive, require_names
 
 __all__ = [
@@ -216,19 +216,17 @@ class HydraV1Dialect(Dialect):
 
     def target(self) -> ConnectTarget:
         parts = urlsplit(self.url)
-        shown: list[tuple[str, str]] = parse_qsl(parts.query, keep_blank_values=True)
+        url = self.url
         if not self.snapshot:
-            shown.append(("snapshot", "false"))
+            query = "&".join(p for p in (parts.query, "snapshot=false") if p)
+            url = urlunsplit(parts._replace(query=query))
         if self.key_in == "header":
-            url = urlunsplit(parts._replace(query=urlencode(shown)))
             return ConnectTarget(
                 url=url, display_url=url, headers={"x-api-key": self.api_key.reveal()}
             )
-        real = [("apiKey", self.api_key.reveal()), *shown]
-        masked = urlencode([("apiKey", "***"), *shown], safe="*")
         return ConnectTarget(
-            url=urlunsplit(parts._replace(query=urlencode(real))),
-            display_url=urlunsplit(parts._replace(query=masked)),
+            url=url_with_secret(url, "apiKey", self.api_key, first=True),
+            display_url=url_shown(url, "apiKey", first=True),
         )
 
     @property

@@ -88,13 +88,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from ..backoff import Backoff
 from ..events import Control, Event, Heartbeat, Reply, ServerNotice, Welcome
 from ..exceptions import ConfigurationError, FrameError, RequestError, StreamNotAvailable
 from ..jsonutil import dumps, loads_object, preview
-from ..secret import Secret
+from ..secret import Secret, url_shown, url_with_secret
 from ._config import to_ns
 from .base import (
     CloseAction,
@@ -232,12 +232,9 @@ class HyperoruDialect(Dialect):
         return [self.session_token]
 
     def target(self) -> ConnectTarget:
-        parts = urlsplit(self.url)
-        kept = parse_qsl(parts.query, keep_blank_values=True)
-        real = urlencode([*kept, ("session_token", self.session_token.reveal())])
         return ConnectTarget(
-            url=urlunsplit(parts._replace(query=real)),
-            display_url=self._display_url(),
+            url=url_with_secret(self.url, "session_token", self.session_token),
+            display_url=url_shown(self.url, "session_token"),
             first_messages=[dumps({"type": "ping", "request_id": CONNECT_ID, "data": {}})],
         )
 
@@ -245,12 +242,6 @@ class HyperoruDialect(Dialect):
     def needs_welcome(self) -> bool:
         # The pong to the first ping is the welcome: the token was accepted.
         return True
-
-    def _display_url(self) -> str:
-        parts = urlsplit(self.url)
-        kept = parse_qsl(parts.query, keep_blank_values=True)
-        shown = urlencode([*kept, ("session_token", "***")], safe="*")
-        return urlunsplit(parts._replace(query=shown))
 
     def reconnect_backoff(self) -> Backoff:
         """The document's reconnect delays: 1-5 s with jitter (see :data:`RECONNECT_BACKOFF`).
@@ -442,7 +433,7 @@ class HyperoruDialect(Dialect):
     def describe(self) -> dict[str, Any]:
         return {
             "dialect": self.name,
-            "url": self._display_url(),
+            "url": url_shown(self.url, "session_token"),
             "allow_orders": self.allow_orders,
         }
 
