@@ -41,6 +41,8 @@ __all__ = [
     "parse_match",
     "parse_path",
     "positive_or_none",
+    "require_counts",
+    "require_positive",
     "to_ns",
 ]
 
@@ -186,6 +188,38 @@ def to_ns(value: Any, unit: str) -> int | None:
     except (ValueError, OverflowError, TypeError):
         return None
     return ns if -_INT64_MAX <= ns <= _INT64_MAX else None
+
+
+def require_positive(**values: Any) -> None:
+    """Raise :class:`ConfigurationError` for the first value that is not a number > 0.
+
+    Booleans are not numbers here, and NaN is not > 0.
+
+    Example:
+        >>> require_positive(ping_interval=30, timeout=2.5)
+        >>> require_positive(ping_interval=0)
+        Traceback (most recent call last):
+        ...
+        streamwidgets.exceptions.ConfigurationError: ping_interval must be a number > 0, got 0
+    """
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ConfigurationError(f"{name} must be a number > 0, got {value!r}")
+
+
+def require_counts(**values: Any) -> None:
+    """Raise :class:`ConfigurationError` for the first value that is not an int >= 1.
+
+    Example:
+        >>> require_counts(max_pending=64)
+        >>> require_counts(max_pending=True)
+        Traceback (most recent call last):
+        ...
+        streamwidgets.exceptions.ConfigurationError: max_pending must be an int >= 1, got True
+    """
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigurationError(f"{name} must be an int >= 1, got {value!r}")
 
 
 def positive_or_none(name: str, value: float | None) -> float | None:

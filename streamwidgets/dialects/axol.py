@@ -72,7 +72,7 @@ from ..events import Control, Event, Heartbeat, Reply, ServerNotice, Welcome
 from ..exceptions import ConfigurationError, FrameError, StreamNotAvailable
 from ..jsonutil import dumps, loads_object, preview
 from ..secret import Secret, url_shown, url_with_secret
-from ._config import to_ns
+from ._config import require_positive, to_ns
 from .axol_auth import exchange_key
 from .base import (
     CloseAction,
@@ -173,14 +173,12 @@ class AxolDialect(Dialect):
             raise ConfigurationError(f"rest_url starts with http:// or https://, got {rest_url!r}")
         if isinstance(chains, str) or not all(isinstance(c, str) and c for c in chains):
             raise ConfigurationError(f"chains must be a list of names, got {chains!r}")
-        for label, value in (
-            ("ping_interval", ping_interval),
-            ("exchange_timeout", exchange_timeout),
-            ("rate_limit_backoff", rate_limit_backoff),
-            ("missed_pongs", missed_pongs),
-        ):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise ConfigurationError(f"{label} must be a number > 0, got {value!r}")
+        require_positive(
+            ping_interval=ping_interval,
+            exchange_timeout=exchange_timeout,
+            rate_limit_backoff=rate_limit_backoff,
+            missed_pongs=missed_pongs,
+        )
         if isinstance(refresh_margin, bool) or not isinstance(refresh_margin, (int, float)):
             raise ConfigurationError(f"refresh_margin must be a number, got {refresh_margin!r}")
         try:

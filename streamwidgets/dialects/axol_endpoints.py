@@ -36,6 +36,7 @@ from urllib.parse import urlencode, urlsplit
 from ..events import Control, Event
 from ..exceptions import ConfigurationError, StreamNotAvailable
 from ..secret import Secret
+from ._config import require_positive
 from .axol import AXOL_CHAINS, AxolDialect
 from .base import Keepalive
 
@@ -228,14 +229,7 @@ class AxolLiquidationsDialect(_AxolEndpoint):
             or min_profit < 0
         ):
             raise ConfigurationError(f"min_profit must be a number >= 0, got {min_profit!r}")
-        if (
-            isinstance(health_threshold, bool)
-            or not isinstance(health_threshold, (int, float))
-            or not health_threshold > 0
-        ):
-            raise ConfigurationError(
-                f"health_threshold must be a number > 0, got {health_threshold!r}"
-            )
+        require_positive(health_threshold=health_threshold)
         if protocol is not None and (not isinstance(protocol, str) or not protocol):
             raise ConfigurationError(f"protocol must be a non-empty string, got {protocol!r}")
         query = {

@@ -66,6 +66,7 @@ from ..events import Control, Event, ServerNotice, Welcome
 from ..exceptions import ConfigurationError, FrameError, StreamNotAvailable
 from ..jsonutil import loads_object, preview
 from ..secret import Secret, url_shown, url_with_secret
+from ._config import require_positive
 from .base import CloseAction, CloseDecision, ConnectTarget, Dialect, Keepalive, require_names
 
 __all__ = [
@@ -191,12 +192,7 @@ class HydraV1Dialect(Dialect):
             raise ConfigurationError("pass the key as api_key=..., not inside the URL")
         if key_in not in ("header", "query"):
             raise ConfigurationError(f"key_in must be 'header' or 'query', got {key_in!r}")
-        for label, value in (
-            ("ping_timeout", ping_timeout),
-            ("rate_limit_backoff", rate_limit_backoff),
-        ):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise ConfigurationError(f"{label} must be a number > 0, got {value!r}")
+        require_positive(ping_timeout=ping_timeout, rate_limit_backoff=rate_limit_backoff)
         self.url = url
         self.api_key = Secret(api_key)
         self.key_in = key_in

@@ -95,7 +95,7 @@ from ..events import Control, Event, Heartbeat, Reply, ServerNotice, Welcome
 from ..exceptions import ConfigurationError, FrameError, RequestError, StreamNotAvailable
 from ..jsonutil import dumps, loads_object, preview
 from ..secret import Secret, url_shown, url_with_secret
-from ._config import to_ns
+from ._config import require_counts, require_positive, to_ns
 from .base import (
     CloseAction,
     CloseDecision,
@@ -194,13 +194,8 @@ class HyperoruDialect(Dialect):
         ):
             if not isinstance(flag, bool):
                 raise ConfigurationError(f"{label} must be True or False, got {flag!r}")
-        if isinstance(ping_interval, bool) or not isinstance(ping_interval, (int, float)):
-            raise ConfigurationError(f"ping_interval must be a number > 0, got {ping_interval!r}")
-        if not ping_interval > 0:
-            raise ConfigurationError(f"ping_interval must be a number > 0, got {ping_interval!r}")
-        for label, count in (("missed_pongs", missed_pongs), ("max_pending", max_pending)):
-            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-                raise ConfigurationError(f"{label} must be an int >= 1, got {count!r}")
+        require_positive(ping_interval=ping_interval)
+        require_counts(missed_pongs=missed_pongs, max_pending=max_pending)
         try:
             self.session_token = Secret(session_token)
         except TypeError:

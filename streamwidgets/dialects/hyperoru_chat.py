@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..exceptions import ConfigurationError
+from ._config import require_counts
 
 __all__ = ["CHAT_COLUMNS", "assemble_chat"]
 
@@ -71,9 +71,7 @@ def assemble_chat(
         >>> assemble_chat(pd.DataFrame()).columns.tolist()[:4]
         ['decision_id', 'account_id', 'model', 'text']
     """
-    for label, value in (("max_decisions", max_decisions), ("max_chars", max_chars)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigurationError(f"{label} must be an int >= 1, got {value!r}")
+    require_counts(max_decisions=max_decisions, max_chars=max_chars)
     needed = {"type", "data.decision_id", "data.seq", "data.chunk"}
     if frame.empty or not needed <= set(frame.columns):
         return pd.DataFrame(columns=list(CHAT_COLUMNS))

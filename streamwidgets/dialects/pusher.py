@@ -75,7 +75,7 @@ from ..exceptions import (
 )
 from ..jsonutil import dumps, loads_object, preview
 from ..secret import Secret, redact
-from ._config import to_ns
+from ._config import require_counts, require_positive, to_ns
 from .base import (
     CloseAction,
     CloseDecision,
@@ -196,16 +196,13 @@ class PusherDialect(Dialect):
             isinstance(streams, str) or not all(isinstance(s, str) and s for s in streams)
         ):
             raise ConfigurationError(f"streams must be a list of names, got {streams!r}")
-        for label, value in (
-            ("activity_timeout", activity_timeout),
-            ("pong_timeout", pong_timeout),
-            ("rest_timeout", rest_timeout),
-            ("reconnect_delay", reconnect_delay),
-        ):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise ConfigurationError(f"{label} must be a number > 0, got {value!r}")
-        if isinstance(max_members, bool) or not isinstance(max_members, int) or max_members < 1:
-            raise ConfigurationError(f"max_members must be an int >= 1, got {max_members!r}")
+        require_positive(
+            activity_timeout=activity_timeout,
+            pong_timeout=pong_timeout,
+            rest_timeout=rest_timeout,
+            reconnect_delay=reconnect_delay,
+        )
+        require_counts(max_members=max_members)
         try:
             self.token = Secret(token)
         except TypeError:
