@@ -652,10 +652,13 @@ class Connection:
         async with asyncio.timeout(self.open_timeout):
             while not self._welcomed:
                 self._handle_frame(await ws.recv())
-                await self._send_answers(ws)
+                answers = self.dialect.take_answers()
+                if answers:
+                    await self._send_answers(ws, answers)
 
-    async def _send_answers(self, ws: ClientConnection) -> None:
-        for answer in self.dialect.take_answers():
+    async def _send_answers(self, ws: ClientConnection, answers: Sequence[str]) -> None:
+        for answer in answers:
+            self._record_sent(answer)
             await ws.send(answer)
 
     def _on_connected(self, lost_at_ns: int | None) -> None:
@@ -727,7 +730,9 @@ class Connection:
         while True:
             frame = await ws.recv()
             events = self._handle_frame(frame)
-            await self._send_answers(ws)
+            answers = self.dialect.take_answers()
+            if answers:  # rare (a pong to a server ping): no await per frame otherwise
+                await self._send_answers(ws, answers)
             since_yield += len(events) or 1
             if self._queues and events:
                 self._queue_blocked = True
@@ -856,6 +861,7 @@ class Connection:
             if silent >= idle and pinged_at != self._last_frame_ns:
                 pinged_at = self._last_frame_ns
                 with contextlib.suppress(ConnectionClosed):
+                    self._record_sent(frame)
                     await ws.send(frame)
                 silent = 0.0
             await asyncio.sleep(max(idle - silent, idle / 20, 0.01))
