@@ -526,11 +526,10 @@ async def test_an_endpoint_refreshes_its_token_on_expiry(sim):
 async def test_widget_toggles_subscribe_on_the_server_and_keep_secrets_out(sim, monkeypatch):
     """The widget's toggles (browser messages) subscribe and unsubscribe Axol channels."""
     import comm
-    import orjson
 
     from streamwidgets import StreamWidget
 
-    from .test_widget import RecordingComm, from_browser
+    from .test_widget import RecordingComm, assert_never_sent, from_browser
 
     monkeypatch.setattr(comm, "create_comm", RecordingComm)
     feed = feeds.axol(sim.url, api_key=KEY, rest_url=sim.rest_url)
@@ -547,9 +546,8 @@ async def test_widget_toggles_subscribe_on_the_server_and_keep_secrets_out(sim, 
             "unsubscribe"
         )
         await eventually(lambda: "gas_prices_polygon" in set(w.df["stream"]))
-        sent = orjson.dumps([data for _, _, data, _ in w.comm.sent], default=str)
         token = w.connection.dialect.token
         assert token is not None
-        assert KEY.encode() not in sent and token.reveal().encode() not in sent
+        assert_never_sent(w, KEY, token.reveal())
     finally:
         await w.aclose()

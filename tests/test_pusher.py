@@ -24,7 +24,7 @@ from streamwidgets.secret import Secret
 from streamwidgets.simulators.pusher import PusherSimulator
 
 from .conftest import eventually, seconds
-from .test_widget import RecordingComm, from_browser
+from .test_widget import RecordingComm, assert_never_sent, from_browser
 
 TOKEN = "sk_sim_testtoken0123456789abcd"
 OTHER = "sk_sim_othertoken0123456789abc"
@@ -423,8 +423,7 @@ async def test_widget_shows_pusher_state_words_and_toggles_subscribe(monkeypatch
         await asyncio.sleep(0.2)
         sent = orjson.dumps([m[2] for m in w.comm.sent], default=str).decode()
         assert "Connected" in sent  # the words reach the browser with the feed
-        for secret in [TOKEN, *(s.reveal() for s in w.connection.dialect.secrets())]:
-            assert secret not in sent
+        assert_never_sent(w, TOKEN, *(s.reveal() for s in w.connection.dialect.secrets()))
     finally:
         w.close()
 

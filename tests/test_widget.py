@@ -80,6 +80,17 @@ def from_browser(w: StreamWidget, **content) -> None:
     w.comm.handle_msg(message)
 
 
+def assert_never_sent(w: StreamWidget, *secrets: str) -> None:
+    """None of ``secrets`` is in any comm message (data or binary buffer), trait or the repr."""
+    state, shown = str(w.get_state()), repr(w)
+    for secret in secrets:
+        encoded = secret.encode()
+        for _, _, data, buffers in w.comm.sent:
+            assert encoded not in orjson.dumps(data, default=str)
+            assert all(encoded not in bytes(b) for b in buffers)
+        assert secret not in state and secret not in shown
+
+
 def series_from(messages, series_id: str) -> tuple[np.ndarray, np.ndarray]:
     xs, ys = [], []
     for _, content, buffers in messages:
@@ -237,11 +248,7 @@ async def test_no_secret_reaches_a_trait_a_message_or_the_repr(recorded, sim):
     from_browser(w, kind="hello", view="v")
     from_browser(w, kind="export", format="jsonl", view="v")
     await asyncio.sleep(0.3)
-    secret = token.encode()
-    for _, _, data, buffers in w.comm.sent:
-        assert secret not in orjson.dumps(data, default=str)
-        assert all(secret not in b for b in buffers)
-    assert token not in str(w.get_state()) and token not in repr(w)
+    assert_never_sent(w, token)
 
 
 async def test_a_bad_token_shows_failed_with_the_reason(recorded, sim):
