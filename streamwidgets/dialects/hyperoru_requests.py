@@ -23,6 +23,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ConfigurationError, RequestError
+from ._config import positive_or_none, require_positive
 
 if TYPE_CHECKING:
     from ..connection import Connection
@@ -92,13 +93,9 @@ class HyperoruRequests:
             raise ConfigurationError(
                 f"these requests need a Hyperoru feed, not {connection.dialect.name!r}"
             )
-        if timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
-        ):
-            raise ConfigurationError(f"timeout must be a number > 0 or None, got {timeout!r}")
         self.connection: Connection = connection
         self.dialect: HyperoruDialect = connection.dialect
-        self.timeout = timeout
+        self.timeout = positive_or_none("timeout", timeout)
 
     @property
     def allow_orders(self) -> bool:
@@ -254,8 +251,7 @@ def _checked_order(data: dict[str, Any]) -> dict[str, Any]:
         raise ConfigurationError(f"an order needs a symbol, got {symbol!r}")
     if side not in _ORDER_SIDES:
         raise ConfigurationError(f"side must be 'buy' or 'sell', got {side!r}")
-    if isinstance(size, bool) or not isinstance(size, (int, float)) or not size > 0:
-        raise ConfigurationError(f"size must be a number > 0, got {size!r}")
+    require_positive(size=size)
     if order_type not in _ORDER_TYPES:
         raise ConfigurationError(f"order_type must be 'market' or 'limit', got {order_type!r}")
     price = data.get("price")
