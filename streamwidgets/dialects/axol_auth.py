@@ -27,17 +27,15 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
-import httpx
-
-from ..exceptions import AuthenticationFailed, ConnectionFailed
+from ..exceptions import ConnectionFailed
 from ..secret import Secret
+from .rest import request_json
 
 __all__ = ["TOKEN_PATH", "IssuedToken", "exchange_key", "token_endpoint"]
 
 TOKEN_PATH = "/api/v1/auth/token"
-# Limits: a token answer is a few hundred bytes; anything huge is not one.
-_MAX_ANSWER_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,42 +65,22 @@ async def exchange_key(api_key: Secret, rest_url: str, *, timeout: float) -> Iss
         ...
         streamwidgets.exceptions.ConnectionFailed: token exchange: cannot reach ...
     """
-    url = token_endpoint(rest_url)
-    # trust_env=False: like the WebSocket side (proxy=None), no proxy from the environment,
-    # so loopback simulators work behind corporate proxy settings.
-    try:
-        async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
-            response = await client.post(
-                url,
-                headers={"X-API-Key": api_key.reveal(), "Accept": "application/json"},
-                json={"grant_type": "client_credentials"},
-            )
-    except httpx.TimeoutException:
-        raise ConnectionFailed(f"token exchange: no answer within {timeout:g} s") from None
-    except httpx.HTTPError as exc:
-        # The exception text may quote the request; name only its kind and the host.
-        host = httpx.URL(url).host
-        raise ConnectionFailed(
-            f"token exchange: cannot reach {host} ({type(exc).__name__})"
-        ) from None
-    status = response.status_code
-    if status in (401, 403):
-        raise AuthenticationFailed(
-            f"API key refused by the token exchange (HTTP {status}); check the key",
-            code=status,
-        )
-    if status != 200:
-        raise ConnectionFailed(f"token exchange failed (HTTP {status}); retrying", code=status)
-    return _read_answer(response)
+    answer = await request_json(
+        "token exchange",
+        "POST",
+        token_endpoint(rest_url),
+        headers={"X-API-Key": api_key.reveal(), "Accept": "application/json"},
+        timeout=timeout,
+        refused="API key refused by the token exchange",
+        check="key",
+        failed_note="; retrying",
+        too_large="the answer is too large to be a token",
+        json={"grant_type": "client_credentials"},
+    )
+    return _read_answer(answer)
 
 
-def _read_answer(response: httpx.Response) -> IssuedToken:
-    if len(response.content) > _MAX_ANSWER_BYTES:
-        raise ConnectionFailed("token exchange: the answer is too large to be a token")
-    try:
-        answer = response.json()
-    except ValueError:
-        raise ConnectionFailed("token exchange: the answer is not JSON") from None
+def _read_answer(answer: Any) -> IssuedToken:
     token = answer.get("access_token", answer.get("token")) if isinstance(answer, dict) else None
     if not isinstance(token, str) or not token:
         raise ConnectionFailed("token exchange: the answer holds no access_token")

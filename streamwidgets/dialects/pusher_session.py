@@ -27,10 +27,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
-from ..exceptions import AuthenticationFailed, ConnectionFailed
+from ..exceptions import ConnectionFailed
 from ..secret import Secret
+from .rest import request_json
 
 __all__ = [
     "AUTH_PATH",
@@ -197,29 +196,17 @@ async def _call(
     what: str, method: str, url: str, token: Secret, timeout: float, **body: Any
 ) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token.reveal()}", "Accept": "application/json"}
-    # trust_env=False: no proxy from the environment, like the WebSocket side.
-    try:
-        async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
-            response = await client.request(method, url, headers=headers, **body)
-    except httpx.TimeoutException:
-        raise ConnectionFailed(f"{what}: no answer within {timeout:g} s") from None
-    except httpx.HTTPError as exc:
-        # The exception text may quote the request; name only its kind and the host.
-        host = httpx.URL(url).host
-        raise ConnectionFailed(f"{what}: cannot reach {host} ({type(exc).__name__})") from None
-    status = response.status_code
-    if status in (401, 403):
-        raise AuthenticationFailed(
-            f"{what}: Bearer token refused (HTTP {status}); check the token", code=status
-        )
-    if status != 200:
-        raise ConnectionFailed(f"{what} failed (HTTP {status})", code=status)
-    if len(response.content) > _MAX_ANSWER_BYTES:
-        raise ConnectionFailed(f"{what}: the answer is too large")
-    try:
-        answer = response.json()
-    except ValueError:
-        raise ConnectionFailed(f"{what}: the answer is not JSON") from None
+    answer = await request_json(
+        what,
+        method,
+        url,
+        headers=headers,
+        timeout=timeout,
+        refused=f"{what}: Bearer token refused",
+        check="token",
+        max_bytes=_MAX_ANSWER_BYTES,
+        **body,
+    )
     if not isinstance(answer, dict):
         raise ConnectionFailed(f"{what}: the answer is not a JSON object")
     return answer
