@@ -12,7 +12,7 @@ import orjson
 
 from .exceptions import FrameError
 
-__all__ = ["dumps", "loads_frame", "loads_object", "preview"]
+__all__ = ["dumps", "loads_frame", "loads_object", "loads_typed", "preview"]
 
 _PREVIEW_LIMIT = 200
 
@@ -49,6 +49,26 @@ def loads_object(frame: str | bytes) -> dict[str, Any]:
     if not isinstance(message, dict):
         raise FrameError(f"expected a JSON object, got {type(message).__name__}: {preview(frame)}")
     return message
+
+
+def loads_typed(frame: str | bytes) -> tuple[dict[str, Any], str]:
+    """Decode a JSON-object frame whose ``type`` names its kind; return it and the type.
+
+    A missing, empty or non-string ``type`` raises :class:`FrameError`.
+
+    Example:
+        >>> loads_typed('{"type": "pong", "data": {}}')
+        ({'type': 'pong', 'data': {}}, 'pong')
+        >>> loads_typed('{"type": ""}')
+        Traceback (most recent call last):
+        ...
+        streamwidgets.exceptions.FrameError: message without a 'type': '{"type": ""}'
+    """
+    message = loads_object(frame)
+    kind = message.get("type")
+    if not isinstance(kind, str) or not kind:
+        raise FrameError(f"message without a 'type': {preview(frame)}")
+    return message, kind
 
 
 def dumps(obj: Any) -> str:

@@ -70,7 +70,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from ..events import Control, Event, Heartbeat, Reply, ServerNotice, Welcome
 from ..exceptions import ConfigurationError, FrameError, StreamNotAvailable
-from ..jsonutil import dumps, loads_object, preview
+from ..jsonutil import dumps, loads_typed, preview
 from ..secret import Secret, url_shown, url_with_secret
 from ._config import require_positive, to_ns
 from .axol_auth import exchange_key
@@ -247,10 +247,7 @@ class AxolDialect(Dialect):
     # Frames -------------------------------------------------------------------
 
     def parse(self, frame: str | bytes, received_ns: int) -> list[Event | Control]:
-        message = loads_object(frame)
-        kind = message.get("type")
-        if not isinstance(kind, str) or not kind:
-            raise FrameError(f"message without a 'type': {preview(frame)}")
+        message, kind = loads_typed(frame)
         data = message.get("data")
         if kind == "connected":
             return [self._welcome(data, frame)]

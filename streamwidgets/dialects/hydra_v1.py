@@ -64,7 +64,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from ..events import Control, Event, ServerNotice, Welcome
 from ..exceptions import ConfigurationError, FrameError, StreamNotAvailable
-from ..jsonutil import loads_object, preview
+from ..jsonutil import loads_typed, preview
 from ..secret import Secret, url_shown, url_with_secret
 from ._config import require_positive
 from .base import CloseAction, CloseDecision, ConnectTarget, Dialect, Keepalive, require_names
@@ -235,10 +235,7 @@ class HydraV1Dialect(Dialect):
         return self._snapshot_at is not None
 
     def parse(self, frame: str | bytes, received_ns: int) -> list[Event | Control]:
-        message = loads_object(frame)
-        kind = message.get("type")
-        if not isinstance(kind, str) or not kind:
-            raise FrameError(f"message without a 'type': {preview(frame)}")
+        message, kind = loads_typed(frame)
         data = message.get("data")
         if kind == "connected":
             return [self._welcome(data, frame)]

@@ -92,8 +92,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ..backoff import Backoff
 from ..events import Control, Event, Heartbeat, Reply, ServerNotice, Welcome
-from ..exceptions import ConfigurationError, FrameError, RequestError, StreamNotAvailable
-from ..jsonutil import dumps, loads_object, preview
+from ..exceptions import ConfigurationError, RequestError, StreamNotAvailable
+from ..jsonutil import dumps, loads_typed
 from ..secret import Secret, url_shown, url_with_secret
 from ._config import require_counts, require_positive, to_ns
 from .base import (
@@ -334,10 +334,7 @@ class HyperoruDialect(Dialect):
     # Frames -------------------------------------------------------------------
 
     def parse(self, frame: str | bytes, received_ns: int) -> list[Event | Control]:
-        message = loads_object(frame)
-        kind = message.get("type")
-        if not isinstance(kind, str) or not kind:
-            raise FrameError(f"message without a 'type': {preview(frame)}")
+        message, kind = loads_typed(frame)
         data = message.get("data")
         request_id = message.get("request_id")
         if request_id is not None and not isinstance(request_id, str):
