@@ -15,7 +15,7 @@ from . import feeds
 from .buffer import EventBuffer
 from .buffer_export import read_export
 from .connection import Connection, State, StateChange, SubscriptionResult
-from .events import Event
+from .events import Event, Gap
 from .exceptions import (
     AuthenticationFailed,
     ConfigurationError,
@@ -24,6 +24,7 @@ from .exceptions import (
     RequestError,
     StreamError,
     StreamNotAvailable,
+    SubscriptionRefused,
 )
 from .headless import Stream, open
 from .secret import Secret
@@ -38,6 +39,7 @@ __all__ = [
     "Event",
     "EventBuffer",
     "FrameError",
+    "Gap",
     "RequestError",
     "Secret",
     "State",
@@ -46,6 +48,7 @@ __all__ = [
     "StreamError",
     "StreamNotAvailable",
     "StreamWidget",
+    "SubscriptionRefused",
     "SubscriptionResult",
     "__version__",
     "feeds",

@@ -4,12 +4,16 @@ It runs as one asyncio task on whatever loop is running (in Jupyter, the
 kernel's), and goes through these states::
 
     disconnected -> connecting -> connected -> reconnecting -> connected ...
-                                      \\-> failed (the close code says stop, or retries ran out)
+                                      \\-> failed (the server refused, or a bound the user set)
     any state -> closed (the user closed it)
 
-Every change carries its reason in plain words. Frames are read with a capped
-socket read size and the reader yields to the loop every few events, so other
+Every change carries its reason in plain words. Transient failures are retried for ever
+(see :mod:`streamwidgets.outage`); only refusals end a connection. Frames are read with a
+capped socket read size and the reader yields to the loop every few events, so other
 callbacks on the loop (the widget, the kernel's comms) never wait long.
+
+Requests wait only for replies their feed's document promises; subscriptions are kept
+(and re-sent after every reconnect) until the server refuses them.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -35,16 +39,20 @@ from websockets.frames import Frame, Opcode
 
 from .backoff import Backoff
 from .buffer import EventBuffer
+from .consumer import ConsumerQueue, Overflow
 from .dialects.base import CloseAction, CloseDecision, Dialect, Keepalive, Outgoing
-from .events import Event, Heartbeat, Reply, ServerNotice, Welcome
+from .events import Event, Heartbeat, Refused, Reply, ServerNotice, Welcome
 from .exceptions import (
     AuthenticationFailed,
     ConfigurationError,
     ConnectionFailed,
     FrameError,
     RequestError,
+    StreamNotAvailable,
+    SubscriptionRefused,
 )
 from .jsonutil import preview
+from .outage import Outage
 from .stats import ConnectionStats, RejectedFrame
 from .wirelog import RedactingLogger
 
@@ -88,10 +96,19 @@ class StateChange:
 
 @dataclass(frozen=True, slots=True)
 class SubscriptionResult:
-    """What the server made of a subscribe request."""
+    """What came of a subscribe or unsubscribe.
+
+    Attributes:
+        active: the streams wanted now (re-sent after every reconnect).
+        rejected: streams the server refused, with its reason; they left ``active``.
+        pending: streams asked for that nothing has confirmed yet: sent to a feed whose
+            document promises no reply (data on them will confirm them), sent without a
+            reply in time, or waiting for the next connect. They stay wanted.
+    """
 
     active: list[str]
     rejected: dict[str, str]
+    pending: list[str] = field(default_factory=list)
 
 
 class _PingAwareConnection(ClientConnection):
@@ -114,19 +131,38 @@ class _Dead(Exception):
     """Raised inside the session when the watchdog declares the connection dead."""
 
 
+class _NoWelcome(Exception):
+    """The socket opened but the feed's welcome did not come in time."""
+
+
+class _DataWaiter:
+    """A subscribe waiting for data on its streams, which confirm it like a reply."""
+
+    __slots__ = ("confirmed", "future", "remaining")
+
+    def __init__(self, streams: Sequence[str], future: asyncio.Future[None]) -> None:
+        self.remaining = set(streams)
+        self.confirmed: set[str] = set()
+        self.future = future
+
+
 class Connection:
     """Keep one feed connected, parsed and buffered, reconnecting as its dialect says.
 
     Args:
-        dialect: the feed's dialect (see :mod:`streamwidgets.feeds`).
-        streams: streams to subscribe to once connected, and after every reconnect.
+        dialect: the feed (see :mod:`streamwidgets.feeds`). The connection works on its
+            own copy (:attr:`dialect`), so one feed can serve any number of connections.
+        streams: streams to subscribe to once connected, and after every reconnect. For a
+            feed without a subscribe step they filter on the client.
         buffer: where events go; a new :class:`EventBuffer` if None.
         max_frame_bytes: frames larger than this are refused (counted, then reconnect).
-        open_timeout: seconds for the TCP/TLS/WebSocket handshake and the welcome.
-        request_timeout: seconds to wait for the reply to a request.
-        backoff: reconnection delays.
+        open_timeout: seconds for the TCP/TLS/WebSocket handshake, and again for the welcome.
+        request_timeout: seconds to wait for a reply the feed's document promises.
+        backoff: reconnection delays (default: the feed's own, else 0.5 s doubling up to 60 s).
         healthy_after: seconds a connection must last for the backoff to reset.
-        max_attempts: consecutive failed attempts before giving up (None: never).
+        max_attempts: failed attempts in one outage before giving up (None, the default:
+            retry transient failures for ever).
+        give_up_after: seconds of outage before giving up (None, the default: never).
         read_bytes: the socket read size; smaller reads keep the loop responsive.
         yield_every: events processed between two yields to the loop.
         keep_rejected: how many malformed frames to keep for inspection.
@@ -151,7 +187,8 @@ class Connection:
         # Reconnection
         backoff: Backoff | None = None,
         healthy_after: float = 5.0,
-        max_attempts: int | None = 30,
+        max_attempts: int | None = None,
+        give_up_after: float | None = None,
         # Limits
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         read_bytes: int = DEFAULT_READ_BYTES,
@@ -177,14 +214,27 @@ class Connection:
         ):
             if not isinstance(value, int) or value < minimum:
                 raise ConfigurationError(f"{name} must be an int >= {minimum}, got {value!r}")
-        if max_attempts is not None and (not isinstance(max_attempts, int) or max_attempts < 1):
+        if max_attempts is not None and (
+            isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1
+        ):
             raise ConfigurationError(
                 f"max_attempts must be None or an int >= 1, got {max_attempts!r}"
+            )
+        if give_up_after is not None and (
+            isinstance(give_up_after, bool)
+            or not isinstance(give_up_after, (int, float))
+            or not 0 < give_up_after < float("inf")
+        ):
+            raise ConfigurationError(
+                f"give_up_after must be None or a number of seconds > 0, got {give_up_after!r}"
             )
         streams = list(streams)
         dialect.check_streams(streams)
 
-        self.dialect = dialect
+        #: The feed as the user made it: configuration, shared by every connection.
+        self.feed = dialect
+        #: This connection's own copy of the feed: what it learns lives here.
+        self.dialect = dialect.for_connection()
         self.buffer = buffer if buffer is not None else EventBuffer(explode=dialect.explode)
         self.stats = ConnectionStats()
         self.rejected_frames: deque[RejectedFrame] = deque(maxlen=keep_rejected)
@@ -195,6 +245,7 @@ class Connection:
         self.backoff = backoff or dialect.reconnect_backoff() or Backoff()
         self.healthy_after = float(healthy_after)
         self.max_attempts = max_attempts
+        self.give_up_after = None if give_up_after is None else float(give_up_after)
         self.max_frame_bytes = max_frame_bytes
         self.read_bytes = read_bytes
         self.yield_every = yield_every
@@ -207,21 +258,28 @@ class Connection:
         self._task: asyncio.Task[None] | None = None
         self._helpers: set[asyncio.Task[Any]] = set()
         self._pending: dict[str, deque[asyncio.Future[Reply]]] = {}
+        self._data_waiters: dict[str, list[_DataWaiter]] = {}
+        self._refusal_watchers: list[dict[str, str]] = []
+        # A feed without a subscribe step filters on the client once streams are named.
+        self._filtering = bool(self._wanted) and not dialect.supports_subscribe
         self._changed = asyncio.Event()
         self._started = False
+        self._opened = False
         self._welcomed = False
+        self._connected_at = 0.0
         self._queue_blocked = False
         self._auth_failed = False
-        self._finishers: set[asyncio.Task[Any]] = set()
         self._state_listeners: list[Callable[[StateChange], None]] = []
         self._event_sinks: list[Callable[[Event], Any]] = []
-        self._queues: list[asyncio.Queue[Event | None]] = []
+        self._queues: list[ConsumerQueue] = []
         self._dead_reason: str | None = None
         self._last_frame_ns = 0
         self._closing = False
         self._paused_at_ns: int | None = None
         self._recorder: Recorder | None = None
-        self._wire_log = RedactingLogger(logging.getLogger("streamwidgets.wire"), dialect.secrets)
+        self._wire_log = RedactingLogger(
+            logging.getLogger("streamwidgets.wire"), self.dialect.secrets
+        )
         self.history.append(StateChange(self._state, self._reason, time.time()))
 
     # Public state -------------------------------------------------------------
@@ -337,7 +395,7 @@ class Connection:
         self._fail_pending("connection closed")
         self._set_state(State.CLOSED, "closed by the client")
         for queue in self._queues:
-            self._end_queue(queue)
+            queue.end()
         if self._recorder is not None:
             await self._recorder.aclose("the connection was closed")
         await self.dialect.aclose()
@@ -347,42 +405,77 @@ class Connection:
     async def subscribe(self, streams: Sequence[str]) -> SubscriptionResult:
         """Add streams to the wanted set, subscribing now if connected.
 
+        A stream stays wanted (and is re-sent after every reconnect) until the server
+        refuses it. Waits only for a reply the feed's document promises, and no longer
+        than ``request_timeout``; data arriving on a stream confirm it as a reply would.
+        A stream with no word yet is in the result's ``pending``. For a feed without a
+        subscribe step, the streams filter what is buffered.
+
         Raises:
             StreamNotAvailable: a stream the feed does not offer (nothing is sent).
+            SubscriptionRefused: the server refused some of the streams; the others went
+                through and the exception's ``result`` says so.
+
+        Example:
+            >>> result = await conn.subscribe(["cyber"])  # doctest: +SKIP
+            >>> result.active, result.rejected, result.pending  # doctest: +SKIP
+            (['signals', 'cyber'], {}, [])
         """
         streams = _as_names(streams)
         self.dialect.check_streams(streams)
-        new = [s for s in streams if s not in self._wanted]
-        self._wanted.extend(new)
-        if not self.dialect.supports_subscribe or self._state is not State.CONNECTED:
-            self._note_options_changed()
-            return SubscriptionResult(list(self._wanted), {})
+        self._wanted.extend(s for s in dict.fromkeys(streams) if s not in self._wanted)
         try:
-            return await self._send_subscribe(streams)
-        except RequestError:
-            # A refused stream must not be re-sent after reconnects, where it
-            # would spoil the whole batch.
-            self._wanted = [s for s in self._wanted if s not in new]
-            raise
+            if not self.dialect.supports_subscribe:
+                self._filtering = True
+                return SubscriptionResult(list(self._wanted), {})
+            if self._state is not State.CONNECTED:
+                return SubscriptionResult(list(self._wanted), {}, pending=list(streams))
+            result = await self._send_subscribe(streams)
         finally:
             self._note_options_changed()
+        if result.rejected:
+            raise SubscriptionRefused(result.rejected, result)
+        return result
 
     async def unsubscribe(self, streams: Sequence[str]) -> SubscriptionResult:
-        """Remove streams from the wanted set, unsubscribing now if connected."""
+        """Remove streams from the wanted set, unsubscribing now if connected.
+
+        Complete once sent: no feed document here promises a reply to an unsubscribe.
+        """
         streams = _as_names(streams)
         self._wanted = [s for s in self._wanted if s not in streams]
-        if self.dialect.supports_subscribe and self._state is State.CONNECTED:
+        if not self.dialect.supports_subscribe:
+            self._filtering = True
+        elif self._state is State.CONNECTED:
             for out in self.dialect.unsubscribe(streams):
                 await self.send(out)
         self._note_options_changed()
         return SubscriptionResult(list(self._wanted), {})
 
     async def send(self, out: Outgoing, *, timeout: float | None = None) -> Reply | None:
-        """Send a frame; when it expects a reply, wait for it and return it.
+        """Send a frame; when its document promises a reply, wait for it and return it.
+
+        A frame without ``reply_key`` is complete once sent (returns None).
 
         Raises:
-            RequestError: not connected, an error reply, or no reply in time.
+            RequestError: not connected, an error reply, or no reply in ``timeout``
+                seconds (``request_timeout`` if None).
         """
+        waiting = await self._send_now(out)
+        if waiting is None:
+            return None
+        limit = timeout or self.request_timeout
+        try:
+            reply = await asyncio.wait_for(waiting, limit)
+        except TimeoutError:
+            self._give_up_waiting(out, waiting)
+            raise RequestError(f"no reply to {out.reply_key!r} within {limit:g} s") from None
+        if reply.error:
+            raise RequestError(f"request {out.reply_key!r} refused: {self._mask(reply.error)}")
+        return reply
+
+    async def _send_now(self, out: Outgoing) -> asyncio.Future[Reply] | None:
+        """Send ``out``; return the future of its promised reply (None if none)."""
         ws = self._ws
         if ws is None or self._state is not State.CONNECTED:
             raise RequestError(f"not connected ({self._state.value}: {self._reason})")
@@ -397,21 +490,19 @@ class Connection:
             self._record_sent(out.frame)
             await ws.send(out.frame)
         except ConnectionClosed:
+            if future is not None:
+                self._give_up_waiting(out, future)
             raise RequestError("the connection closed while sending") from None
-        if future is None:
-            return None
-        try:
-            reply = await asyncio.wait_for(future, timeout or self.request_timeout)
-        except TimeoutError:
-            with contextlib.suppress(ValueError, KeyError):
-                self._pending[out.reply_key or ""].remove(future)
-            self._drop_if_idle(out.reply_key or "")
-            raise RequestError(
-                f"no reply to {out.reply_key!r} within {timeout or self.request_timeout} s"
-            ) from None
-        if reply.error:
-            raise RequestError(f"request {out.reply_key!r} refused: {reply.error}")
-        return reply
+        return future
+
+    def _give_up_waiting(self, out: Outgoing, future: asyncio.Future[Reply]) -> None:
+        key = out.reply_key or ""
+        with contextlib.suppress(ValueError, KeyError):
+            self._pending[key].remove(future)
+        self._drop_if_idle(key)
+        self.dialect.forget(key)
+        if not future.done():
+            future.cancel()
 
     # Consumers ------------------------------------------------------------------
 
@@ -428,19 +519,28 @@ class Connection:
         self._event_sinks.append(callback)
         return lambda: _discard(self._event_sinks, callback)
 
-    def event_queue(self, maxsize: int = 10_000) -> asyncio.Queue[Event | None]:
-        """A bounded queue that receives every event; ``None`` marks the end.
+    def event_queue(
+        self, maxsize: int = 10_000, *, on_overflow: Overflow = "drop_oldest"
+    ) -> ConsumerQueue:
+        """A bounded queue that receives every event; its ``get()`` returns None at the end.
 
-        When the queue is full, reading from the socket waits for its consumer
-        (back-pressure): nothing is dropped, and the server sees a slow reader.
+        The buffer gets every event first, whatever the queue's consumer does. When the
+        consumer falls ``maxsize`` events behind, ``on_overflow`` decides:
+        ``"drop_oldest"`` drops and counts them (the consumer reads a
+        :class:`~streamwidgets.events.Gap`), ``"block"`` makes the socket reader wait
+        (see :mod:`streamwidgets.consumer`).
+
+        Example:
+            >>> queue = conn.event_queue(1000)  # doctest: +SKIP
+            >>> event = await queue.get()  # doctest: +SKIP
         """
-        queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize)
+        queue = ConsumerQueue(maxsize, on_overflow)
         self._queues.append(queue)
         if self._state in (State.FAILED, State.CLOSED):
-            self._end_queue(queue)
+            queue.end()
         return queue
 
-    def release_queue(self, queue: asyncio.Queue[Event | None]) -> None:
+    def release_queue(self, queue: ConsumerQueue) -> None:
         """Stop feeding a queue made by :meth:`event_queue`."""
         _discard(self._queues, queue)
 
@@ -496,17 +596,19 @@ class Connection:
     # The task -------------------------------------------------------------------
 
     async def _run(self) -> None:
-        first = True
-        attempts = 0
+        outage = Outage(
+            max_attempts=self.max_attempts,
+            give_up_after=self.give_up_after,
+            silent_refusal_after=self.dialect.silent_refusal_after,
+        )
         lost_at_ns: int | None = None
+        self._set_state(State.CONNECTING, "connecting")
         while not self._closing:
-            if first:
-                self._set_state(State.CONNECTING, "connecting")
             started = time.monotonic()
             decision = await self._session(lost_at_ns)
             if self._closing:
                 break
-            lasted = time.monotonic() - started
+            now = time.monotonic()
             was_connected = self._state is State.CONNECTED
             self._fail_pending(decision.reason)
             self.stats.last_error = decision.reason
@@ -515,37 +617,37 @@ class Connection:
                 # many failed attempts lie between; before any connect there is no gap.
                 lost_at_ns = time.time_ns()
                 self.buffer.mark("disconnected", decision.reason, at_ns=lost_at_ns)
+                if now - self._connected_at >= self.healthy_after:
+                    self.backoff.reset()
+                    outage.reset()
+            decision = outage.failed(
+                decision,
+                started=started,
+                now=now,
+                opened=self._opened,
+                welcomed=was_connected,
+                code=self._code,
+            )
             if decision.action is CloseAction.STOP:
                 self._fail(decision)
-                return
-            if was_connected and lasted >= self.healthy_after:
-                self.backoff.reset()
-                attempts = 0
-            attempts += 1
-            if self.max_attempts is not None and attempts >= self.max_attempts:
-                self._fail(
-                    CloseDecision(
-                        CloseAction.STOP,
-                        f"gave up after {self.max_attempts} attempts; last: {decision.reason}",
-                    ),
-                )
                 return
             delay = self.backoff.next_delay(
                 slow=decision.action is CloseAction.RECONNECT_SLOW, at_least=decision.min_delay
             )
-            if decision.max_delay is not None:
-                # The feed asks for haste (Pusher 4200-4299); max_attempts still bounds it.
+            if decision.max_delay is not None and outage.attempts <= 1:
+                # The feed asks for haste (Pusher 4200-4299) after a connection that was
+                # up; a server that keeps closing gets the normal backoff, not a storm.
                 delay = min(delay, decision.max_delay)
-            self._set_state(
-                State.RECONNECTING, f"{decision.reason}; retrying in {delay:.1f} s", self._code
-            )
-            first = False
+            reason = outage.describe(decision.reason, now=now, delay=delay)
+            self._set_state(State.RECONNECTING, reason, self._code)
             await asyncio.sleep(delay)
 
     async def _session(self, lost_at_ns: int | None) -> CloseDecision:
         """Connect once and run until the socket ends; return what that end means."""
         self._code = None
         self._dead_reason = None
+        self._opened = False
+        self._welcomed = False
         try:
             await self.dialect.prepare()
             self.dialect.reset()
@@ -568,6 +670,7 @@ class Connection:
                 create_connection=_PingAwareConnection if pings_prove_life else None,
             ) as ws:
                 self._ws = ws
+                self._opened = True
                 self._cap_reads(ws)
                 self._last_frame_ns = time.time_ns()
                 for message in target.first_messages:
@@ -575,7 +678,6 @@ class Connection:
                     await ws.send(message)
                 watchdog, pinger = self._keep_alive(ws, keepalive)
                 try:
-                    self._welcomed = False
                     if self.dialect.needs_welcome:
                         await self._await_welcome(ws)
                         if self.dialect.keepalive() != keepalive:
@@ -600,6 +702,14 @@ class Connection:
                 return CloseDecision(CloseAction.RECONNECT, f"frame too large (over {limit} bytes)")
             if self._dead_reason is not None:
                 return CloseDecision(CloseAction.RECONNECT, self._dead_reason)
+            if exc.rcvd is None and exc.sent is not None and exc.sent.code != 1000:
+                # We closed it (a protocol error, our keepalive ping unanswered): say so,
+                # with the code we sent, rather than "connection lost".
+                said = f": {exc.sent.reason}" if exc.sent.reason else ""
+                self._code = exc.sent.code
+                return CloseDecision(
+                    CloseAction.RECONNECT, f"closed by the client ({exc.sent.code}{said})"
+                )
             return self._decide(
                 exc.rcvd.code if exc.rcvd else None, exc.rcvd.reason if exc.rcvd else ""
             )
@@ -609,10 +719,11 @@ class Connection:
             return self.dialect.on_http_status(status)
         except InvalidURI:
             return CloseDecision(CloseAction.STOP, "the feed URL is not a valid WebSocket URL")
-        except _Dead as exc:
+        except (_Dead, _NoWelcome) as exc:
             return CloseDecision(CloseAction.RECONNECT, str(exc))
         except (OSError, TimeoutError, InvalidHandshake) as exc:
-            return CloseDecision(CloseAction.RECONNECT, f"server unreachable: {self._mask(exc)}")
+            said = self._mask(exc) or f"{type(exc).__name__} within {self.open_timeout:g} s"
+            return CloseDecision(CloseAction.RECONNECT, f"server unreachable: {said}")
         except AuthenticationFailed as exc:
             return CloseDecision(CloseAction.STOP, exc.reason, auth_failure=True)
         except ConnectionFailed as exc:
@@ -649,12 +760,15 @@ class Connection:
             transport.max_size = self.read_bytes
 
     async def _await_welcome(self, ws: ClientConnection) -> None:
-        async with asyncio.timeout(self.open_timeout):
-            while not self._welcomed:
-                self._handle_frame(await ws.recv())
-                answers = self.dialect.take_answers()
-                if answers:
-                    await self._send_answers(ws, answers)
+        try:
+            async with asyncio.timeout(self.open_timeout):
+                while not self._welcomed:
+                    self._handle_frame(await ws.recv())
+                    answers = self.dialect.take_answers()
+                    if answers:
+                        await self._send_answers(ws, answers)
+        except TimeoutError:
+            raise _NoWelcome(f"no welcome within {self.open_timeout:g} s") from None
 
     async def _send_answers(self, ws: ClientConnection, answers: Sequence[str]) -> None:
         for answer in answers:
@@ -671,25 +785,20 @@ class Connection:
             self.buffer.mark("reconnected", "", at_ns=now)
         else:
             self.buffer.mark("connected", "", at_ns=now)
+        self._connected_at = time.monotonic()
         self._set_state(State.CONNECTED, "connected")
 
     async def _resubscribe(self) -> None:
         if not self._wanted or not self.dialect.supports_subscribe:
             return
-        available = self.dialect.available_streams
-        if available is not None:
-            gone = [s for s in self._wanted if s != "*" and s not in available]
-            if gone:
-                self._wanted = [s for s in self._wanted if s not in gone]
-                self.notices.append(
-                    ServerNotice(f"no longer available, dropped: {', '.join(gone)}", is_error=True)
-                )
-        if not self._wanted:
-            return
         try:
+            self.dialect.check_streams(self._wanted)
+        except StreamNotAvailable as exc:
+            # What the server says it offers (its welcome) is its answer for these.
+            offered = ", ".join(exc.available) or "none"
+            self._refuse(dict.fromkeys(exc.streams, f"not offered by the server ({offered})"))
+        if self._wanted:
             await self._send_subscribe(list(self._wanted))
-        except RequestError as exc:
-            logger.warning("subscribing after connect failed: %s", exc)
 
     async def _resubscribe_and_follow_up(self) -> None:
         await self._resubscribe()
@@ -701,28 +810,101 @@ class Connection:
                 logger.warning("a request after connecting failed: %s", self._mask(exc))
 
     async def _send_subscribe(self, streams: list[str]) -> SubscriptionResult:
-        rejected: dict[str, str] = await self.dialect.authorize(streams)
-        active = list(self._wanted)
-        streams = [s for s in streams if s not in rejected]
-        for out in self.dialect.subscribe(streams) if streams else []:
-            reply = await self.send(out)
-            if reply is None:
-                continue
-            accepted, refused = self.dialect.read_subscription(reply)
-            if accepted is not None:
-                active = accepted
-            rejected.update(refused)
-        if rejected:
-            self._wanted = [s for s in self._wanted if s not in rejected]
-            self.notices.append(
-                ServerNotice(
-                    "subscription rejected: "
-                    + "; ".join(f"{s}: {why}" for s, why in rejected.items()),
-                    rejected,
-                    is_error=True,
-                )
+        """Subscribe now; return what came of it. Refusals leave the wanted set (through
+        :meth:`_refuse`); everything else stays wanted, confirmed or not."""
+        refused: dict[str, str] = {}
+        confirmed: set[str] = set()
+        self._refusal_watchers.append(refused)
+        try:
+            before = await self.dialect.authorize(streams)
+            if before:
+                self._refuse(before)
+            todo = [s for s in streams if s not in refused]
+            settling = []
+            for out in self.dialect.subscribe(todo) if todo else []:
+                try:
+                    future = await self._send_now(out)
+                except RequestError:
+                    break  # the socket closed: everything unsent is re-sent after reconnecting
+                if future is not None:
+                    settling.append(self._settle(out, future, confirmed))
+            if settling:
+                # Every subscribe of the batch waits at once: one refused stream never
+                # holds up (or stops) the streams after it.
+                await asyncio.gather(*settling)
+        finally:
+            self._refusal_watchers.remove(refused)
+        rejected = {self._mask(s): refused[s] for s in streams if s in refused}
+        pending = [s for s in streams if s in self._wanted and s not in confirmed]
+        return SubscriptionResult(list(self._wanted), rejected, pending)
+
+    async def _settle(
+        self, out: Outgoing, future: asyncio.Future[Reply], confirmed: set[str]
+    ) -> None:
+        """Wait for a subscribe's promised reply, or data on its streams, whichever first."""
+        waiter = self._expect_data(out.streams)
+        try:
+            await asyncio.wait(
+                {future, waiter.future},
+                timeout=self.request_timeout,
+                return_when=asyncio.FIRST_COMPLETED,
             )
-        return SubscriptionResult(active, rejected)
+        finally:
+            self._forget_data(waiter)
+        confirmed.update(waiter.confirmed)
+        if not future.done():
+            self._give_up_waiting(out, future)  # no word in time: the streams stay wanted
+            return
+        if future.cancelled() or future.exception() is not None:
+            return  # the socket closed: re-sent after the reconnect
+        reply = future.result()
+        if reply.error:
+            self._refuse({s: self._mask(reply.error) for s in out.streams})
+        else:
+            confirmed.update(out.streams)
+
+    def _expect_data(self, streams: Sequence[str]) -> _DataWaiter:
+        waiter = _DataWaiter(streams, asyncio.get_running_loop().create_future())
+        for stream in waiter.remaining:
+            self._data_waiters.setdefault(stream, []).append(waiter)
+        if not waiter.remaining:
+            waiter.future.set_result(None)
+        return waiter
+
+    def _forget_data(self, waiter: _DataWaiter) -> None:
+        for stream in list(self._data_waiters):
+            waiting = self._data_waiters[stream]
+            if waiter in waiting:
+                waiting.remove(waiter)
+            if not waiting:
+                del self._data_waiters[stream]
+
+    def _data_arrived(self, streams: set[Any]) -> None:
+        for stream in streams:
+            for waiter in self._data_waiters.pop(stream, ()):
+                waiter.remaining.discard(stream)
+                waiter.confirmed.add(stream)
+                if not waiter.remaining and not waiter.future.done():
+                    waiter.future.set_result(None)
+
+    def _refuse(self, rejected: dict[str, str]) -> None:
+        """The server refused these streams: they leave the wanted set, and say why."""
+        rejected = {s: self._mask(why) for s, why in rejected.items()}
+        for watcher in self._refusal_watchers:
+            watcher.update(rejected)
+        for stream in rejected:
+            for waiter in self._data_waiters.pop(stream, ()):
+                waiter.remaining.discard(stream)
+                if not waiter.remaining and not waiter.future.done():
+                    waiter.future.set_result(None)
+        self._wanted = [s for s in self._wanted if s not in rejected]
+        # A name can be anything the server echoed (a token, even): mask names too.
+        shown = {self._mask(s): why for s, why in rejected.items()}
+        said = "; ".join(f"{s}: {why}" for s, why in shown.items())
+        self.notices.append(ServerNotice(f"subscription refused: {said}", shown, True))
+        self.stats.last_error = f"subscription refused: {said}"
+        logger.warning("%s: subscription refused: %s", self.dialect.name, said)
+        self._note_options_changed()
 
     async def _receive(self, ws: ClientConnection) -> NoReturn:
         yield_every = self.yield_every
@@ -735,12 +917,7 @@ class Connection:
                 await self._send_answers(ws, answers)
             since_yield += len(events) or 1
             if self._queues and events:
-                self._queue_blocked = True
-                try:
-                    await self._feed_queues(events)
-                finally:
-                    self._queue_blocked = False
-                    self._last_frame_ns = time.time_ns()
+                await self._feed_queues(events)
             if since_yield >= yield_every:
                 since_yield = 0
                 # recv() on a non-empty queue never suspends; yield so other
@@ -772,6 +949,10 @@ class Connection:
                 events.append(item)
             else:
                 self._control(item)
+        if events and self._filtering:
+            events = self._keep_wanted(events)
+        if events and self._data_waiters:
+            self._data_arrived({event.stream for event in events})
         if events and self._paused_at_ns is not None:
             stats.count_events(len(events), now // 1_000_000_000)
             stats.skipped_while_paused += len(events)
@@ -791,9 +972,21 @@ class Connection:
                         logger.warning("an event callback raised", exc_info=True)
         return events
 
+    def _keep_wanted(self, events: list[Event]) -> list[Event]:
+        # A feed without a subscribe step sends what the credential allows; the streams
+        # the user named decide what is buffered.
+        wanted = set(self._wanted)
+        if self.dialect.wildcard in wanted:
+            return events
+        kept = [event for event in events if event.stream in wanted]
+        self.stats.filtered += len(events) - len(kept)
+        return kept
+
     def _control(self, item: Any) -> None:
         if isinstance(item, Welcome):
             self._welcomed = True
+        elif isinstance(item, Refused):
+            self._refuse(item.streams)
         elif isinstance(item, Heartbeat):
             self.stats.heartbeats += 1
         elif isinstance(item, Reply):
@@ -822,10 +1015,27 @@ class Connection:
     async def _feed_queues(self, events: list[Event]) -> None:
         for queue in list(self._queues):
             for event in events:
-                if queue.full():
-                    await queue.put(event)
-                else:
-                    queue.put_nowait(event)
+                if queue.blocks and queue.full():
+                    await self._wait_for_consumer(queue)
+                queue.put(event)
+
+    async def _wait_for_consumer(self, queue: ConsumerQueue) -> None:
+        # The consumer asked for back-pressure. While waiting, frames (pongs included)
+        # stay unread, so our own keepalive checks are suspended: the client must never
+        # close for its consumer; only the server may, by its own rules.
+        ws = self._ws
+        keepalive = ws.keepalive_task if ws is not None else None
+        if keepalive is not None:
+            keepalive.cancel()
+        self._queue_blocked = True
+        self.stats.consumer_waits += 1
+        try:
+            await queue.wait_writable()
+        finally:
+            self._queue_blocked = False
+            self._last_frame_ns = time.time_ns()
+            if keepalive is not None and ws is not None and ws.ping_interval is not None:
+                ws.start_keepalive()
 
     async def _watch(self, ws: ClientConnection, idle_timeout: float | None) -> None:
         if not idle_timeout:
@@ -901,18 +1111,9 @@ class Connection:
         self._set_state(State.FAILED, decision.reason, self._code)
         self._auth_failed = decision.auth_failure
         for queue in self._queues:
-            self._end_queue(queue)
+            queue.end()
         for task in list(self._helpers):
             task.cancel()
-
-    def _end_queue(self, queue: asyncio.Queue[Event | None]) -> None:
-        # The end marker queues behind every event still unread: nothing is dropped.
-        if not queue.full():
-            queue.put_nowait(None)
-            return
-        task = asyncio.get_running_loop().create_task(queue.put(None))
-        self._finishers.add(task)
-        task.add_done_callback(self._finishers.discard)
 
     def _raise_if_ended(self) -> None:
         if self._state is State.FAILED:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Control", "Event", "Heartbeat", "Reply", "ServerNotice", "Welcome"]
+__all__ = ["Control", "Event", "Gap", "Heartbeat", "Refused", "Reply", "ServerNotice", "Welcome"]
 
 
 @dataclass(slots=True)
@@ -81,4 +81,52 @@ class ServerNotice:
     is_error: bool = False
 
 
-Control = Welcome | Heartbeat | Reply | ServerNotice
+@dataclass(slots=True)
+class Refused:
+    """The server refused subscriptions: stream -> why, in the server's words.
+
+    A dialect emits it whenever a refusal arrives, whether or not anyone still waits for
+    the request (a refusal after the request timed out counts all the same); the
+    connection drops the streams from what it re-sends after a reconnect.
+    """
+
+    streams: dict[str, str]
+
+
+Control = Welcome | Heartbeat | Reply | ServerNotice | Refused
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Events an ``async for`` consumer missed because it fell behind.
+
+    The buffer (``stream.df``) still holds them; only the iteration skipped them. It has
+    the attributes a loop over events reads (``stream`` None, ``type`` ``"gap"``,
+    ``data`` the counts), so ``event.type`` works on every item.
+
+    Attributes:
+        dropped: how many events were skipped.
+        from_ns: when the first skipped event arrived, ns since the epoch (UTC).
+        until_ns: when the last skipped event arrived.
+
+    Example:
+        >>> gap = Gap(3, 1_000, 2_000)
+        >>> gap.type, gap.data["dropped"]
+        ('gap', 3)
+    """
+
+    dropped: int
+    from_ns: int
+    until_ns: int
+    stream: None = None
+    type: str = "gap"
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """``{"dropped", "from_ns", "until_ns", "reason"}``."""
+        return {
+            "dropped": self.dropped,
+            "from_ns": self.from_ns,
+            "until_ns": self.until_ns,
+            "reason": "the consumer fell behind; the buffer still holds these events",
+        }

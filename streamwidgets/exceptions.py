@@ -7,6 +7,7 @@ The tree::
     │   └── StreamNotAvailable  a stream outside what the feed offers
     ├── FrameError              a frame that cannot be understood (counted, never fatal)
     ├── RequestError            the server answered a request with an error, or not in time
+    │   └── SubscriptionRefused the server refused some streams; the others went through
     └── ConnectionFailed        the connection gave up; ``reason`` says why in plain words
         └── AuthenticationFailed  the credentials were refused; reconnecting cannot help
 
@@ -23,6 +24,7 @@ __all__ = [
     "RequestError",
     "StreamError",
     "StreamNotAvailable",
+    "SubscriptionRefused",
 ]
 
 
@@ -52,6 +54,24 @@ class FrameError(StreamError):
 
 class RequestError(StreamError):
     """A request got an error reply, or no reply in time."""
+
+
+class SubscriptionRefused(RequestError):
+    """The server refused streams of a subscribe; the rest of the request went through.
+
+    The refused streams left the wanted set (they are not re-sent after a reconnect);
+    the others are subscribed.
+
+    Attributes:
+        rejected: refused stream -> the server's reason.
+        result: the whole :class:`~streamwidgets.SubscriptionResult`.
+    """
+
+    def __init__(self, rejected: dict[str, str], result: object) -> None:
+        self.rejected = dict(rejected)
+        self.result = result
+        said = "; ".join(f"{stream}: {why}" for stream, why in self.rejected.items())
+        super().__init__(f"subscription refused: {said}")
 
 
 class ConnectionFailed(StreamError):

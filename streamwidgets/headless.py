@@ -11,6 +11,7 @@ import pandas as pd
 
 from .buffer import EventBuffer
 from .connection import Connection, State, SubscriptionResult
+from .consumer import ConsumerQueue, Overflow
 from .dialects.base import Dialect
 from .exceptions import ConfigurationError, ConnectionFailed
 from .stats import ConnectionStats
@@ -23,17 +24,29 @@ class Stream:
 
     Made by :func:`open`. ``async with`` connects and waits for the handshake
     (raising :class:`ConnectionFailed` if the feed refuses), and closes on exit.
-    Iterating yields every event from the moment iteration starts; if the
-    consumer is slower than the feed, reading from the socket waits for it
-    (nothing is dropped, at most ``queue_size`` events wait in memory).
-    Iteration ends when the stream is closed and raises
+    Iterating yields every event from the moment iteration starts. The buffer
+    (:attr:`df`) always gets every event; a consumer slower than the feed gets what
+    its ``on_overflow`` policy says (see :mod:`streamwidgets.consumer`): by default
+    the oldest of the ``queue_size`` waiting events are dropped, counted in
+    :attr:`dropped`, and iteration yields a :class:`~streamwidgets.events.Gap` where
+    they were. Iteration ends when the stream is closed and raises
     :class:`ConnectionFailed` if the connection gives up.
     """
 
-    def __init__(self, connection: Connection, *, connect_timeout: float, queue_size: int) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        connect_timeout: float,
+        queue_size: int,
+        on_overflow: Overflow = "drop_oldest",
+    ) -> None:
         self.connection = connection
         self._connect_timeout = connect_timeout
         self._queue_size = queue_size
+        self._on_overflow: Overflow = on_overflow
+        self._dropped_before = 0
+        self._queue: ConsumerQueue | None = None
 
     # Lifecycle
     async def __aenter__(self) -> Stream:
@@ -56,7 +69,8 @@ class Stream:
         return self._iterate()
 
     async def _iterate(self) -> Any:
-        queue = self.connection.event_queue(self._queue_size)
+        queue = self.connection.event_queue(self._queue_size, on_overflow=self._on_overflow)
+        self._queue = queue
         try:
             while True:
                 event = await queue.get()
@@ -65,6 +79,8 @@ class Stream:
                 yield event
         finally:
             self.connection.release_queue(queue)
+            self._dropped_before += queue.dropped
+            self._queue = None
         if self.connection.state is State.FAILED:
             raise ConnectionFailed(self.connection.reason, code=self.connection.close_code)
 
@@ -82,6 +98,12 @@ class Stream:
     def to_dataframe(self, stream: str | None = None, type: str | None = None) -> pd.DataFrame:
         """The buffer's rows, optionally of one stream and/or event type."""
         return self.connection.buffer.to_dataframe(stream=stream, type=type)
+
+    @property
+    def dropped(self) -> int:
+        """Events ``async for`` skipped because it fell behind (the buffer holds them)."""
+        queue = self._queue
+        return self._dropped_before + (queue.dropped if queue is not None else 0)
 
     @property
     def state(self) -> State:
@@ -119,6 +141,7 @@ def open(
     buffer: EventBuffer | None = None,
     connect_timeout: float = 30.0,
     queue_size: int = 10_000,
+    on_overflow: Overflow = "drop_oldest",
     record: str | os.PathLike[str] | None = None,
     record_options: Mapping[str, Any] | None = None,
     **connection_options: Any,
@@ -133,6 +156,9 @@ def open(
         buffer: an existing buffer to fill instead of a new one.
         connect_timeout: seconds ``async with`` waits for the handshake.
         queue_size: events that may wait for a slow ``async for`` consumer.
+        on_overflow: what a consumer that falls ``queue_size`` events behind gets:
+            ``"drop_oldest"`` (drops counted, a :class:`~streamwidgets.events.Gap` in
+            the iteration) or ``"block"`` (the socket reader waits for it).
         record: record every received frame to this file from the first one (see
             :mod:`streamwidgets.recording`); ``stream.connection.stop_recording()`` ends it.
         record_options: options of the recording (``max_bytes``, ``max_duration``...).
@@ -146,8 +172,7 @@ def open(
         ...             print(event.type, event.data)
         ...         print(stream.df.tail())
     """
-    if not isinstance(queue_size, int) or queue_size < 1:
-        raise ConfigurationError(f"queue_size must be an int >= 1, got {queue_size!r}")
+    ConsumerQueue(queue_size, on_overflow)  # checks both before anything starts
     if buffer is None:
         buffer = EventBuffer(max_rows=max_rows, window=window, explode=feed.explode)
     connection = Connection(feed, streams=streams, buffer=buffer, **connection_options)
@@ -155,4 +180,9 @@ def open(
         connection.record(record, **dict(record_options or {}))
     elif record_options:
         raise ConfigurationError("record_options without record=path")
-    return Stream(connection, connect_timeout=connect_timeout, queue_size=queue_size)
+    return Stream(
+        connection,
+        connect_timeout=connect_timeout,
+        queue_size=queue_size,
+        on_overflow=on_overflow,
+    )

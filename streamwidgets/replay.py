@@ -110,6 +110,11 @@ class ReplayDialect(Dialect):
         if inner is not None:
             inner.available_streams = value
 
+    def for_connection(self) -> Dialect:
+        """The replay itself: it is one playback (its controls, position and server), so the
+        connection that plays it parses through it rather than through a copy."""
+        return self
+
     def reset(self) -> None:
         self.inner.reset()
 

@@ -32,7 +32,7 @@ _PLACEHOLDER = "replay-without-credentials"
 def _hydra(config: Mapping[str, Any]) -> Dialect:
     from .dialects.hydra import HydraDialect
 
-    return HydraDialect(config["url"], token=_PLACEHOLDER)
+    return HydraDialect(config["url"], token=_PLACEHOLDER, time_unit=config.get("time_unit"))
 
 
 def _hydra_v1(config: Mapping[str, Any]) -> Dialect:

@@ -46,6 +46,8 @@ class ConnectionStats:
     connects: int = 0
     heartbeats: int = 0
     skipped_while_paused: int = 0
+    filtered: int = 0
+    consumer_waits: int = 0
     last_error: str | None = None
     connected_since_ns: int | None = None
     _buckets: deque[list[int]] = field(default_factory=lambda: deque(maxlen=_RATE_SECONDS + 1))
@@ -83,5 +85,7 @@ class ConnectionStats:
             "connects": self.connects,
             "heartbeats": self.heartbeats,
             "skipped_while_paused": self.skipped_while_paused,
+            "filtered": self.filtered,
+            "consumer_waits": self.consumer_waits,
             "last_error": self.last_error,
         }

@@ -35,6 +35,7 @@ __all__ = [
     "TIME_UNITS",
     "Match",
     "Template",
+    "TimeReader",
     "close_codes",
     "lookup",
     "matches",
@@ -188,6 +189,81 @@ def to_ns(value: Any, unit: str) -> int | None:
     except (ValueError, OverflowError, TypeError):
         return None
     return ns if -_INT64_MAX <= ns <= _INT64_MAX else None
+
+
+#: Epoch values that read as a date between 2001 and 2100, per unit: what a live feed sends.
+_PLAUSIBLE = {
+    unit: (978_307_200 * 1_000_000_000 // f, 4_102_444_800 * 1_000_000_000 // f)
+    for unit, f in _TIME_FACTORS.items()
+}
+_UNIT_WORDS = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
+
+
+class TimeReader:
+    """Read a feed's epoch timestamps in the unit its document names, or in the one its
+    values plainly use.
+
+    With ``unit=None`` the first numeric value decides, once per session: if it reads as
+    a date between 2001 and 2100 in the documented unit, that unit stays; if only another
+    unit makes it one (``1710000000`` is 1970-01-20 in ms, but 2024-03-09 in seconds),
+    that unit is used from then on and :meth:`take_notice` says so once. A unit given
+    by the user is used as is.
+
+    Args:
+        documented: the unit the feed's document names (``"s"``, ``"ms"``, ``"us"``, ``"ns"``).
+        unit: the unit to use regardless (None: decide as above).
+        what: how the notice names the field, e.g. ``"Hydra 'ts'"``.
+
+    Raises:
+        ConfigurationError: an unknown unit.
+
+    Example:
+        >>> reader = TimeReader("ms", what="Hydra 'ts'")
+        >>> reader.read(1_710_000_000), reader.unit
+        (1710000000000000000, 's')
+        >>> reader.take_notice().startswith("Hydra 'ts' is in seconds")
+        True
+        >>> reader.take_notice() is None
+        True
+    """
+
+    def __init__(self, documented: str, unit: str | None = None, *, what: str) -> None:
+        for name, value in (("documented", documented), ("time_unit", unit)):
+            if value is not None and value not in _TIME_FACTORS:
+                raise ConfigurationError(
+                    f"{name} must be one of {', '.join(_TIME_FACTORS)} or None, got {value!r}"
+                )
+        self.documented = documented
+        self.unit = unit
+        self.what = what
+        self._notice: str | None = None
+
+    def read(self, value: Any) -> int | None:
+        """``value`` as epoch nanoseconds (None when it is not a time)."""
+        if self.unit is None:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                return to_ns(value, self.documented)
+            self.unit = self._decide(value)
+        return to_ns(value, self.unit)
+
+    def take_notice(self) -> str | None:
+        """The one-time note that the values are not in the documented unit, else None."""
+        notice, self._notice = self._notice, None
+        return notice
+
+    def _decide(self, value: float) -> str:
+        low, high = _PLAUSIBLE[self.documented]
+        if low <= value <= high:
+            return self.documented
+        for unit, (low, high) in _PLAUSIBLE.items():
+            if low <= value <= high:
+                self._notice = (
+                    f"{self.what} is in {_UNIT_WORDS[unit]}, not {_UNIT_WORDS[self.documented]} "
+                    f"as documented ({value!r} is no date in {_UNIT_WORDS[self.documented]}); "
+                    f"reading it as {_UNIT_WORDS[unit]} (pass time_unit= to choose)"
+                )
+                return unit
+        return self.documented
 
 
 def require_positive(**values: Any) -> None:

@@ -20,6 +20,9 @@ Protocol (from the public Axol "WebSocket Streaming" document and its further no
 
 Choices where the documents are silent:
 
+- What is awaited: ``subscribe`` waits for its ``subscription_result`` (documented) or for
+  data on its channels, whichever first; ``get_info`` for ``connection_info``.
+  ``unsubscribe`` is complete once sent: the document shows no reply to it.
 - ``rest_url`` (the REST base of the token exchange) defaults to the stream URL's host,
   ``wss`` -> ``https`` and ``ws`` -> ``http``.
 - The JWT is exchanged in :meth:`AxolDialect.prepare` only when there is none, when the
@@ -28,17 +31,25 @@ Choices where the documents are silent:
   one exchange per refusal, none on a plain reconnect (1011, network loss).
 - 1008 -> ``REFRESH_AUTH`` (a new token, then reconnect). But a 1008 that arrives before
   any ``connected`` on a token that was just exchanged -> ``STOP``: the server refuses
-  fresh tokens, and exchanging again would be a storm. A key the exchange refuses
-  (401/403) -> ``STOP`` with "API key refused"; exchange failures (5xx, 429, timeouts) ->
-  reconnect with the connection's backoff.
+  fresh tokens, and exchanging again would be a storm. Likewise a second 1008 in a row
+  that comes within ``token_trial`` seconds of the welcome -> ``STOP``: a server that
+  refuses every new token right after greeting it would otherwise get an exchange before
+  every reconnect; so at most two exchanges follow each other that way. A key the
+  exchange refuses (401/403) -> ``STOP`` with "API key refused"; exchange failures (5xx,
+  429, timeouts) -> reconnect with the connection's backoff.
 - 1011 -> reconnect with backoff. 1013 -> ``RECONNECT_SLOW`` waiting at least
   ``rate_limit_backoff`` seconds (30 by default) and saying to reduce subscriptions.
-- Subscription replies carry no request id: ``subscription_result`` answers the oldest
-  subscribe *or* unsubscribe (both wait on the reply key ``"subscription"``), and its
-  ``subscribed_channels`` is read as the full set after the command (in the document's
-  example the two agree). ``{"type": "error", "data": {"message", "request"}}`` whose
-  ``request`` names a command (``subscribe``, ``unsubscribe``, ``get_info``) refuses that
-  request (the tier limit error is one); any other ``error`` is a server notice.
+- Subscription replies carry no request id. A ``subscription_result`` answers the oldest
+  waiting subscribe that asked for a channel it lists in ``subscribed_channels`` (an
+  empty list answers the oldest subscribe); the channels that subscribe asked for and the
+  list leaves out were not granted: they are refused (a tier limit shows this way). Read
+  like this, the list may be either the channels of this request or every channel
+  subscribed now (in the document's example the two agree). A result whose ``message``
+  starts with "Unsubscribed" answers an unsubscribe (a server may send one) and resolves
+  nothing. ``{"type": "error", "data": {"message", "request"}}`` (not in the document;
+  seen on lenient servers) whose ``request`` names ``subscribe`` refuses the oldest
+  waiting subscribe, ``get_info`` fails the oldest ``get_info``; any other ``error`` is a
+  server notice.
 - Chain channels: ``gas_prices_{chain}`` is accepted for the documented chains
   (:data:`AXOL_CHAINS`: ethereum, polygon, arbitrum; the document says "etc.", so
   ``chains=`` adds more) and refused before anything is sent otherwise. Once connected,
@@ -68,7 +79,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from ..events import Control, Event, Heartbeat, Reply, ServerNotice, Welcome
+from ..events import Control, Event, Heartbeat, Refused, Reply, ServerNotice, Welcome
 from ..exceptions import ConfigurationError, FrameError, StreamNotAvailable
 from ..jsonutil import dumps, loads_typed, preview
 from ..secret import Secret, url_shown, url_with_secret
@@ -83,6 +94,7 @@ from .base import (
     Outgoing,
     require_names,
 )
+from .ledger import RequestLedger
 
 __all__ = ["AXOL_CHAINS", "AXOL_CHANNELS", "AXOL_TIER_LIMITS", "AxolDialect", "channel_of"]
 
@@ -97,6 +109,10 @@ AXOL_TIER_LIMITS: dict[str, int | None] = {
     "enterprise": None,
 }
 
+#: Said with a channel the server did not grant: the document's likeliest reason.
+_TIER_WORDS = "Axol limits subscriptions per tier: " + ", ".join(
+    f"{tier} {limit or 'unlimited'}" for tier, limit in AXOL_TIER_LIMITS.items()
+)
 _GAS_PREFIX = "gas_prices_"
 _TYPE_CHANNELS = {
     "gas_update": "gas_prices",
@@ -107,8 +123,6 @@ _TYPE_CHANNELS = {
     "blockchain_event": "blockchain_events",
     "system_status": "system_status",
 }
-_REPLIES = {"subscription_result": "subscription", "connection_info": "info"}
-_REQUESTS = {"subscribe": "subscription", "unsubscribe": "subscription", "get_info": "info"}
 PING_FRAME = dumps({"type": "ping", "data": {}})
 
 
@@ -135,6 +149,8 @@ class AxolDialect(Dialect):
         exchange_timeout: seconds for one token exchange (connect, send, answer).
         refresh_margin: exchange again when the token expires within this many seconds.
         rate_limit_backoff: the least wait after a 1013 close, in seconds.
+        token_trial: seconds after a welcome within which a 1008 counts as the server
+            refusing the token it just greeted (two in a row stop the connection).
 
     Example:
         >>> d = AxolDialect("ws://127.0.0.1:9/api/v1/ws/connect", api_key="axol_k")
@@ -159,6 +175,7 @@ class AxolDialect(Dialect):
         exchange_timeout: float = 10.0,
         refresh_margin: float = 30.0,
         rate_limit_backoff: float = 30.0,
+        token_trial: float = 30.0,
     ) -> None:
         super().__init__()
         parts = urlsplit(url)
@@ -178,6 +195,7 @@ class AxolDialect(Dialect):
             exchange_timeout=exchange_timeout,
             rate_limit_backoff=rate_limit_backoff,
             missed_pongs=missed_pongs,
+            token_trial=token_trial,
         )
         if isinstance(refresh_margin, bool) or not isinstance(refresh_margin, (int, float)):
             raise ConfigurationError(f"refresh_margin must be a number, got {refresh_margin!r}")
@@ -193,22 +211,33 @@ class AxolDialect(Dialect):
         self.exchange_timeout = float(exchange_timeout)
         self.refresh_margin = float(refresh_margin)
         self.rate_limit_backoff = float(rate_limit_backoff)
+        self.token_trial = float(token_trial)
+        self.new_session()
+
+    # Session ------------------------------------------------------------------
+
+    def new_session(self) -> None:
+        super().new_session()
         self.session: dict[str, Any] = {}
         self._server_channels: list[str] | None = None
+        #: This connection's JWT (each connection exchanges its own).
         self.token: Secret | None = None
-        #: How many token exchanges were asked of the server (for tests and the curious).
+        #: How many token exchanges this connection asked of the server.
         self.exchanges = 0
         self._expires_at: float | None = None
         self._margin = self.refresh_margin
         self._stale = False  # the server refused the current token
         self._fresh = False  # the token is new and no 'connected' has come with it yet
-
-    # Session ------------------------------------------------------------------
+        self._welcomed_at: float | None = None
+        self._quick_refusals = 0  # 1008s in a row soon after a welcome
+        self._ledger = RequestLedger()
 
     def reset(self) -> None:
         super().reset()
         self.session = {}
         self._server_channels = None
+        self._welcomed_at = None
+        self._ledger.clear()
 
     def secrets(self) -> list[Secret]:
         return [self.api_key] if self.token is None else [self.api_key, self.token]
@@ -253,10 +282,13 @@ class AxolDialect(Dialect):
             return [self._welcome(data, frame)]
         if kind == "pong":
             return [Heartbeat()]
-        if kind in _REPLIES:
-            return [Reply(_REPLIES[kind], data)]
+        if kind == "subscription_result":
+            return self._subscription_result(data if isinstance(data, dict) else {})
+        if kind == "connection_info":
+            entry = self._ledger.take("get_info")
+            return [Reply(entry.key, data)] if entry is not None else [Heartbeat()]
         if kind == "error":
-            return [self._error(data)]
+            return self._error(data)
         channel = message.get("channel")
         if channel is not None and not isinstance(channel, str):
             raise FrameError(f"'channel' is not a string: {preview(frame)}")
@@ -277,14 +309,39 @@ class AxolDialect(Dialect):
         self.available_streams = self.known_channels()
         self.session = {k: v for k, v in data.items() if k != "available_channels"}
         self._fresh = False
+        self._welcomed_at = time.monotonic()
         return Welcome(list(self.available_streams), dict(self.session))
 
-    def _error(self, data: Any) -> Control:
+    def _subscription_result(self, data: dict[str, Any]) -> list[Event | Control]:
+        words = str(data.get("message", ""))
+        if words.lower().startswith("unsubscribed"):
+            return [Heartbeat()]  # an unsubscribe's answer: nothing waits for it
+        listed = data.get("subscribed_channels")
+        granted = {str(c) for c in listed} if isinstance(listed, list) else None
+        entry = self._ledger.take(
+            "subscribe", lambda e: not granted or bool(granted & set(e.streams))
+        )
+        if entry is None:
+            return [Heartbeat()]  # answers nothing that still waits
+        out: list[Event | Control] = [Reply(entry.key, data)]
+        missing = [c for c in entry.streams if granted is not None and c not in granted]
+        if missing:
+            said = f" ({words})" if words else ""
+            why = f"not granted by the server{said}; {_TIER_WORDS}"
+            out.append(Refused(dict.fromkeys(missing, why)))
+        return out
+
+    def _error(self, data: Any) -> list[Event | Control]:
         text = str(data.get("message", data)) if isinstance(data, dict) else str(data)
         request = data.get("request") if isinstance(data, dict) else None
-        if isinstance(request, str) and request in _REQUESTS:
-            return Reply(_REQUESTS[request], data, error=text)
-        return ServerNotice(f"server error: {text}", data, is_error=True)
+        notice = ServerNotice(f"server error: {text}", data, is_error=True)
+        entry = self._ledger.take(request) if request in ("subscribe", "get_info") else None
+        if entry is None:
+            return [notice]
+        out: list[Event | Control] = [notice, Reply(entry.key, data, error=text)]
+        if entry.streams:
+            out.append(Refused(dict.fromkeys(entry.streams, text)))
+        return out
 
     # Channels -----------------------------------------------------------------
 
@@ -315,17 +372,15 @@ class AxolDialect(Dialect):
 
     def subscribe(self, streams: Sequence[str]) -> list[Outgoing]:
         self.check_streams(streams)
-        frame = dumps({"type": "subscribe", "channels": list(streams)})
-        return [Outgoing(frame, "subscription")]
+        asked = tuple(dict.fromkeys(streams))
+        frame = dumps({"type": "subscribe", "channels": list(asked)})
+        return [Outgoing(frame, self._ledger.add("subscribe", streams=asked), asked)]
 
     def unsubscribe(self, streams: Sequence[str]) -> list[Outgoing]:
-        frame = dumps({"type": "unsubscribe", "channels": list(streams)})
-        return [Outgoing(frame, "subscription")]
+        return [Outgoing(dumps({"type": "unsubscribe", "channels": list(streams)}))]
 
-    def read_subscription(self, reply: Reply) -> tuple[list[str] | None, dict[str, str]]:
-        data = reply.data if isinstance(reply.data, dict) else {}
-        active = data.get("subscribed_channels")
-        return ([str(c) for c in active] if isinstance(active, list) else None), {}
+    def forget(self, reply_key: str) -> None:
+        self._ledger.pop(reply_key)
 
     def info_request(self) -> Outgoing:
         """The ``get_info`` request; the reply's ``data`` is the ``connection_info``.
@@ -333,10 +388,10 @@ class AxolDialect(Dialect):
         Example:
             >>> out = AxolDialect(api_key="k").info_request()
             >>> out.frame, out.reply_key
-            ('{"type":"get_info"}', 'info')
+            ('{"type":"get_info"}', 'get_info#1')
             >>> # reply = await connection.send(out); reply.data["state"] -> 'active'
         """
-        return Outgoing(dumps({"type": "get_info"}), "info")
+        return Outgoing(dumps({"type": "get_info"}), self._ledger.add("get_info"))
 
     # Liveness and closing -----------------------------------------------------
 
@@ -349,6 +404,11 @@ class AxolDialect(Dialect):
         )
 
     def on_close(self, code: int | None, reason: str) -> CloseDecision:
+        if (
+            self._welcomed_at is not None
+            and time.monotonic() - self._welcomed_at >= self.token_trial
+        ):
+            self._quick_refusals = 0  # the token held: a later refusal starts a new count
         if code == 1008:
             return self._refused(f"token refused (1008{': ' + reason if reason else ''})")
         if code == 1011:
@@ -377,6 +437,15 @@ class AxolDialect(Dialect):
                 f"{what} right after a new token was issued; the key may lack stream access",
                 auth_failure=True,
             )
+        if self._welcomed_at is not None:
+            self._quick_refusals += 1
+            if self._quick_refusals >= 2:
+                return CloseDecision(
+                    CloseAction.STOP,
+                    f"{what} within {self.token_trial:g} s of the welcome, twice in a row with "
+                    "new tokens; the key may lack stream access",
+                    auth_failure=True,
+                )
         self._stale = True
         return CloseDecision(CloseAction.REFRESH_AUTH, f"{what}; getting a new token")
 

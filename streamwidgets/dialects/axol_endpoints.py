@@ -29,6 +29,7 @@ the same token exchange, 1008/1011/1013 handling and secrets):
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -49,6 +50,7 @@ class _AxolEndpoint(AxolDialect):
     """One of Axol's specialised streams: token handling of the main stream, one stream."""
 
     stream = "axol"
+    wildcard = "*"
 
     def __init__(
         self,
@@ -99,7 +101,11 @@ class _AxolEndpoint(AxolDialect):
         return [self.stream]
 
     def parse(self, frame: str | bytes, received_ns: int) -> list[Event | Control]:
-        self._fresh = False  # the server took the token: a later 1008 means "refresh"
+        # No welcome here: the first frame says the server took the token, so a later
+        # 1008 means "refresh" (and one soon after it counts as a quick refusal).
+        if self._welcomed_at is None:
+            self._welcomed_at = time.monotonic()
+        self._fresh = False
         return super().parse(frame, received_ns)
 
     def _default_stream(self, kind: str) -> str:

@@ -3,17 +3,27 @@
 A dialect turns frames into :class:`~streamwidgets.events.Event` objects and
 control messages, and commands into frames. The :class:`~streamwidgets.connection.Connection`
 owns the socket and asks the dialect what to send and what a close code means.
+
+A feed object is configuration and may serve any number of connections: each
+connection works on its own copy (:meth:`Dialect.for_connection`), which holds what that
+connection learns (socket id, token, requests waiting for answers, chosen account).
+
+Requests follow the documents, not convenience: a request whose document shows a reply
+waits for it (``Outgoing.reply_key``); one whose document shows none is complete once
+sent. Data that arrive on a subscribed stream confirm its subscription; a refusal comes
+as a :class:`~streamwidgets.events.Refused` control message whenever it arrives.
 """
 
 from __future__ import annotations
 
+import copy
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..backoff import Backoff
-from ..events import Control, Event, Reply
+from ..events import Control, Event
 from ..exceptions import ConfigurationError
 from ..secret import Secret
 
@@ -71,10 +81,19 @@ class ConnectTarget:
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """A frame to send, and the key of the reply it expects (None if none)."""
+    """A frame to send.
+
+    Attributes:
+        frame: the text or bytes to send.
+        reply_key: the key of the reply the feed's document promises, which the sender
+            waits for; None when no reply is promised: the request is complete once sent.
+        streams: for a subscribe, the streams it asks for; data arriving on them confirm
+            it as a reply would.
+    """
 
     frame: str | bytes
     reply_key: str | None = None
+    streams: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +120,10 @@ class Keepalive:
 class Dialect:
     """Base class of feed dialects. Subclasses override what their protocol needs.
 
-    A dialect object is one feed's configuration plus the state of the current
-    session (what the server said it offers). :meth:`reset` is called before
-    each connection attempt.
+    A dialect object is one feed's configuration. A connection works on its own copy
+    (:meth:`for_connection`), whose session state (what the server said it offers,
+    requests waiting for answers...) belongs to that connection alone; :meth:`reset`
+    is called on it before each attempt.
     """
 
     name: str = "feed"
@@ -114,14 +134,42 @@ class Dialect:
     protocol_pings_prove_life: bool = False
     #: state value -> the word the feed's own documents use for it, for display.
     state_labels: Mapping[str, str] = {}
+    #: After this many attempts in a row that the server closed right after opening,
+    #: before any welcome and without a close code that says why, the connection stops
+    #: as refused. None: such closes are transient (retried for ever). A feed whose
+    #: document says a refused credential is closed at once, with no code (Hyperoru),
+    #: sets it, so a bad token cannot cause a reconnect storm.
+    silent_refusal_after: int | None = None
+    #: The stream name that means "every stream the credential allows" (Hydra's ``"*"``).
+    wildcard: str | None = None
 
     def __init__(self) -> None:
         self.available_streams: list[str] | None = None
 
     # Session ------------------------------------------------------------------
 
+    def for_connection(self) -> Dialect:
+        """A copy of this feed for one connection: the same configuration, a new session.
+
+        Example:
+            >>> class Demo(Dialect):
+            ...     pass
+            >>> feed = Demo()
+            >>> session = feed.for_connection()
+            >>> session is feed, type(session) is Demo
+            (False, True)
+        """
+        session = copy.copy(self)
+        session.new_session()
+        return session
+
+    def new_session(self) -> None:
+        """Make the per-connection state anew. Subclasses with state of their own extend it
+        and call it at the end of ``__init__`` too, so the feed object starts clean."""
+        self.available_streams = None
+
     def reset(self) -> None:
-        """Forget what the previous session said; called before each attempt."""
+        """Forget what the previous socket said; called before each attempt."""
         self.available_streams = None
 
     def secrets(self) -> list[Secret]:
@@ -176,9 +224,8 @@ class Dialect:
         """Frames that unsubscribe from ``streams``."""
         return []
 
-    def read_subscription(self, reply: Reply) -> tuple[list[str] | None, dict[str, str]]:
-        """From a subscribe reply: the active streams (None if not said) and rejections."""
-        return None, {}
+    def forget(self, reply_key: str) -> None:
+        """Stop matching replies to a request (it timed out, or its socket closed)."""
 
     def take_answers(self) -> Sequence[str]:
         """Frames :meth:`parse` wants sent back at once (a pong to a server ping)."""

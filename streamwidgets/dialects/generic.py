@@ -118,8 +118,9 @@ class GenericDialect(Dialect):
         ... )
         >>> d.target().display_url
         'wss://feed.example/ws?apiKey=***'
-        >>> d.subscribe(["trades"])[0]
-        Outgoing(frame='{"op":"subscribe","args":["trades"],"id":1}', reply_key='1')
+        >>> d.subscribe(["trades"])[0]  # doctest: +NORMALIZE_WHITESPACE
+        Outgoing(frame='{"op":"subscribe","args":["trades"],"id":1}', reply_key='1',
+                 streams=('trades',))
         >>> d.parse('{"arg": {"channel": "trades"}, "type": "t", "ts": 2}', 0)[0].event_ns
         2000000
     """
@@ -255,9 +256,16 @@ class GenericDialect(Dialect):
         # Request ids never restart, so a late reply from an earlier session cannot
         # be taken for the answer to a new request.
         self._ids = count(1)
-        self._open_ids: OrderedDict[str, None] = OrderedDict()
+        self.new_session()
 
     # Session ------------------------------------------------------------------
+
+    def new_session(self) -> None:
+        super().new_session()
+        self._open_ids: OrderedDict[str, None] = OrderedDict()
+
+    def forget(self, reply_key: str) -> None:
+        self._open_ids.pop(reply_key, None)
 
     def reset(self) -> None:
         super().reset()
@@ -385,7 +393,7 @@ class GenericDialect(Dialect):
                 self._open_ids[key] = None
                 while len(self._open_ids) > _MAX_OPEN_IDS:
                     self._open_ids.popitem(last=False)
-            out.append(Outgoing(tpl.render(values), key))
+            out.append(Outgoing(tpl.render(values), key, tuple(batch)))
         return out
 
     # Liveness and closing -----------------------------------------------------

@@ -6,8 +6,9 @@ Protocol (from the public Hydra stream document and its further public notes):
 - The server greets with ``{"type": "connected", "data": {"availableStreams": [...], ...}}``;
   the available streams are those in the JWT's scope.
 - Client commands: ``{"action": "subscribe"|"unsubscribe"|"list"|"ping", "streams": [...]}``.
-  Replies: ``subscribed`` (with ``rejected`` streams and ``rejectedReason``),
-  ``unsubscribed``, ``subscriptions``, ``pong``.
+  Replies (NOTES): ``subscribed`` (with ``subscribed``, ``rejected`` streams,
+  ``rejectedReason`` and ``active``), ``unsubscribed``, ``subscriptions`` (to ``list``). No
+  reply to ``ping`` is documented.
 - Events: ``{"stream", "type", "ts" (ms), "data"}``.
 - ``{"type": "heartbeat"}`` every 30 s; three missed means the connection is dead.
 - Close codes: 1000 normal, 1001 going away, 4001 invalid or expired JWT,
@@ -22,7 +23,18 @@ Choices where the documents are silent:
   has no reason to stay away after maintenance or a normal server-side close.
 - 4003 reconnects after a long back-off (at least 30 s by default); 4001, 4002 and
   4004 stop, since the same token would be refused again.
-- Replies carry no request id, so a reply answers the oldest request of its kind.
+- Replies carry no request id. A ``subscribed`` reply answers the oldest waiting subscribe
+  whose streams it names (in ``subscribed`` or ``rejected``); its ``rejected`` streams are
+  refused (:class:`~streamwidgets.events.Refused`), whenever it comes. Until it comes, data
+  on a stream confirm that stream; a subscribe left without a reply keeps its streams
+  wanted (a server need not answer). ``unsubscribe`` and ``ping`` are complete once sent:
+  nothing waits for ``unsubscribed`` or a ``pong`` (a ``pong`` counts as a heartbeat).
+- A message is a control message by its ``type`` (``connected``, ``heartbeat``,
+  ``subscribed``, ``unsubscribed``, ``subscriptions``, ``pong``, ``error``) whatever else it
+  carries, a ``stream`` field included; any other type with a ``stream`` is an event.
+- ``ts`` is read in milliseconds as documented; a feed whose first ``ts`` is a date only in
+  another unit (``1710000000`` is seconds) is read in that unit, with one notice saying so
+  (``time_unit=`` fixes the unit instead).
 - Subscribing to a stream outside ``availableStreams`` raises before anything is sent.
 - ``"*"`` (every stream in scope) is accepted as a stream name.
 """
@@ -33,10 +45,11 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..events import Control, Event, Heartbeat, Reply, ServerNotice, Welcome
+from ..events import Control, Event, Heartbeat, Refused, Reply, ServerNotice, Welcome
 from ..exceptions import ConfigurationError, FrameError, StreamNotAvailable
 from ..jsonutil import dumps, loads_object, preview
 from ..secret import Secret, url_shown, url_with_secret
+from ._config import TimeReader
 from .base import (
     CloseAction,
     CloseDecision,
@@ -46,6 +59,7 @@ from .base import (
     Outgoing,
     require_names,
 )
+from .ledger import RequestLedger
 
 __all__ = ["HYDRA_STREAMS", "HydraDialect"]
 
@@ -61,12 +75,6 @@ HYDRA_STREAMS = (
     "earthquakes",
 )
 
-_REPLY_KEYS = {
-    "subscribed": "subscribe",
-    "unsubscribed": "unsubscribe",
-    "subscriptions": "list",
-    "pong": "ping",
-}
 
 _STOP_CODES = {
     4001: "token invalid or expired (4001)",
@@ -85,6 +93,8 @@ class HydraDialect(Dialect):
         heartbeat_interval: seconds between the server's heartbeats (30 in production).
         missed_heartbeats: how many missed heartbeats declare the connection dead.
         rate_limit_backoff: the least wait after a 4003 close, in seconds.
+        time_unit: the unit of ``ts`` (``"s"``, ``"ms"``, ``"us"``, ``"ns"``); None reads
+            the documented milliseconds unless the values plainly use another unit.
 
     Example:
         >>> d = HydraDialect("ws://127.0.0.1:8765/stream", token="eyJ.x.y")
@@ -93,6 +103,7 @@ class HydraDialect(Dialect):
     """
 
     name = "hydra"
+    wildcard = "*"
 
     def __init__(
         self,
@@ -102,6 +113,7 @@ class HydraDialect(Dialect):
         heartbeat_interval: float = 30.0,
         missed_heartbeats: int = 3,
         rate_limit_backoff: float = 30.0,
+        time_unit: str | None = None,
     ) -> None:
         super().__init__()
         parts = urlsplit(url)
@@ -119,11 +131,20 @@ class HydraDialect(Dialect):
         self.heartbeat_interval = float(heartbeat_interval)
         self.missed_heartbeats = int(missed_heartbeats)
         self.rate_limit_backoff = float(rate_limit_backoff)
+        TimeReader("ms", time_unit, what="Hydra 'ts'")  # checks it
+        self.time_unit = time_unit
+        self.new_session()
+
+    def new_session(self) -> None:
+        super().new_session()
         self.session: dict[str, Any] = {}
+        self._ledger = RequestLedger()
+        self._times = TimeReader("ms", self.time_unit, what="Hydra 'ts'")
 
     def reset(self) -> None:
         super().reset()
         self.session = {}
+        self._ledger.clear()
 
     def secrets(self) -> list[Secret]:
         return [self.token]
@@ -143,26 +164,66 @@ class HydraDialect(Dialect):
         kind = message.get("type")
         if not isinstance(kind, str):
             raise FrameError(f"message without a 'type': {preview(frame)}")
-        stream = message.get("stream")
         data = message.get("data")
-        if stream is not None:
-            if not isinstance(stream, str):
-                raise FrameError(f"'stream' is not a string: {preview(frame)}")
-            return [Event(stream, kind, data, received_ns, _ms_to_ns(message.get("ts")))]
+        control = self._control(kind, data, message, frame)
+        if control is not None:
+            return control
+        stream = message.get("stream")
+        if stream is None:
+            raise FrameError(f"unknown message type {kind!r} without a stream: {preview(frame)}")
+        if not isinstance(stream, str):
+            raise FrameError(f"'stream' is not a string: {preview(frame)}")
+        out: list[Event | Control] = [
+            Event(stream, kind, data, received_ns, self._times.read(message.get("ts")))
+        ]
+        notice = self._times.take_notice()
+        if notice is not None:
+            out.append(ServerNotice(notice))
+        return out
+
+    def _control(
+        self, kind: str, data: Any, message: dict[str, Any], frame: str | bytes
+    ) -> list[Event | Control] | None:
         if kind == "heartbeat":
-            return [Heartbeat(_ms_to_ns(message.get("ts")))]
+            return [Heartbeat(self._times.read(message.get("ts")))]
         if kind == "connected":
             if not isinstance(data, dict) or not isinstance(data.get("availableStreams"), list):
                 raise FrameError(f"'connected' without availableStreams: {preview(frame)}")
             self.available_streams = [str(s) for s in data["availableStreams"]]
             self.session = {k: v for k, v in data.items() if k != "availableStreams"}
             return [Welcome(list(self.available_streams), dict(self.session))]
-        if kind in _REPLY_KEYS:
-            return [Reply(_REPLY_KEYS[kind], data)]
+        if kind == "subscribed":
+            return self._subscribed(data if isinstance(data, dict) else {})
+        if kind == "subscriptions":
+            entry = self._ledger.take("list")
+            return [Reply(entry.key, data)] if entry is not None else []
+        if kind in ("unsubscribed", "pong"):
+            return [Heartbeat()]  # nothing waits for them; they still prove life
         if kind == "error":
             text = data.get("message") if isinstance(data, dict) else data
             return [ServerNotice(f"server error: {text}", data, is_error=True)]
-        raise FrameError(f"unknown message type {kind!r} without a stream: {preview(frame)}")
+        return None
+
+    def _subscribed(self, data: dict[str, Any]) -> list[Event | Control]:
+        granted = data.get("subscribed")
+        rejected = data.get("rejected")
+        reasons = data.get("rejectedReason")
+        reasons = reasons if isinstance(reasons, dict) else {}
+        refused = {
+            str(s): str(reasons.get(s, "rejected by the server"))
+            for s in (rejected if isinstance(rejected, list) else [])
+        }
+        named = set(refused) | {str(s) for s in (granted if isinstance(granted, list) else [])}
+        entry = self._ledger.take(
+            "subscribe",
+            lambda e: not named or self.wildcard in e.streams or bool(named & set(e.streams)),
+        )
+        out: list[Event | Control] = []
+        if entry is not None:
+            out.append(Reply(entry.key, data))
+        if refused:
+            out.append(Refused(refused))
+        return out
 
     def check_streams(self, streams: Sequence[str]) -> None:
         require_names(streams)
@@ -175,40 +236,37 @@ class HydraDialect(Dialect):
 
     def subscribe(self, streams: Sequence[str]) -> list[Outgoing]:
         self.check_streams(streams)
-        return [Outgoing(dumps({"action": "subscribe", "streams": list(streams)}), "subscribe")]
+        asked = tuple(dict.fromkeys(streams))
+        key = self._ledger.add("subscribe", streams=asked)
+        frame = dumps({"action": "subscribe", "streams": list(asked)})
+        # Data on a named stream confirm it; "*" names none, so only the reply does.
+        return [Outgoing(frame, key, tuple(s for s in asked if s != self.wildcard))]
 
     def unsubscribe(self, streams: Sequence[str]) -> list[Outgoing]:
-        return [Outgoing(dumps({"action": "unsubscribe", "streams": list(streams)}), "unsubscribe")]
+        return [Outgoing(dumps({"action": "unsubscribe", "streams": list(streams)}))]
 
-    def read_subscription(self, reply: Reply) -> tuple[list[str] | None, dict[str, str]]:
-        data = reply.data if isinstance(reply.data, dict) else {}
-        active = data.get("active")
-        reasons = data.get("rejectedReason") or {}
-        rejected = {
-            str(s): str(reasons.get(s, "rejected by the server"))
-            if isinstance(reasons, dict)
-            else "rejected by the server"
-            for s in data.get("rejected") or []
-        }
-        return ([str(s) for s in active] if isinstance(active, list) else None), rejected
+    def forget(self, reply_key: str) -> None:
+        self._ledger.pop(reply_key)
 
     def list_request(self) -> Outgoing:
-        """The frame that asks the server for the active and available streams.
+        """The frame that asks the server for the active and available streams; the
+        ``subscriptions`` reply is awaited (NOTES documents it).
 
         Example:
             >>> HydraDialect("ws://h/stream", token="t").list_request().frame
             '{"action":"list"}'
         """
-        return Outgoing(dumps({"action": "list"}), "list")
+        return Outgoing(dumps({"action": "list"}), self._ledger.add("list"))
 
     def ping_request(self) -> Outgoing:
-        """An application-level ping; the server answers ``pong``.
+        """An application-level ping. No reply is documented, so it is complete once sent
+        (a ``pong``, if the server sends one, counts as a heartbeat).
 
         Example:
-            >>> HydraDialect("ws://h/stream", token="t").ping_request().reply_key
-            'ping'
+            >>> HydraDialect("ws://h/stream", token="t").ping_request().reply_key is None
+            True
         """
-        return Outgoing(dumps({"action": "ping"}), "ping")
+        return Outgoing(dumps({"action": "ping"}))
 
     def keepalive(self) -> Keepalive:
         return Keepalive(idle_timeout=self.heartbeat_interval * self.missed_heartbeats)
@@ -229,10 +287,4 @@ class HydraDialect(Dialect):
         return {"dialect": self.name, "url": self.url}
 
     def replay_config(self) -> dict[str, Any] | None:
-        return {"url": self.url}
-
-
-def _ms_to_ns(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return int(value * 1_000_000)
+        return {"url": self.url, "time_unit": self.time_unit}

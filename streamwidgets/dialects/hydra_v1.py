@@ -38,10 +38,16 @@ Choices where the documents are silent:
   order, up to and including ``online_count``. A message whose type comes earlier in that
   order than the one before it, or is no snapshot type at all (``market``), also ends it
   (that message is live), so a server that leaves out ``online_count`` cannot make every
-  later row a snapshot row. Types may repeat (several ``vessel`` messages). With
+  later row a snapshot row. The types whose state is one message holding a list
+  (``aircraft``, ``signal``, ``market_correlation``, ``chat_history``, ``online_count``)
+  come once: a second one is live, so a key with one scope (``aircraft`` only, no
+  ``online_count``) gets live rows after its snapshot. ``vessel``, ``alert`` and
+  ``x_post`` may repeat, but only in the snapshot's burst: one arriving more than
+  :data:`SNAPSHOT_BURST_GAP` seconds after the snapshot message before it is live. With
   ``snapshot=False`` no row is a snapshot row.
 - Streams: with no subscription step, :attr:`supports_subscribe` is False; the streams a
-  client asks for filter on the client side. :meth:`check_streams` accepts the scope
+  client asks for filter on the client side: only their rows are buffered (``"*"`` keeps
+  everything, and so does naming no stream). :meth:`check_streams` accepts the scope
   names (and ``chat``, ``online`` and ``"*"``) and refuses anything else with
   :class:`~streamwidgets.exceptions.StreamNotAvailable`; once connected, names outside
   the key's scopes are refused, since the server will never send them.
@@ -102,6 +108,11 @@ SNAPSHOT_ORDER = (
 )
 
 _UNSCOPED = ("chat", "online")
+#: Snapshot types that are one message per snapshot: a second one is live.
+_ONCE = frozenset({"aircraft", "signal", "market_correlation", "chat_history", "online_count"})
+#: Seconds between two messages of one snapshot burst, at most (a repeated ``vessel``,
+#: ``alert`` or ``x_post`` later than this after the one before is live).
+SNAPSHOT_BURST_GAP = 0.25
 
 _TYPE_STREAMS = {
     "aircraft": "aircraft",
@@ -167,6 +178,7 @@ class HydraV1Dialect(Dialect):
     """
 
     name = "hydra-v1"
+    wildcard = "*"
     #: The connection counts a received protocol ping as proof of life (see connection.py).
     protocol_pings_prove_life = True
     explode: Mapping[str, str] = MappingProxyType(
@@ -199,8 +211,13 @@ class HydraV1Dialect(Dialect):
         self.snapshot = bool(snapshot)
         self.ping_timeout = float(ping_timeout)
         self.rate_limit_backoff = float(rate_limit_backoff)
+        self.new_session()
+
+    def new_session(self) -> None:
+        super().new_session()
         self.session: dict[str, Any] = {}
         self._snapshot_at: int | None = None  # index in SNAPSHOT_ORDER; None: live
+        self._last_snapshot_ns = 0
 
     def reset(self) -> None:
         super().reset()
@@ -242,7 +259,7 @@ class HydraV1Dialect(Dialect):
         if kind == "error":
             text = data.get("message") if isinstance(data, dict) else data
             return [ServerNotice(f"server error: {text}", data, is_error=True)]
-        snapshot = self._is_snapshot(kind)
+        snapshot = self._is_snapshot(kind, received_ns)
         event_ns = _event_ns(data)
         if kind == "signal":
             return list(self._signal_events(data, received_ns, event_ns, snapshot, frame))
@@ -255,9 +272,10 @@ class HydraV1Dialect(Dialect):
         self.session = {k: v for k, v in data.items() if k != "scopes"}
         # The snapshot, if asked for, starts right after the welcome.
         self._snapshot_at = 0 if self.snapshot else None
+        self._last_snapshot_ns = 0
         return Welcome(list(self.available_streams), dict(self.session))
 
-    def _is_snapshot(self, kind: str) -> bool:
+    def _is_snapshot(self, kind: str, received_ns: int) -> bool:
         at = self._snapshot_at
         if at is None:
             return False
@@ -265,11 +283,17 @@ class HydraV1Dialect(Dialect):
             position = SNAPSHOT_ORDER.index(kind)
         except ValueError:
             position = -1
-        if position < at:  # not a snapshot type, or out of the documented order
+        repeat = position == at and self._last_snapshot_ns
+        if (
+            position < at  # not a snapshot type, or out of the documented order
+            or (repeat and kind in _ONCE)
+            or (repeat and received_ns - self._last_snapshot_ns > SNAPSHOT_BURST_GAP * 1e9)
+        ):
             self._snapshot_at = None
             return False
         last = position == len(SNAPSHOT_ORDER) - 1
         self._snapshot_at = None if last else position
+        self._last_snapshot_ns = received_ns
         return True
 
     def _signal_events(

@@ -24,27 +24,41 @@ streamed reasoning (:mod:`streamwidgets.dialects.hyperoru_chat`).
 
 Choices where the documents are silent:
 
-- A missing or invalid token: the server accepts the upgrade and closes with **1008**
-  (policy violation), the code RFC 6455 gives to a message that violates policy and the one
-  most WebSocket servers use for a refused credential. 1008, the application codes 4001,
-  4003, 4401, 4403 and HTTP 401/403 on the upgrade all stop the connection for good with
-  :class:`~streamwidgets.AuthenticationFailed` and the message "session token refused":
-  reconnecting with the same token cannot help, so there is no reconnect storm.
-- Reconnect delays: :data:`RECONNECT_BACKOFF` (equal jitter, the first delay 1-2 s, then
-  growing to at most 5 s; never under 1 s) unless the connection is given ``backoff=``.
+- A missing or invalid token: "the server closes the connection immediately". The close
+  code is not documented: 1008 (policy violation, what most servers send for a refused
+  credential), the application codes 4001, 4003, 4401, 4403 and HTTP 401/403 on the
+  upgrade stop the connection for good with :class:`~streamwidgets.AuthenticationFailed`
+  ("session token refused"). A server that closes with no telling code (1000, or no close
+  frame) right after opening, before answering anything, three times in a row
+  (:attr:`~streamwidgets.dialects.base.Dialect.silent_refusal_after`), is taken to refuse
+  the token too, so a refused token cannot cause a reconnect storm.
+- Reconnect delays: :data:`RECONNECT_BACKOFF` (equal jitter: the first three delays 1-2 s,
+  2-4 s, 2.5-5 s as the document's "1-5 seconds" asks, then doubling up to 60 s during a
+  long outage) unless the connection is given ``backoff=``.
 - No welcome message is documented, and a refused token must not look connected for a
   moment: the client sends ``{"type": "ping", "request_id": "connect"}`` as soon as the
-  socket opens and counts the connection as established at its ``pong`` (the server
-  answers it only for a valid token). The channel catalogue is the documented one
-  (:data:`HYPERORU_CHANNELS`); an unknown channel raises
-  :class:`~streamwidgets.StreamNotAvailable` before anything is sent, and the server
-  answers one with an ``error`` all the same.
-- Replies: the reply to a request is the message carrying its ``request_id``, whatever its
-  type (``bootstrap``, ``snapshot``, ``asset_curve``, ``account_switched``, ``subscribed``
-  with ``{channels: [the whole set]}``, ``pong``, or the ``trade_update`` that acknowledges
-  an order). ``{"type": "error", "request_id", "data": {"code", "message"}}`` fails that
-  request; an ``error`` without ``request_id`` becomes a server notice. Request ids are
-  ``r1``, ``r2``, ... per dialect; at most ``max_pending`` requests wait at once.
+  socket opens and counts the connection as established at the first ``pong``, with or
+  without the request id (the document's own pong is a bare ``{"type": "pong"}``). The
+  channel catalogue is the documented one (:data:`HYPERORU_CHANNELS`); an unknown channel
+  raises :class:`~streamwidgets.StreamNotAvailable` before anything is sent.
+- What is awaited: only the replies the document promises. ``bootstrap`` (a ``bootstrap``
+  message), ``get_snapshot`` (``snapshot``), ``get_asset_curve`` (the series: a message of
+  type ``asset_curve``), ``place_order`` (a ``trade_update`` on ``trades``) and ``ping``
+  (``pong``) wait for their reply. ``subscribe`` and ``switch_account`` have none: they
+  are complete once sent (data on the channels confirm a subscribe; the account is
+  remembered at once and re-sent after every reconnect).
+- Matching: a message with a ``request_id`` we sent answers that request, whatever its
+  type (a lenient server's ``subscribed`` or ``account_switched`` then resolve nothing
+  that waits). Without one, it answers the oldest waiting request of its kind whose
+  content fits: a ``pong`` the oldest ``ping``, a ``bootstrap`` the oldest ``bootstrap``,
+  a ``snapshot`` the oldest ``get_snapshot`` of its ``account_id``, an ``asset_curve`` the
+  oldest ``get_asset_curve`` of its account and timeframe, and a ``trade_update`` the
+  oldest ``place_order`` with the same account, symbol, side, size and order type (it is
+  also a row on ``trades``). ``{"type": "error", "request_id", "data": {"code",
+  "message"}}`` fails the request it names: a refused subscribe refuses its channels
+  (:class:`~streamwidgets.events.Refused`), a refused ``switch_account`` puts the account
+  back; an ``error`` without a request id of ours is a server notice. Request ids are
+  ``r1``, ``r2``, ... per connection; at most ``max_pending`` requests wait at once.
 - Unsubscribe: the protocol has none, so :meth:`HyperoruDialect.unsubscribe` sends nothing
   and the channel's broadcasts are dropped on the client (counted in
   :attr:`HyperoruDialect.filtered`); subscribing again lifts the filter and re-sends an
@@ -91,7 +105,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from ..backoff import Backoff
-from ..events import Control, Event, Heartbeat, Reply, ServerNotice, Welcome
+from ..events import Control, Event, Heartbeat, Refused, Reply, ServerNotice, Welcome
 from ..exceptions import ConfigurationError, RequestError, StreamNotAvailable
 from ..jsonutil import dumps, loads_typed
 from ..secret import Secret, url_shown, url_with_secret
@@ -106,6 +120,7 @@ from .base import (
     require_names,
 )
 from .hyperoru_requests import HYPERORU_TIMEFRAMES, checked_payload
+from .ledger import Entry, RequestLedger
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -129,8 +144,26 @@ BROADCAST_CHANNELS = {
     "model_chat_update": "model_chat",
     "asset_curve_update": "asset_curve",
 }
-#: The document's "wait 1-5 seconds with jitter": delays 1-2 s, 2-4 s, then 2.5-5 s.
-RECONNECT_BACKOFF: dict[str, float] = {"initial": 2.0, "maximum": 5.0, "factor": 2.0}
+#: The document's "wait 1-5 seconds with jitter" for the first three delays (1-2 s, 2-4 s,
+#: 2.5-5 s), then doubling up to 60 s while an outage lasts.
+RECONNECT_BACKOFF: dict[str, float] = {
+    "initial": 2.0,
+    "maximum": 60.0,
+    "factor": 2.0,
+    "early_attempts": 3,
+    "early_maximum": 5.0,
+}
+#: A bare reply's type -> the request it answers.
+_ANSWERS = {
+    "pong": "ping",
+    "bootstrap": "bootstrap",
+    "snapshot": "get_snapshot",
+    "asset_curve": "get_asset_curve",
+    "trade_update": "place_order",
+}
+#: Requests with a reply the document promises; the others are complete once sent.
+_REPLIED = frozenset(_ANSWERS.values())
+_ORDER_FIELDS = ("account_id", "symbol", "side", "size", "order_type")
 #: bootstrap field -> (stream, type) of its snapshot rows.
 BOOTSTRAP_ROWS = {
     "accounts": ("accounts", "account"),
@@ -166,6 +199,7 @@ class HyperoruDialect(Dialect):
     """
 
     name = "hyperoru"
+    silent_refusal_after = 3
 
     def __init__(
         self,
@@ -206,6 +240,12 @@ class HyperoruDialect(Dialect):
         self.ping_interval = float(ping_interval)
         self.missed_pongs = missed_pongs
         self.max_pending = max_pending
+        self.new_session()
+
+    # Session ------------------------------------------------------------------
+
+    def new_session(self) -> None:
+        super().new_session()
         #: The account the user switched to (re-sent after reconnects), None: the default.
         self.account_id: str | None = None
         #: Broadcasts dropped on the client because their channel was unsubscribed.
@@ -213,15 +253,17 @@ class HyperoruDialect(Dialect):
         self.available_streams = list(HYPERORU_CHANNELS)
         self._muted: set[str] = set()
         self._ids = itertools.count(1)
-        self._pending: dict[str, str] = {}  # request id -> request type, while unanswered
-
-    # Session ------------------------------------------------------------------
+        self._waiting = RequestLedger()  # requests whose reply the document promises
+        self._sent = RequestLedger(limit=64)  # the others, only to match a later error
+        self._welcomed = False
 
     def reset(self) -> None:
         super().reset()
         # No welcome names the channels: the documented catalogue is what is offered.
         self.available_streams = list(HYPERORU_CHANNELS)
-        self._pending.clear()
+        self._waiting.clear()
+        self._sent.clear()
+        self._welcomed = False
 
     def secrets(self) -> list[Secret]:
         return [self.session_token]
@@ -247,10 +289,7 @@ class HyperoruDialect(Dialect):
             >>> all(1.0 <= d <= 2.0 for d in delays)
             True
         """
-        settings = RECONNECT_BACKOFF
-        return Backoff(
-            initial=settings["initial"], maximum=settings["maximum"], factor=settings["factor"]
-        )
+        return Backoff(**RECONNECT_BACKOFF)  # type: ignore[arg-type]
 
     def after_connect(self) -> list[Outgoing]:
         """Requests sent after every connect, once resubscribed: the account, then bootstrap.
@@ -290,19 +329,30 @@ class HyperoruDialect(Dialect):
             streamwidgets.exceptions.ConfigurationError: timeframe must be one of 1d, ...; got '2d'
         """
         payload = checked_payload(kind, dict(data or {}), allow_orders=self.allow_orders)
-        if len(self._pending) >= self.max_pending:
+        replied = kind in _REPLIED
+        if replied and len(self._waiting) >= self.max_pending:
             raise RequestError(
-                f"{len(self._pending)} Hyperoru requests already wait for replies "
+                f"{len(self._waiting)} Hyperoru requests already wait for replies "
                 f"(max_pending={self.max_pending})"
             )
         request_id = f"r{next(self._ids)}"
-        self._pending[request_id] = kind
+        channels = tuple(payload.get("channels") or ()) if kind == "subscribe" else ()
+        facts: dict[str, Any] = {k: payload.get(k) for k in ("account_id", "timeframe")}
+        if kind == "place_order":
+            facts = {k: payload.get(k) for k in _ORDER_FIELDS}
+        if kind == "switch_account":
+            # Remembered at once (no reply is promised) so a reconnect re-sends it; put
+            # back if the server refuses it with an error.
+            facts["previous"] = self.account_id
+            self.account_id = payload["account_id"]
+        ledger = self._waiting if replied else self._sent
+        ledger.add(kind, key=request_id, streams=channels, **facts)
         frame = dumps({"type": kind, "request_id": request_id, "data": payload})
-        return Outgoing(frame, request_id)
+        return Outgoing(frame, request_id if replied else None, channels)
 
-    def forget(self, request_id: str) -> None:
+    def forget(self, reply_key: str) -> None:
         """Stop waiting for a request's reply (it timed out or the connection dropped)."""
-        self._pending.pop(request_id, None)
+        self._waiting.pop(reply_key)
 
     def requests(self, connection: Any) -> HyperoruRequests:
         """The request API bound to a connection, a :func:`streamwidgets.open` stream or a
@@ -339,17 +389,16 @@ class HyperoruDialect(Dialect):
         request_id = message.get("request_id")
         if request_id is not None and not isinstance(request_id, str):
             request_id = str(request_id)
-        out: list[Event | Control] = []
         if kind == "error":
-            text = _error_text(data)
-            if request_id is None:
-                return [ServerNotice(f"server error: {text}", data, is_error=True)]
-            self._pending.pop(request_id, None)
-            return [Reply(request_id, data, error=text)]
+            return self._error(request_id, data)
+        out: list[Event | Control] = []
         if kind == "pong":
             out.append(Heartbeat())
-            if request_id == CONNECT_ID:
-                return [*out, Welcome(list(HYPERORU_CHANNELS))]
+            if not self._welcomed:
+                # The first pong, whatever its request id: the server kept the socket
+                # open and answered, so it took the token.
+                self._welcomed = True
+                out.append(Welcome(list(HYPERORU_CHANNELS)))
         elif kind == "bootstrap":
             out.extend(_bootstrap_rows(data, received_ns))
         elif kind in BROADCAST_CHANNELS:
@@ -359,12 +408,46 @@ class HyperoruDialect(Dialect):
             else:
                 event_ns = to_ns(data.get("ts"), "ms") if isinstance(data, dict) else None
                 out.append(Event(channel, kind, data, received_ns, event_ns))
-        elif request_id is None:
+        elif request_id is None and kind not in _ANSWERS:
             # Not a reply and not a known broadcast: keep it, under its own type.
             out.append(Event(kind, kind, data, received_ns))
+        entry = self._answered(request_id, kind, data)
+        if entry is not None:
+            out.append(Reply(entry.key, data))
+        return out
+
+    def _answered(self, request_id: str | None, kind: str, data: Any) -> Entry | None:
+        """The request this message answers: by its request id, else by kind and content."""
         if request_id is not None:
-            self._pending.pop(request_id, None)
-            out.append(Reply(request_id, data))
+            return self._waiting.pop(request_id) or self._sent.pop(request_id)
+        asked = _ANSWERS.get(kind)
+        if asked is None:
+            return None
+        facts = data if isinstance(data, dict) else {}
+        return self._waiting.take(asked, lambda entry: _fits(entry, facts))
+
+    def _error(self, request_id: str | None, data: Any) -> list[Event | Control]:
+        text = _error_text(data)
+        entry = None
+        if request_id is not None:
+            entry = self._waiting.pop(request_id) or self._sent.pop(request_id)
+        if entry is None:
+            return [ServerNotice(f"server error: {text}", data, is_error=True)]
+        out: list[Event | Control] = [Reply(entry.key, data, error=text)]
+        if entry.kind == "subscribe" and entry.streams:
+            out.append(Refused(dict.fromkeys(entry.streams, text)))
+        elif entry.kind == "switch_account":
+            wanted, previous = entry.facts.get("account_id"), entry.facts.get("previous")
+            if self.account_id == wanted:
+                self.account_id = previous
+            out.append(
+                ServerNotice(
+                    f"switch_account to {wanted} refused: {text}; broadcasts stay on "
+                    f"{previous or 'the default account'}",
+                    data,
+                    is_error=True,
+                )
+            )
         return out
 
     # Channels -----------------------------------------------------------------
@@ -385,13 +468,6 @@ class HyperoruDialect(Dialect):
         self.check_streams(streams)
         self._muted.update(streams)
         return []
-
-    def read_subscription(self, reply: Reply) -> tuple[list[str] | None, dict[str, str]]:
-        data = reply.data if isinstance(reply.data, dict) else {}
-        active = data.get("channels")
-        if not isinstance(active, list):
-            return None, {}
-        return [str(c) for c in active if str(c) not in self._muted], {}
 
     # Liveness and closing -----------------------------------------------------
 
@@ -445,6 +521,21 @@ class HyperoruDialect(Dialect):
             {'url': 'ws://127.0.0.1:9/ws', 'muted': ['model_chat']}
         """
         return {"url": self.url, "muted": sorted(self._muted)}
+
+
+def _fits(entry: Entry, facts: dict[str, Any]) -> bool:
+    # A bare reply fits a request when every field the request named, and the reply
+    # carries, agrees (sizes compare as numbers: 0.5 == 0.50).
+    for name, wanted in entry.facts.items():
+        if name == "previous" or wanted is None or name not in facts:
+            continue
+        got = facts[name]
+        if isinstance(wanted, (int, float)) and isinstance(got, (int, float)):
+            if float(wanted) != float(got):
+                return False
+        elif got != wanted:
+            return False
+    return True
 
 
 def _error_text(data: Any) -> str:

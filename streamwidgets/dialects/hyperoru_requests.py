@@ -1,10 +1,13 @@
 """Hyperoru's requests: their payloads checked before sending, and awaitables bound to a
 running connection.
 
-Every request is sent with a fresh ``request_id`` and resolves with the reply that echoes
-it. A server ``error``, no reply within the timeout, or no connection raise
-:class:`HyperoruRequestError` (a :class:`~streamwidgets.RequestError`) naming the request;
-a bad argument raises :class:`~streamwidgets.ConfigurationError` before anything is sent.
+Every request is sent with a fresh ``request_id``. One whose reply the document promises
+(``bootstrap``, ``get_snapshot``, ``get_asset_curve``, ``place_order``, ``ping``) resolves
+with that reply, matched as :mod:`streamwidgets.dialects.hyperoru` says; ``switch_account``
+has no documented reply and is complete once sent. A server ``error``, no promised reply
+within the timeout, or no connection raise :class:`HyperoruRequestError` (a
+:class:`~streamwidgets.RequestError`) naming the request; a bad argument raises
+:class:`~streamwidgets.ConfigurationError` before anything is sent.
 
 In a notebook::
 
@@ -136,16 +139,17 @@ class HyperoruRequests:
             "get_asset_curve", {"account_id": account_id, "timeframe": timeframe}
         )
 
-    async def switch_account(self, account_id: str) -> dict[str, Any]:
+    async def switch_account(self, account_id: str) -> None:
         """Point later broadcasts at another account; kept across reconnects.
+
+        Complete once sent: the document promises no reply. The account is re-sent after
+        every reconnect; if the server refuses it with an ``error``, the previous account
+        is restored and a notice says so.
 
         Example:
             >>> await w.requests.switch_account("acct_2")  # doctest: +SKIP
-            {'account_id': 'acct_2', 'name': 'Momentum (GPT)'}
         """
-        reply = await self._ask("switch_account", {"account_id": account_id})
-        self.dialect.account_id = account_id
-        return reply
+        await self._ask("switch_account", {"account_id": account_id})
 
     async def ping(self) -> float:
         """Ping the server; returns the round trip in seconds.
@@ -170,7 +174,9 @@ class HyperoruRequests:
         """Place an order; returns the ``trade_update`` that acknowledges it.
 
         Only on a feed made with ``allow_orders=True``; otherwise
-        :class:`OrdersNotAllowed` is raised and nothing is sent.
+        :class:`OrdersNotAllowed` is raised and nothing is sent. When no ``trade_update``
+        for the order comes in time, the error says the order was sent and may have gone
+        through: look before placing it again.
 
         Example:
             >>> await w.requests.place_order("acct_1", "BTC", "buy", 0.01)  # doctest: +SKIP
@@ -196,9 +202,16 @@ class HyperoruRequests:
         try:
             reply = await self.connection.send(out, timeout=self.timeout)
         except RequestError as exc:
-            raise HyperoruRequestError(kind, str(exc)) from None
+            said = str(exc)
+            if kind == "place_order" and said.startswith("no reply"):
+                said = (
+                    f"{said}: no trade_update for this order came; it was sent and may have "
+                    "gone through, so check the active orders (bootstrap) before placing it again"
+                )
+            raise HyperoruRequestError(kind, said) from None
         finally:
-            self.dialect.forget(out.reply_key or "")
+            if out.reply_key is not None:
+                self.dialect.forget(out.reply_key)
         return reply.data if reply is not None else None
 
     def __repr__(self) -> str:

@@ -37,13 +37,19 @@ Choices where the documents are silent (REST shapes in
 - Presence: ``subscription_succeeded`` gives one ``member`` event per member present
   (``snapshot=True``), then ``member_added`` / ``member_removed`` events; the current
   members are in :attr:`~PusherDialect.members` (at most ``max_members`` per stream).
-- Subscription refusals: ``pusher:subscription_error`` naming the channel (what
-  open-source Pusher servers send for a bad signature) refuses that subscription.
-  ``pusher:error`` names no channel: it is a server notice, and it also refuses the
-  waiting subscription whose channel its message quotes (Pusher's "Invalid signature:
-  Expected HMAC SHA256 hex digest of socket_id:channel..."). A channel-auth refusal
-  rejects the stream before anything is sent. Server texts are stripped of the token
-  and signatures before they are kept.
+- Subscriptions: every stream is its own ``pusher:subscribe``, all sent at once, each
+  answered by its channel's ``subscription_succeeded`` (or confirmed by its data). A
+  refusal refuses that stream only (:class:`~streamwidgets.events.Refused`: a notice, and
+  the stream leaves the wanted set); the others go on. Refusals come as
+  ``pusher:subscription_error`` or ``pusher_internal:subscription_error`` naming the
+  channel (open-source servers), or as ``pusher:error`` (the Pusher service). A
+  ``pusher:error`` is always a server notice, never a data row; it refuses the waiting
+  subscription whose channel it carries or quotes (Pusher's "Invalid signature: Expected
+  HMAC SHA256 hex digest of socket_id:channel..."), else, when it speaks of a signature
+  or auth, the oldest waiting signed subscription. A channel-auth refusal rejects the
+  stream before anything is sent. A stream the catalog does not offer is refused at
+  connect with the catalog's names. Server texts are stripped of the token and
+  signatures before they are kept.
 - Keepalive: after ``activity_timeout`` seconds without any frame (the lower of the
   server's and ours, 120 s by default), one ``pusher:ping``; if nothing arrives within
   ``pong_timeout`` (30 s) more, the connection is dead and reconnects (like 4201).
@@ -65,7 +71,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from .. import __version__
-from ..events import Control, Event, Heartbeat, Reply, ServerNotice, Welcome
+from ..events import Control, Event, Heartbeat, Refused, Reply, ServerNotice, Welcome
 from ..exceptions import (
     AuthenticationFailed,
     ConfigurationError,
@@ -214,21 +220,26 @@ class PusherDialect(Dialect):
         self.rest_timeout = float(rest_timeout)
         self.reconnect_delay = float(reconnect_delay)
         self.max_members = max_members
-        #: The stream catalog, by name (read before every connection attempt).
-        self.catalog: dict[str, StreamInfo] = {}
+        self._parse_only = False  # a copy made by parse_only(): no REST call, ever
+        self.new_session()
+
+    def new_session(self) -> None:
+        super().new_session()
+        if not self._parse_only:  # a parse-only copy's catalog is its configuration
+            #: The stream catalog, by name (read before every connection attempt).
+            self.catalog: dict[str, StreamInfo] = {}
+            self._streams_of: dict[str, str] = {}  # channel -> stream
         #: The current session (None before the first bootstrap).
         self.session: Session | None = None
-        #: How many session bootstraps were made (for tests and the curious).
+        #: How many session bootstraps this connection made.
         self.bootstraps = 0
         #: Presence members per stream: user_id -> user_info.
         self.members: dict[str, dict[str, Any]] = {}
         self.socket_id: str | None = None
         self.server_activity_timeout: float | None = None
-        self._streams_of: dict[str, str] = {}  # channel -> stream
         self._auths: dict[str, ChannelAuth] = {}  # channel -> signature of this socket
         self._answers: list[str] = []
         self._awaiting: dict[str, None] = {}  # channels subscribed, not yet answered
-        self._parse_only = False  # a copy made by parse_only(): no REST call, ever
 
     @classmethod
     def parse_only(cls, config: Mapping[str, Any], *, token: str) -> PusherDialect:
@@ -373,23 +384,34 @@ class PusherDialect(Dialect):
         if name == "pusher:pong":
             return [Heartbeat()]
         if name == "pusher:error":
-            text = redact(
-                str(data.get("message", data) if isinstance(data, dict) else data), self.secrets()
-            )
-            code = data.get("code") if isinstance(data, dict) else None
-            said = f" ({code})" if code is not None else ""
-            out: list[Event | Control] = [
-                ServerNotice(f"server error{said}: {text}", is_error=True)
-            ]
-            # Pusher's own refusal of a subscription names no channel, but its message
-            # quotes the signed "socket_id:channel": match it to the waiting subscribe.
-            for channel in self._awaiting:
-                if channel in text:
-                    del self._awaiting[channel]
-                    out.append(Reply(channel, None, error=f"subscription refused: {text}"))
-                    break
-            return out
+            return self._error(None, data)
         return [ServerNotice(f"{name}", data)]
+
+    def _error(self, channel: str | None, data: Any) -> list[Event | Control]:
+        """A ``pusher:error``: a notice, and the refusal of the subscription it concerns."""
+        text = redact(
+            str(data.get("message", data) if isinstance(data, dict) else data), self.secrets()
+        )
+        code = data.get("code") if isinstance(data, dict) else None
+        said = f" ({code})" if code is not None else ""
+        out: list[Event | Control] = [ServerNotice(f"server error{said}: {text}", is_error=True)]
+        if channel is None:
+            # Pusher's own refusal names no channel, but quotes the signed
+            # "socket_id:channel"; failing that, a signature error is the oldest signed one's.
+            quoted = [c for c in self._awaiting if c in text]
+            signed = [c for c in self._awaiting if c in self._auths]
+            if quoted:
+                channel = quoted[0]
+            elif signed and any(w in text.lower() for w in ("signature", "auth")):
+                channel = signed[0]
+        if channel is not None and channel in self._awaiting:
+            out.extend(self._refusal(channel, text))
+        return out
+
+    def _refusal(self, channel: str, why: str) -> list[Event | Control]:
+        self._awaiting.pop(channel, None)
+        stream = self._streams_of.get(channel, channel)
+        return [Reply(channel, None, error=why), Refused({stream: why})]
 
     def _channel_event(
         self, name: str, channel: str, stream: str, data: Any, received_ns: int
@@ -409,12 +431,11 @@ class PusherDialect(Dialect):
                     member = {"user_id": str(user), "user_info": known.get(user)}
                     out.append(Event(stream, "member", member, received_ns, snapshot=True))
             return out
-        if name == "pusher:subscription_error":
-            self._awaiting.pop(channel, None)
-            why = redact(
-                str(data.get("error", data) if isinstance(data, dict) else data), self.secrets()
-            )
-            return [Reply(channel, None, error=f"subscription to {stream} refused: {why}")]
+        if name in ("pusher:subscription_error", "pusher_internal:subscription_error"):
+            said = data.get("error", data.get("message", data)) if isinstance(data, dict) else data
+            return self._refusal(channel, redact(str(said), self.secrets()))
+        if name == "pusher:error":
+            return self._error(channel, data)
         if name == "pusher_internal:member_added" and isinstance(data, dict):
             members = self.members.setdefault(stream, {})
             user = str(data.get("user_id"))
@@ -424,8 +445,9 @@ class PusherDialect(Dialect):
         if name == "pusher_internal:member_removed" and isinstance(data, dict):
             self.members.get(stream, {}).pop(str(data.get("user_id")), None)
             return [Event(stream, "member_removed", data, received_ns)]
-        kind = name.split(":", 1)[1]
-        return [Event(stream, kind, data, received_ns)]
+        # Another protocol event on a channel (pusher_internal:subscription_count...):
+        # the protocol's own business, not the stream's data.
+        return [ServerNotice(f"{name} on {stream}", data)]
 
     def take_answers(self) -> Sequence[str]:
         if not self._answers:
@@ -480,7 +502,8 @@ class PusherDialect(Dialect):
                 data["auth"] = signed.auth.reveal()
                 if signed.channel_data is not None:
                     data["channel_data"] = signed.channel_data
-            out.append(Outgoing(dumps({"event": "pusher:subscribe", "data": data}), channel))
+            frame = dumps({"event": "pusher:subscribe", "data": data})
+            out.append(Outgoing(frame, channel, (stream,)))
             if len(self._awaiting) < _MAX_AWAITING:
                 self._awaiting[channel] = None
         return out
