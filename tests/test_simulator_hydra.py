@@ -42,7 +42,8 @@ async def eventually(predicate, timeout: float = 5.0) -> None:
 
 @pytest.fixture
 async def sim():
-    async with HydraSimulator(rate=200.0, heartbeat_interval=30.0) as simulator:
+    # Lenient: tests here check the simulator's own pong and error replies too.
+    async with HydraSimulator(rate=200.0, heartbeat_interval=30.0, profile="lenient") as simulator:
         yield simulator
 
 
@@ -253,7 +254,7 @@ async def test_rate_limit_closes_4003():
 
 async def test_commands_at_the_limit_are_served():
     """Exactly max_commands_per_second commands in a second are all answered."""
-    async with HydraSimulator(max_commands_per_second=5) as sim:
+    async with HydraSimulator(max_commands_per_second=5, profile="lenient") as sim:
         ws, _ = await open_session(sim)
         for _ in range(5):
             await command(ws, action="ping")
@@ -353,7 +354,7 @@ async def test_rate_paces_events():
 
 async def test_limit_stops_emission_but_keeps_the_connection():
     """After limit events nothing more is emitted, and commands still work."""
-    async with HydraSimulator(rate=0, limit=50) as sim:
+    async with HydraSimulator(rate=0, limit=50, profile="lenient") as sim:
         ws, _ = await open_session(sim)
         await command(ws, action="subscribe", streams=["*"])
         await collect_events(ws, 50)

@@ -4,6 +4,23 @@ What goes over the wire (handshake, commands, replies, events, close codes) is d
 and built in :mod:`streamwidgets.simulators.hydra_protocol`; when faults are due is decided
 in :mod:`streamwidgets.simulators.faults`. This module runs the connections.
 
+Profiles (:mod:`streamwidgets.simulators.profiles`)
+    ``strict`` (default) sends what the Hydra document (seed ``000``) and NOTES.md show:
+    ``connected``, a ``heartbeat`` every ``heartbeat_interval`` s, events of the active
+    streams, and the replies NOTES.md lists: ``subscribed {subscribed, rejected,
+    rejectedReason, active}`` to ``subscribe``, ``unsubscribed {unsubscribed, active}`` to
+    ``unsubscribe`` and ``subscriptions {active, available}`` to ``list``; and the
+    document's close codes (4001-4004, 1001). NOTES.md names a ``ping`` action but shows
+    no reply to it, and neither source shows an error message, so strict sends no
+    ``pong`` and no ``error``: a bad or unknown command is ignored (still recorded in
+    :attr:`~HydraSimulator.commands` when it decodes to a JSON object).
+    ``lenient`` adds the simulator's own replies: ``pong`` (data null) to ``ping``, and
+    ``error {message}`` to a command it cannot read.
+    ``unanswered=["subscribe", ...]`` (actions) silences every reply to those commands,
+    in both profiles, while they still act: an unanswered ``subscribe`` still starts the
+    streams' events, and one whose every stream is refused still closes with 4004 (a
+    close is the server acting, not a reply).
+
 Faults
     Construction options (``drop_after``, ``silent_after``, ``close_after``,
     ``malformed_every``, ``huge_frame_after``) apply to *every* connection, counted in
@@ -50,6 +67,7 @@ from streamwidgets.simulators.hydra_protocol import (
     CLOSE_RATE_LIMIT,
     CLOSE_SCOPE,
     EVENT_TYPES,
+    HYDRA_COMMANDS,
     MALFORMED_KINDS,
     OUT_OF_SCOPE,
     command_error,
@@ -63,6 +81,7 @@ from streamwidgets.simulators.hydra_protocol import (
     plan_unsubscribe,
     reply_frame,
 )
+from streamwidgets.simulators.profiles import Profile, reply_policy
 from streamwidgets.simulators.synthetic import SyntheticWorld
 from streamwidgets.simulators.tokens import InvalidToken, issue_token, verify_token
 
@@ -120,8 +139,14 @@ class HydraSimulator(FaultInjectingServer[_Session]):
         malformed_kinds: the kinds ``malformed_every`` cycles through.
         huge_frame_after: after that many events, send one event of ``huge_size`` bytes.
         huge_size: size in bytes of that frame.
+        profile: ``"strict"`` (only the documented replies) or ``"lenient"`` (also
+            ``pong`` and ``error``); see the module docstring.
+        unanswered: actions (``"subscribe"``, ``"unsubscribe"``, ``"list"``, ``"ping"``)
+            that get no reply at all, though they still take effect.
 
     Example:
+        >>> HydraSimulator(profile="lenient", unanswered=["list"]).unanswered
+        frozenset({'list'})
         >>> async def main():
         ...     async with HydraSimulator(rate=0, limit=1000) as sim:
         ...         token = sim.issue_token(streams=["markets"], balance=5.0)
@@ -156,7 +181,11 @@ class HydraSimulator(FaultInjectingServer[_Session]):
         malformed_kinds: Sequence[str] = MALFORMED_KINDS,
         huge_frame_after: int | None = None,
         huge_size: int = 2 * 1024 * 1024,
+        # Replies
+        profile: Profile = "strict",
+        unanswered: Iterable[str] = (),
     ) -> None:
+        self._policy = reply_policy(profile, unanswered, known=HYDRA_COMMANDS)
         unknown = [s for s in streams if s not in EVENT_TYPES]
         if unknown:
             raise ValueError(f"unknown Hydra stream(s): {unknown}; known: {list(ALL_STREAMS)}")
@@ -196,6 +225,16 @@ class HydraSimulator(FaultInjectingServer[_Session]):
         self._seq = 0
         self._command_arrived = asyncio.Event()
         self._cursors: dict[str, int] = {}
+
+    @property
+    def profile(self) -> str:
+        """``"strict"`` or ``"lenient"``: which replies this server sends."""
+        return self._policy.profile
+
+    @property
+    def unanswered(self) -> frozenset[str]:
+        """The actions that get no reply at all."""
+        return self._policy.unanswered
 
     def _before_stop(self) -> None:
         for session in list(self._sessions.values()):
@@ -373,24 +412,31 @@ class HydraSimulator(FaultInjectingServer[_Session]):
         if len(window) > self.max_commands_per_second:
             await self._close(s, *CLOSE_RATE_LIMIT)
             return True
+        action = command.get("action") if isinstance(command, dict) else None
+        # Replies to this command at all (None for one that is no JSON object)?
+        answer = self._policy.answers(action)
         error = command_error(command, binary=isinstance(message, bytes))
         if error is not None:
-            await self._reply(s, "error", {"message": error})
+            # No document shows an error message: only the lenient profile sends one.
+            if self._policy.lenient and answer:
+                await self._reply(s, "error", {"message": error})
             return False
-        action = command["action"]
         if action == "ping":
-            await self._reply(s, "pong", None)
+            # NOTES.md names the ping action but shows no reply: pong is lenient only.
+            if self._policy.lenient and answer:
+                await self._reply(s, "pong", None)
         elif action == "list":
-            await self._reply(
-                s, "subscriptions", {"active": list(s.active), "available": list(s.scope)}
-            )
+            if answer:
+                await self._reply(
+                    s, "subscriptions", {"active": list(s.active), "available": list(s.scope)}
+                )
         elif action == "subscribe":
-            return await self._subscribe(s, command["streams"])
+            return await self._subscribe(s, command["streams"], answer)
         else:
-            await self._unsubscribe(s, command["streams"])
+            await self._unsubscribe(s, command["streams"], answer)
         return False
 
-    async def _subscribe(self, s: _Session, streams: list[str]) -> bool:
+    async def _subscribe(self, s: _Session, streams: list[str], answer: bool) -> bool:
         accepted, rejected, active = plan_subscribe(s.scope, s.active, streams)
         if not accepted:
             await self._close(s, *CLOSE_SCOPE)
@@ -398,6 +444,8 @@ class HydraSimulator(FaultInjectingServer[_Session]):
         # A new list rather than in-place changes: the emitter may be iterating the old one.
         s.active = active
         s.active_changed.set()
+        if not answer:
+            return False
         await self._reply(
             s,
             "subscribed",
@@ -410,9 +458,11 @@ class HydraSimulator(FaultInjectingServer[_Session]):
         )
         return False
 
-    async def _unsubscribe(self, s: _Session, streams: list[str]) -> None:
+    async def _unsubscribe(self, s: _Session, streams: list[str], answer: bool) -> None:
         removed, s.active = plan_unsubscribe(s.active, streams)
-        await self._reply(s, "unsubscribed", {"unsubscribed": removed, "active": list(s.active)})
+        if answer:
+            data = {"unsubscribed": removed, "active": list(s.active)}
+            await self._reply(s, "unsubscribed", data)
 
     async def _heartbeat(self, s: _Session) -> None:
         frame = {"type": "heartbeat", "ts": 0, "data": None}

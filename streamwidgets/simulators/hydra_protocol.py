@@ -27,10 +27,12 @@ Commands (JSON text from the client; every message counts towards the rate limit
       "Subscription not in JWT scope" instead.
     * ``unsubscribe {streams}``: ``"*"`` means every active stream; ``unsubscribed`` lists
       the streams that were active and no longer are; names not active are ignored.
-    * ``list`` → ``subscriptions {active, available}``; ``ping`` → ``pong`` (data null).
-    * Anything else (not JSON, binary, not an object, no or unknown ``action``,
-      ``streams`` missing, empty or not a list of strings) → ``{"type": "error", "ts",
-      "data": {"message"}}``; the connection stays open.
+    * ``list`` → ``subscriptions {active, available}``.
+    * Lenient profile only (NOTES.md names the ``ping`` action but no reply, and no
+      document shows an error message): ``ping`` → ``pong`` (data null); anything else
+      (not JSON, binary, not an object, no or unknown ``action``, ``streams`` missing,
+      empty or not a list of strings) → ``{"type": "error", "ts", "data": {"message"}}``.
+      The strict profile ignores both. Either way the connection stays open.
     * More than ``max_commands_per_second`` messages within one second closes with
       **4003** "Rate limit exceeded".
     * ``active`` lists are in scope order. Every reply carries ``ts`` (milliseconds).
@@ -72,6 +74,7 @@ __all__ = [
     "CLOSE_RATE_LIMIT",
     "CLOSE_SCOPE",
     "EVENT_TYPES",
+    "HYDRA_COMMANDS",
     "MALFORMED_KINDS",
     "OUT_OF_SCOPE",
     "EventGenerator",
@@ -99,6 +102,8 @@ EVENT_TYPES: dict[str, tuple[str, ...]] = {
     "earthquakes": ("seismic_event",),
 }
 ALL_STREAMS: tuple[str, ...] = tuple(EVENT_TYPES)
+#: The ``action`` of every command a client can send.
+HYDRA_COMMANDS: tuple[str, ...] = ("subscribe", "unsubscribe", "list", "ping")
 MALFORMED_KINDS: tuple[str, ...] = (
     "not_json",
     "binary",

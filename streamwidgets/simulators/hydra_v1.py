@@ -10,6 +10,17 @@ A bad key is closed with 1008 after an ``error`` message, as the document says, 
 ``answer_bad_key="http401"``, refused with HTTP 401 before the upgrade, as a public server
 implementation does.
 
+Profiles (:mod:`streamwidgets.simulators.profiles`)
+    ``strict`` (default) and ``lenient`` are identical: the document leaves nothing to
+    add. Everything this server sends is shown by the Hydra v1 document (seed ``001``)
+    or NOTES.md: the ``error`` message and close 1008 for a bad key (or, by option, the
+    HTTP 401 that NOTES.md reports), HTTP 429 over the per-address limit, ``connected
+    {scopes, ts}``, the snapshot in the NOTES.md order (aircraft, vessel, signal, alert,
+    x_post, market_correlation, chat_history, online_count; none with
+    ``snapshot=false``), live events of the key's scopes only, and protocol pings. The
+    stream has no client commands, so there is nothing to reply to, and no
+    ``unanswered`` option. ``profile`` is accepted so that every simulator takes it.
+
 Example:
     >>> async def demo():
     ...     async with HydraV1Simulator(rate=20) as sim:
@@ -43,6 +54,7 @@ from streamwidgets.simulators.hydra_v1_protocol import (
     now_ms,
     snapshot_messages,
 )
+from streamwidgets.simulators.profiles import Profile, check_profile
 from streamwidgets.simulators.server import LoopbackServer
 from streamwidgets.simulators.synthetic import SyntheticWorld
 
@@ -99,6 +111,7 @@ class HydraV1Simulator(LoopbackServer):
         answer_bad_key: ``"close"`` (1008 after the upgrade) or ``"http401"``.
         snapshot_size: items per kind in the snapshot.
         online_count: what ``online_count`` reports.
+        profile: ``"strict"`` or ``"lenient"``; the same here (see the module docstring).
 
     Example:
         >>> sim = HydraV1Simulator(api_keys={"hydra_k1_test": ["aircraft"]})
@@ -124,7 +137,10 @@ class HydraV1Simulator(LoopbackServer):
         # Limits
         max_connections_per_ip: int = 10,
         answer_bad_key: Literal["close", "http401"] = "close",
+        # Replies: both profiles send the same here
+        profile: Profile = "strict",
     ) -> None:
+        self.profile = check_profile(profile)
         if api_keys is None:
             api_keys = {generate_key(): HYDRA_V1_SCOPES}
         if not api_keys:
