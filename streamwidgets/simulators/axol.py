@@ -9,18 +9,41 @@ Two listeners on the loopback interface, started and stopped together:
   exchange is a POST with a JSON body.
 - WebSocket (:attr:`AxolSimulator.url`, ``/api/v1/ws/connect?token=JWT``): a missing,
   invalid or expired token is closed with 1008 after the upgrade; then ``connected`` with
-  ``available_channels``, ``subscribe``/``unsubscribe`` answered by
-  ``subscription_result`` (the per-tier limit refused with an ``error`` naming the
-  request), JSON ``ping`` -> ``pong``, ``get_info`` -> ``connection_info``, and data
-  messages of the subscribed channels at ``rate`` per second. An open connection whose
-  token expires is closed with 1008 "Token expired".
+  ``available_channels``, ``subscribe`` answered by ``subscription_result``, JSON
+  ``ping`` -> ``pong`` ``{"type": "pong", "data": {}}``, ``get_info`` ->
+  ``connection_info``, and data messages of the subscribed channels at ``rate`` per
+  second. An open connection whose token expires is closed with 1008 "Token expired";
+  :meth:`~AxolSimulator.close_connections` closes with 1011 or 1013.
+
+Profiles (:mod:`streamwidgets.simulators.profiles`)
+    ``strict`` (default) sends only what the Axol document (seed ``003``) shows. Its
+    subscribe example answers ``["gas_prices", "alerts"]`` with ``subscribed_channels:
+    ["gas_prices", "alerts"]`` and "Subscribed to 2 channels", so the one
+    ``subscription_result`` lists the channels *of this request* now subscribed (ones
+    already subscribed included, duplicates once) and says "Subscribed to N channels"
+    with N that list's length. A channel over the tier's limit (free 5, starter 10, ...)
+    or with an unknown or invalid name is simply not granted: missing from the list.
+    The document shows no reply to ``unsubscribe`` and no error message at all, so
+    ``unsubscribe`` is not answered, and invalid JSON, unknown types and malformed
+    channel lists are ignored (a subscribe whose ``channels`` is no list grants nothing:
+    ``subscribed_channels: []``).
+    ``lenient`` is the simulator's earlier, chattier protocol: ``subscription_result``
+    to both ``subscribe`` and ``unsubscribe`` holding the connection's *whole* set
+    (message "Subscribed to N channels" / "Unsubscribed from N channels" with N the
+    names asked), and ``error {message, request}`` for unknown channels or a malformed
+    list (nothing granted), for a subscribe over the tier limit (``code:
+    "subscription_limit"``, ``limit``; nothing granted), and ``error {message}`` for
+    invalid JSON or an unknown type.
+    ``unanswered=["subscribe", ...]`` (types) silences every reply to those messages,
+    in both profiles, errors included, while they still take effect.
 
 The specialised streams are served on the same port, with the same token check:
 ``/api/v1/ws/gas-updates/{chain}?interval=N`` (``gas_update`` every N seconds times
 ``time_scale``; an interval outside 5-300 is refused with HTTP 400),
 ``/api/v1/mempool/{chain}/stream`` (``pending_transaction``) and
 ``/api/v1/defi/liquidations/stream`` (``position_update`` and ``liquidation_alert``, filtered
-by ``chain``, ``protocol``, ``min_profit`` and ``health_threshold``). They answer JSON pings.
+by ``chain``, ``protocol``, ``min_profit`` and ``health_threshold``). They answer JSON pings
+and the other messages as the main stream does, in either profile.
 
 Fault hooks for tests: :meth:`~AxolSimulator.close_connections` (1011, 1013, ...),
 :meth:`~AxolSimulator.expire_tokens`, :meth:`~AxolSimulator.fail_exchanges` and
@@ -41,7 +64,7 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -55,6 +78,7 @@ from streamwidgets.secret import redact_url
 from streamwidgets.simulators.axol_protocol import (
     AXOL_CHAINS,
     AXOL_CHANNELS,
+    AXOL_COMMANDS,
     AXOL_TIER_LIMITS,
     Route,
     channel_message,
@@ -68,6 +92,7 @@ from streamwidgets.simulators.axol_protocol import (
 )
 from streamwidgets.simulators.faults import PongSwitch
 from streamwidgets.simulators.http import HttpRequest, RestSideServer
+from streamwidgets.simulators.profiles import Profile, reply_policy
 from streamwidgets.simulators.tokens import InvalidToken, issue_token, verify_token
 
 __all__ = ["AxolSimulator", "SeenConnection"]
@@ -104,10 +129,16 @@ class AxolSimulator(PongSwitch, RestSideServer):
         rate: data messages per second per connection, over its subscribed channels.
         seed: seeds the data.
         time_scale: multiplies the gas endpoint's ``interval`` (0.01 makes 5 s into 50 ms).
+        profile: ``"strict"`` (only the documented replies) or ``"lenient"`` (also
+            errors and unsubscribe answers); see the module docstring.
+        unanswered: message types (``"subscribe"``, ``"unsubscribe"``, ``"ping"``,
+            ``"get_info"``) that get no reply at all, though they still take effect.
 
     Example:
         >>> AxolSimulator(token_ttl=5).token_ttl
         5.0
+        >>> AxolSimulator(profile="lenient", unanswered=["ping"]).unanswered
+        frozenset({'ping'})
     """
 
     label = "Axol simulator"
@@ -126,7 +157,11 @@ class AxolSimulator(PongSwitch, RestSideServer):
         rate: float = 10.0,
         seed: int = 0,
         time_scale: float = 1.0,
+        # Replies
+        profile: Profile = "strict",
+        unanswered: Iterable[str] = (),
     ) -> None:
+        self._policy = reply_policy(profile, unanswered, known=AXOL_COMMANDS)
         if api_keys is None:
             api_keys = {generate_key(): "starter"}
         if not api_keys:
@@ -166,6 +201,16 @@ class AxolSimulator(PongSwitch, RestSideServer):
     def api_key(self) -> str:
         """The first (by default the only) key this simulator accepts."""
         return next(iter(self.api_keys))
+
+    @property
+    def profile(self) -> str:
+        """``"strict"`` or ``"lenient"``: which replies this server sends."""
+        return self._policy.profile
+
+    @property
+    def unanswered(self) -> frozenset[str]:
+        """The message types that get no reply at all."""
+        return self._policy.unanswered
 
     # -- fault hooks -------------------------------------------------------------------------
 
@@ -317,46 +362,95 @@ class AxolSimulator(PongSwitch, RestSideServer):
     async def _command(
         self, number: int, ws: ServerConnection, session: dict[str, Any], raw: str | bytes
     ) -> None:
+        lenient = self._policy.lenient
         try:
             command = orjson.loads(raw)
         except orjson.JSONDecodeError:
             command = None
         if not isinstance(command, dict):
-            await self._send(number, ws, "error", {"message": "Invalid JSON message"})
+            # The document shows no error message: strict ignores what it cannot read.
+            if lenient:
+                await self._send(number, ws, "error", {"message": "Invalid JSON message"})
             return
         self.commands.append((number, command))
         kind = command.get("type")
+        answer = self._policy.answers(kind)
         if kind == "ping":
             session["last_ping"] = iso_now()
-            if self._ponging:
+            if self._ponging and answer:
                 await self._send(number, ws, "pong", {})
         elif kind == "get_info":
-            info = {k: v for k, v in session.items() if k not in ("tier", "route")}
-            await self._send(number, ws, "connection_info", info)
+            if answer:
+                info = {k: v for k, v in session.items() if k not in ("tier", "route")}
+                await self._send(number, ws, "connection_info", info)
         elif kind in ("subscribe", "unsubscribe"):
-            await self._subscription(number, ws, session, kind, command.get("channels"))
-        else:
+            channels = command.get("channels")
+            if lenient:
+                await self._subscription(number, ws, session, kind, channels, answer)
+            else:
+                await self._strict_subscription(number, ws, session, kind, channels, answer)
+        elif lenient:
             await self._send(number, ws, "error", {"message": f"Unknown message type: {kind}"})
 
-    async def _subscription(
-        self, number: int, ws: ServerConnection, session: dict[str, Any], kind: str, asked: Any
+    async def _strict_subscription(
+        self,
+        number: int,
+        ws: ServerConnection,
+        session: dict[str, Any],
+        kind: str,
+        asked: Any,
+        answer: bool,
     ) -> None:
+        # Names only: anything else in the list is no channel, and is not granted.
+        listed = asked if isinstance(asked, list) else []
+        names = list(dict.fromkeys(c for c in listed if isinstance(c, str)))
+        current: list[str] = list(session["channels"])
+        if kind == "unsubscribe":
+            # The document shows no reply to an unsubscribe.
+            session["channels"] = [c for c in current if c not in names]
+            return
+        limit = AXOL_TIER_LIMITS.get(session["tier"], 5)
+        granted: list[str] = []
+        for name in names:
+            if name in current:
+                granted.append(name)
+            elif _valid_channel(name) and (limit is None or len(current) < limit):
+                current.append(name)
+                granted.append(name)
+        session["channels"] = current
+        if answer:
+            words = f"Subscribed to {len(granted)} channels"
+            result = {"subscribed_channels": granted, "message": words}
+            await self._send(number, ws, "subscription_result", result)
+
+    async def _subscription(
+        self,
+        number: int,
+        ws: ServerConnection,
+        session: dict[str, Any],
+        kind: str,
+        asked: Any,
+        answer: bool,
+    ) -> None:
+        """The lenient profile's subscribe and unsubscribe, replies and errors included."""
         if not isinstance(asked, list) or not all(isinstance(c, str) for c in asked):
-            await self._send(
-                number,
-                ws,
-                "error",
-                {"message": "channels must be a list of names", "request": kind},
-            )
+            if answer:
+                await self._send(
+                    number,
+                    ws,
+                    "error",
+                    {"message": "channels must be a list of names", "request": kind},
+                )
             return
         unknown = [c for c in asked if not _valid_channel(c)]
         if unknown:
-            await self._send(
-                number,
-                ws,
-                "error",
-                {"message": f"Unknown channels: {', '.join(unknown)}", "request": kind},
-            )
+            if answer:
+                await self._send(
+                    number,
+                    ws,
+                    "error",
+                    {"message": f"Unknown channels: {', '.join(unknown)}", "request": kind},
+                )
             return
         current: list[str] = session["channels"]
         if kind == "unsubscribe":
@@ -366,27 +460,29 @@ class AxolSimulator(PongSwitch, RestSideServer):
             new = [c for c in dict.fromkeys(asked) if c not in current]
             limit = AXOL_TIER_LIMITS.get(session["tier"], 5)
             if limit is not None and len(current) + len(new) > limit:
-                await self._send(
-                    number,
-                    ws,
-                    "error",
-                    {
-                        "message": f"Subscription limit reached: the {session['tier']} tier allows "
-                        f"{limit} subscriptions",
-                        "code": "subscription_limit",
-                        "request": kind,
-                        "limit": limit,
-                    },
-                )
+                if answer:
+                    await self._send(
+                        number,
+                        ws,
+                        "error",
+                        {
+                            "message": f"Subscription limit reached: the {session['tier']} "
+                            f"tier allows {limit} subscriptions",
+                            "code": "subscription_limit",
+                            "request": kind,
+                            "limit": limit,
+                        },
+                    )
                 return
             session["channels"] = current + new
             words = f"Subscribed to {len(asked)} channels"
-        await self._send(
-            number,
-            ws,
-            "subscription_result",
-            {"subscribed_channels": list(session["channels"]), "message": words},
-        )
+        if answer:
+            await self._send(
+                number,
+                ws,
+                "subscription_result",
+                {"subscribed_channels": list(session["channels"]), "message": words},
+            )
 
     async def _emit(
         self, number: int, ws: ServerConnection, session: dict[str, Any], expires_at: int

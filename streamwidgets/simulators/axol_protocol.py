@@ -30,6 +30,7 @@ from streamwidgets.simulators.http import HttpRequest, http_response, read_http_
 __all__ = [
     "AXOL_CHAINS",
     "AXOL_CHANNELS",
+    "AXOL_COMMANDS",
     "AXOL_TIER_LIMITS",
     "HttpRequest",
     "Route",
@@ -45,6 +46,8 @@ __all__ = [
     "route_of",
 ]
 
+#: The ``type`` of every message a client can send.
+AXOL_COMMANDS: tuple[str, ...] = ("subscribe", "unsubscribe", "ping", "get_info")
 _BASE_GWEI = {"ethereum": 20.0, "polygon": 40.0, "arbitrum": 0.1}
 
 
