@@ -19,11 +19,32 @@ WebSocket (:attr:`PusherSimulator.url`, ``/app/{appKey}?protocol=7``): an unknow
 is closed with 4001, a protocol other than 5-7 with 4007; then
 ``pusher:connection_established`` (``socket_id`` like ``"123.456"``,
 ``activity_timeout``); ``pusher:subscribe`` -> ``pusher_internal:subscription_succeeded``
-(presence: the members), or ``pusher:subscription_error`` with the channel for a bad
-signature or an unknown channel; ``pusher:unsubscribe``; ``member_added``/
-``member_removed`` to the other members; ``pusher:ping`` -> ``pusher:pong``; a client
-silent for ``activity_timeout`` is pinged, and closed with 4201 if it stays silent for
+(presence: the members); ``pusher:unsubscribe``; ``member_added``/``member_removed`` to
+the other members; ``pusher:ping`` -> ``pusher:pong``; a client silent for
+``activity_timeout`` is pinged, and closed with 4201 if it stays silent for
 ``pong_timeout``. Data of subscribed channels at ``rate`` events per second.
+
+Profiles (:mod:`streamwidgets.simulators.profiles`); the REST side is the same in both.
+    ``strict`` (default) follows Pusher protocol 7 as NOTES.md describes it (the seed,
+    ``002``, only says the stream is Pusher-compatible). A Pusher server accepts any
+    public channel name, so a channel it has no data for still gets
+    ``subscription_succeeded`` (and no data). ``presence-`` and ``private-`` channels
+    need a signature (``private-``: of ``socket_id:channel``; ``presence-``: with
+    ``:channel_data``); a bad or missing one gets the real service's ``pusher:error``,
+    without a channel field: ``{"message": "Invalid signature: Expected HMAC SHA256 hex
+    digest of <socket_id>:<channel>, but got <the auth sent>", "code": null}``. A signed
+    presence ``channel_data`` that is no JSON object with a ``user_id``, and a socket
+    over 100 channels, get a ``pusher:error`` (code null) too: the simulator's words,
+    in the protocol's error frame. No ``pusher:subscription_error`` (NOTES.md shows none
+    from the server). Unreadable messages, client events and unknown events are ignored.
+    ``lenient`` is the simulator's earlier protocol: ``pusher:subscription_error`` with
+    the channel and ``{type, error, status}`` for a bad signature (``AuthError``, 401),
+    a bad ``channel_data`` (400), too many channels (``LimitReached``) or a channel not
+    in the catalog (``NotFound``, 404); ``pusher:error`` for an unreadable message, an
+    unsupported event, or a client event (4301).
+    ``unanswered=["pusher:subscribe", ...]`` (events) silences every reply to those
+    messages, in both profiles, errors included, while they still take effect (an
+    unanswered subscribe still joins, and the other members still see member_added).
 
 The REST side is a small asyncio server of its own, as the Axol simulator's (both are a
 :class:`~streamwidgets.simulators.http.RestSideServer`): websockets' HTTP parser accepts
@@ -56,7 +77,7 @@ import re
 import secrets
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -66,13 +87,16 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from streamwidgets.simulators.http import HttpRequest, RestSideServer
+from streamwidgets.simulators.profiles import Profile, reply_policy
 from streamwidgets.simulators.pusher_protocol import (
     CATALOG,
+    PUSHER_COMMANDS,
     channel_of,
     frame,
     generate_token,
     payload,
     sign,
+    signature_error,
 )
 
 __all__ = ["PusherSimulator"]
@@ -112,10 +136,17 @@ class PusherSimulator(RestSideServer):
         pong_timeout: seconds the server waits for any message after its ping (then 4201).
         rate: data events per second per connection, over its channels.
         seed: seeds the data.
+        profile: ``"strict"`` (Pusher protocol 7) or ``"lenient"`` (also
+            ``pusher:subscription_error`` and more ``pusher:error``); see the module
+            docstring.
+        unanswered: events (``"pusher:subscribe"``, ``"pusher:ping"``, ...) that get no
+            reply at all, though they still take effect.
 
     Example:
         >>> PusherSimulator(activity_timeout=2).activity_timeout
         2.0
+        >>> PusherSimulator(unanswered=["pusher:ping"]).unanswered
+        frozenset({'pusher:ping'})
     """
 
     label = "Pusher simulator"
@@ -136,7 +167,11 @@ class PusherSimulator(RestSideServer):
         # Emission
         rate: float = 10.0,
         seed: int = 0,
+        # Replies
+        profile: Profile = "strict",
+        unanswered: Iterable[str] = (),
     ) -> None:
+        self._policy = reply_policy(profile, unanswered, known=PUSHER_COMMANDS)
         if tokens is None:
             tokens = {generate_token(): "user_1"}
         if not tokens or not all(tokens) or not all(tokens.values()):
@@ -175,6 +210,16 @@ class PusherSimulator(RestSideServer):
     def token(self) -> str:
         """The first (by default the only) Bearer token this simulator accepts."""
         return next(iter(self.tokens))
+
+    @property
+    def profile(self) -> str:
+        """``"strict"`` or ``"lenient"``: which replies this server sends."""
+        return self._policy.profile
+
+    @property
+    def unanswered(self) -> frozenset[str]:
+        """The events that get no reply at all."""
+        return self._policy.unanswered
 
     @property
     def base_url(self) -> str:
@@ -393,46 +438,100 @@ class PusherSimulator(RestSideServer):
             await ws.close(code, why)
 
     async def _command(self, client: _Client, raw: str | bytes) -> None:
+        lenient = self._policy.lenient
         try:
             message = orjson.loads(raw)
         except orjson.JSONDecodeError:
             message = None
         if not isinstance(message, dict) or not isinstance(message.get("event"), str):
-            await self._error(client, "Invalid message", None)
+            if lenient:
+                await self._error(client, "Invalid message", None)
             return
         self.commands.append((client.number, message))
         event, data = message["event"], message.get("data")
+        answer = self._policy.answers(event)
         if isinstance(data, str) and data:
             # Clients send objects; accept the string form some send too.
             with contextlib.suppress(orjson.JSONDecodeError):
                 data = orjson.loads(data)
         if event == "pusher:ping":
-            await self._send(client, "pusher:pong", {})
+            if answer:
+                await self._send(client, "pusher:pong", {})
         elif event == "pusher:pong":
             pass
         elif event == "pusher:subscribe" and isinstance(data, dict):
-            await self._subscribe(client, data)
+            if lenient:
+                await self._subscribe(client, data, answer)
+            else:
+                await self._strict_subscribe(client, data, answer)
         elif event == "pusher:unsubscribe" and isinstance(data, dict):
             await self._leave(client, str(data.get("channel")))
+        elif not lenient or not answer:
+            pass  # strict: NOTES.md shows no error for these; ignored
         elif event.startswith("client-"):
             await self._error(client, "Client events are not enabled for this app", 4301)
         else:
             await self._error(client, f"Unsupported event {event}", None)
 
-    async def _subscribe(self, client: _Client, data: dict[str, Any]) -> None:
+    async def _strict_subscribe(self, client: _Client, data: dict[str, Any], answer: bool) -> None:
+        """Pusher's own rules: any public name joins; private and presence need a signature."""
+        channel = data.get("channel")
+        if not isinstance(channel, str) or not channel:
+            return  # nothing to subscribe to, and Pusher documents no answer
+        if len(client.channels) >= _MAX_CHANNELS_PER_SOCKET and channel not in client.channels:
+            if answer:
+                await self._error(client, "Too many channels on this connection", None)
+            return
+        presence = channel.startswith("presence-")
+        if not presence and not channel.startswith("private-"):
+            client.channels[channel] = None
+            if answer:
+                await self._send(client, "pusher_internal:subscription_succeeded", {}, channel)
+            return
+        channel_data = data.get("channel_data")
+        auth = data.get("auth")
+        signed = channel_data if presence and isinstance(channel_data, str) else None
+        if not isinstance(auth, str) or not hmac.compare_digest(
+            auth, self.sign(client.socket_id, channel, signed)
+        ):
+            if answer:
+                sent = auth if isinstance(auth, str) else ""
+                error = signature_error(client.socket_id, channel, sent)
+                await self._send(client, "pusher:error", error, raw=True)
+            return
+        if not presence:
+            client.channels[channel] = None
+            if answer:
+                await self._send(client, "pusher_internal:subscription_succeeded", {}, channel)
+            return
+        member = _member_of(channel_data)
+        if member is None:
+            if answer:
+                words = "Invalid channel_data: a JSON object with a user_id is required"
+                await self._error(client, words, None)
+            return
+        await self._join(client, channel, member, answer)
+
+    async def _subscribe(self, client: _Client, data: dict[str, Any], answer: bool) -> None:
+        """The lenient profile's subscribe: catalog channels only, subscription errors."""
         channel = data.get("channel")
         stream = self._stream_of(channel) if isinstance(channel, str) else None
         if stream is None or not isinstance(channel, str):
-            await self._subscription_error(client, str(channel), "NotFound", "Unknown channel", 404)
+            if answer:
+                await self._subscription_error(
+                    client, str(channel), "NotFound", "Unknown channel", 404
+                )
             return
         if len(client.channels) >= _MAX_CHANNELS_PER_SOCKET and channel not in client.channels:
-            await self._subscription_error(
-                client, channel, "LimitReached", "Too many channels", 400
-            )
+            if answer:
+                await self._subscription_error(
+                    client, channel, "LimitReached", "Too many channels", 400
+                )
             return
         if CATALOG[stream][0] != "presence":
             client.channels[channel] = None
-            await self._send(client, "pusher_internal:subscription_succeeded", {}, channel)
+            if answer:
+                await self._send(client, "pusher_internal:subscription_succeeded", {}, channel)
             return
         channel_data = data.get("channel_data")
         auth = data.get("auth")
@@ -440,26 +539,35 @@ class PusherSimulator(RestSideServer):
             client.socket_id, channel, channel_data if isinstance(channel_data, str) else None
         )
         if not isinstance(auth, str) or not hmac.compare_digest(auth, expected):
-            await self._subscription_error(client, channel, "AuthError", "Invalid signature", 401)
+            if answer:
+                await self._subscription_error(
+                    client, channel, "AuthError", "Invalid signature", 401
+                )
             return
-        try:
-            member: dict[str, Any] = (
-                json.loads(channel_data) if isinstance(channel_data, str) else {}
-            )
-            user = str(member["user_id"])
-        except (ValueError, TypeError, KeyError):
-            await self._subscription_error(
-                client, channel, "AuthError", "Invalid channel_data", 400
-            )
+        member = _member_of(channel_data)
+        if member is None:
+            if answer:
+                await self._subscription_error(
+                    client, channel, "AuthError", "Invalid channel_data", 400
+                )
             return
+        await self._join(client, channel, member, answer)
+
+    async def _join(
+        self, client: _Client, channel: str, member: dict[str, Any], answer: bool
+    ) -> None:
+        """Join a presence channel whose signature checked out, as ``member``."""
+        user = str(member["user_id"])
         joined = user not in self.members(channel)
         client.channels[channel] = user
         members = dict(itertools.islice(self.members(channel).items(), _MAX_MEMBERS))
         presence = {"ids": list(members), "hash": members, "count": len(members)}
-        await self._send(
-            client, "pusher_internal:subscription_succeeded", {"presence": presence}, channel
-        )
+        if answer:
+            await self._send(
+                client, "pusher_internal:subscription_succeeded", {"presence": presence}, channel
+            )
         if joined:
+            # The other members hear of it whether or not the joiner got its answer.
             added = {"user_id": user, "user_info": member.get("user_info")}
             await self._broadcast(channel, "pusher_internal:member_added", added, but=client)
 
@@ -511,18 +619,22 @@ class PusherSimulator(RestSideServer):
                 await self._send(client, "pusher:ping", {})
 
     async def _send(
-        self, client: _Client, event: str, data: Any, channel: str | None = None
+        self,
+        client: _Client,
+        event: str,
+        data: Any,
+        channel: str | None = None,
+        *,
+        raw: bool = False,
     ) -> None:
         if self._muted:
             return
-        await client.ws.send(frame(event, data, channel))
+        await client.ws.send(frame(event, data, channel, raw=raw))
         self.sent.append((client.number, event, channel))
 
     async def _error(self, client: _Client, message: str, code: int | None) -> None:
-        if self._muted:
-            return
-        await client.ws.send(frame("pusher:error", {"message": message, "code": code}, raw=True))
-        self.sent.append((client.number, "pusher:error", None))
+        # pusher:error carries its data as an object, not a JSON string (NOTES.md).
+        await self._send(client, "pusher:error", {"message": message, "code": code}, raw=True)
 
     async def _subscription_error(
         self, client: _Client, channel: str, kind: str, error: str, status: int
@@ -564,3 +676,19 @@ class PusherSimulator(RestSideServer):
         for number, client in list(self._open.items()):
             self.closes.append((number, code, reason))
             self._keep(asyncio.get_running_loop().create_task(client.ws.close(code, reason)))
+
+
+def _member_of(channel_data: Any) -> dict[str, Any] | None:
+    """The presence member a subscription's ``channel_data`` names; None if it names none.
+
+    Example:
+        >>> _member_of('{"user_id": 7}'), _member_of("[]")
+        ({'user_id': 7}, None)
+    """
+    try:
+        member = json.loads(channel_data) if isinstance(channel_data, str) else {}
+    except ValueError:
+        return None
+    if not isinstance(member, dict) or "user_id" not in member:
+        return None
+    return member

@@ -24,11 +24,13 @@ import orjson
 
 __all__ = [
     "CATALOG",
+    "PUSHER_COMMANDS",
     "channel_of",
     "frame",
     "generate_token",
     "payload",
     "sign",
+    "signature_error",
 ]
 
 #: name -> (type, channel template, events, filters)
@@ -67,6 +69,13 @@ CATALOG: dict[str, tuple[str, str, tuple[str, ...], tuple[dict[str, str], ...]]]
         ({"name": "automation_id", "type": "string", "description": "one automation"},),
     ),
 }
+#: The ``event`` of every protocol message a client can send.
+PUSHER_COMMANDS: tuple[str, ...] = (
+    "pusher:subscribe",
+    "pusher:unsubscribe",
+    "pusher:ping",
+    "pusher:pong",
+)
 _SYMBOLS = {"BTC-USD": 97_000.0, "ETH-USD": 3_400.0, "SOL-USD": 180.0, "AAPL": 230.0}
 _AUTOMATIONS = ("rebalance", "stop-loss", "dca-btc", "take-profit")
 
@@ -95,6 +104,25 @@ def sign(secret: str, socket_id: str, channel: str, channel_data: str | None = N
     """Hex HMAC-SHA256 of ``socket_id:channel[:channel_data]``, as Pusher signs channels."""
     subject = f"{socket_id}:{channel}" + (f":{channel_data}" if channel_data is not None else "")
     return hmac.new(secret.encode(), subject.encode(), hashlib.sha256).hexdigest()
+
+
+def signature_error(socket_id: str, channel: str, sent: str) -> dict[str, Any]:
+    """The data of the ``pusher:error`` the Pusher service sends for a bad channel signature.
+
+    ``sent`` is the ``auth`` the client sent (empty when it sent none). The wording is
+    the real service's; ``code`` is null.
+
+    Example:
+        >>> signature_error("1.2", "presence-x", "k:00")["message"]
+        'Invalid signature: Expected HMAC SHA256 hex digest of 1.2:presence-x, but got k:00'
+    """
+    return {
+        "message": (
+            f"Invalid signature: Expected HMAC SHA256 hex digest of {socket_id}:{channel}, "
+            f"but got {sent}"
+        ),
+        "code": None,
+    }
 
 
 def frame(event: str, data: Any, channel: str | None = None, *, raw: bool = False) -> str:
