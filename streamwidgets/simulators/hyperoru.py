@@ -4,17 +4,38 @@ Faithful to the document and to the choices in :mod:`streamwidgets.dialects.hype
 
 - ``?session_token=`` is checked at connect: a missing or unknown token is closed with
   1008 right after the upgrade, before any message.
-- Every message is ``{type, request_id?, data}``; replies echo ``request_id``.
-- ``subscribe {channels}`` is additive (answered by ``subscribed {channels: whole set}``;
-  an unknown channel by an ``error``); ``bootstrap``, ``get_snapshot``,
-  ``get_asset_curve`` (the five timeframes, else an ``error``), ``switch_account``
-  (later broadcasts are that account's), ``place_order`` (a ``trade_update`` "accepted"
-  echoing the request id, then a "filled" one on ``trades``), ``ping`` -> ``pong``;
-  anything else, or invalid JSON, an ``error``.
+- Every message is ``{type, request_id?, data}`` (but the strict pong, see below);
+  replies echo ``request_id``.
+- ``subscribe {channels}`` is additive (an unknown channel gets an ``error``);
+  ``bootstrap``, ``get_snapshot``, ``get_asset_curve`` (the five timeframes, else an
+  ``error``), ``switch_account`` (later broadcasts are that account's), ``place_order``
+  (a ``trade_update`` "accepted", then a "filled" one on ``trades``), ``ping`` ->
+  ``pong``; anything else, or invalid JSON, an ``error``.
 - Broadcasts of the subscribed channels at ``rate`` per second: ``trade_update``,
   ``position_update``, ``model_chat_update`` (each decision in ``chat_chunks`` chunks);
   ``asset_curve_update`` every ``asset_curve_interval`` seconds.
 - No replay: a new connection starts with no channels and the default account.
+
+Profiles (:mod:`streamwidgets.simulators.profiles`)
+    ``strict`` (default) sends what the Hyperoru document (seed ``004``) and NOTES.md
+    show. ``ping`` gets exactly ``{"type": "pong"}`` (the document's own example: no
+    ``request_id``, no ``data``, whatever the ping carried). ``subscribe`` and
+    ``switch_account`` get no reply (the document shows none), but an ``error`` when
+    the server cannot fulfil them (an unknown channel or account), as the document says
+    errors are sent. ``bootstrap``, ``get_snapshot`` and ``get_asset_curve`` get
+    ``bootstrap``, ``snapshot`` and ``asset_curve`` echoing the ``request_id``.
+    ``place_order``'s "response is pushed as a trade_update event on the trades
+    channel", so its "accepted" ``trade_update`` goes to the placing connection without
+    ``request_id``, and the "filled" one follows on ``trades`` as in both profiles.
+    ``error {code, message}`` (invalid JSON, an unknown type, a request it cannot
+    fulfil) echoes the ``request_id`` when the request had one.
+    ``lenient`` is the simulator's earlier protocol: ``subscribed {channels: the whole
+    set}`` to ``subscribe``, ``account_switched {account_id, name}`` to
+    ``switch_account``, ``pong`` with ``data: {}`` echoing the ``request_id``, and the
+    "accepted" ``trade_update`` echoing the ``request_id``.
+    ``unanswered=["bootstrap", ...]`` (types) silences every reply to those messages,
+    in both profiles, errors included, while they still take effect (an unanswered
+    ``place_order`` still places the order, and it still fills).
 
 Fault hooks for tests: :meth:`~HyperoruSimulator.drop_connections` (TCP abort, no close
 frame), :meth:`~HyperoruSimulator.close_connections` (a close code),
@@ -46,6 +67,7 @@ from websockets.exceptions import ConnectionClosed
 from streamwidgets.simulators.faults import PongSwitch
 from streamwidgets.simulators.hyperoru_protocol import (
     HYPERORU_CHANNELS,
+    HYPERORU_COMMANDS,
     HYPERORU_TIMEFRAMES,
     AccountBook,
     ChatWriter,
@@ -54,6 +76,7 @@ from streamwidgets.simulators.hyperoru_protocol import (
     message,
     now_ms,
 )
+from streamwidgets.simulators.profiles import Profile, reply_policy
 from streamwidgets.simulators.server import LoopbackServer
 
 __all__ = ["HyperoruSimulator", "SeenConnection"]
@@ -94,10 +117,17 @@ class HyperoruSimulator(PongSwitch, LoopbackServer):
         fill_delay: seconds between an order's "accepted" and "filled" updates.
         chat_chunks: chunks per AI decision.
         seed: seeds the data.
+        profile: ``"strict"`` (only the documented replies) or ``"lenient"`` (also
+            ``subscribed`` and ``account_switched``, and request ids on pongs and
+            order updates); see the module docstring.
+        unanswered: message types (``"subscribe"``, ``"bootstrap"``, ``"ping"``, ...)
+            that get no reply at all, though they still take effect.
 
     Example:
         >>> HyperoruSimulator(rate=5).rate
         5.0
+        >>> HyperoruSimulator(profile="lenient", unanswered=["ping"]).unanswered
+        frozenset({'ping'})
     """
 
     label = "Hyperoru simulator"
@@ -115,7 +145,11 @@ class HyperoruSimulator(PongSwitch, LoopbackServer):
         fill_delay: float = 0.2,
         chat_chunks: int = 4,
         seed: int = 0,
+        # Replies
+        profile: Profile = "strict",
+        unanswered: Iterable[str] = (),
     ) -> None:
+        self._policy = reply_policy(profile, unanswered, known=HYPERORU_COMMANDS)
         tokens = [generate_token()] if session_tokens is None else list(session_tokens)
         if not tokens or not all(isinstance(t, str) and t for t in tokens):
             raise ValueError("session_tokens must hold at least one non-empty token")
@@ -151,6 +185,16 @@ class HyperoruSimulator(PongSwitch, LoopbackServer):
     def session_token(self) -> str:
         """The first (by default the only) token this simulator accepts."""
         return self.session_tokens[0]
+
+    @property
+    def profile(self) -> str:
+        """``"strict"`` or ``"lenient"``: which replies this server sends."""
+        return self._policy.profile
+
+    @property
+    def unanswered(self) -> frozenset[str]:
+        """The message types that get no reply at all."""
+        return self._policy.unanswered
 
     # -- fault hooks -------------------------------------------------------------------------
 
@@ -227,6 +271,7 @@ class HyperoruSimulator(PongSwitch, LoopbackServer):
         except orjson.JSONDecodeError:
             command = None
         if not isinstance(command, dict):
+            # The document: an error is sent "when a client message fails to parse".
             await self._error(session, None, "bad_request", "Invalid JSON message")
             return
         self.commands.append((session.number, command))
@@ -235,38 +280,39 @@ class HyperoruSimulator(PongSwitch, LoopbackServer):
         rid = None if rid is None else str(rid)
         data = command.get("data")
         data = data if isinstance(data, dict) else {}
+        # Every reply to this request goes through `to`: unanswered kinds get none at all.
+        to = _Replies(self, session, rid, self._policy.answers(kind))
         if kind == "ping":
             if self._ponging:
-                await self._send(session, "pong", {}, rid)
+                await to.pong(lenient=self._policy.lenient)
         elif kind == "subscribe":
-            await self._subscribe(session, rid, data.get("channels"))
+            await self._subscribe(session, to, data.get("channels"))
         elif kind == "bootstrap":
-            await self._send(session, "bootstrap", self._bootstrap(session), rid)
+            await to.send("bootstrap", self._bootstrap(session))
         elif kind in ("get_snapshot", "get_asset_curve", "switch_account"):
-            await self._account_request(session, kind, rid, data)
+            await self._account_request(session, to, kind, data)
         elif kind == "place_order":
-            await self._place_order(session, rid, data)
+            await self._place_order(session, to, data)
         else:
-            await self._error(session, rid, "unknown_type", f"Unknown message type: {kind}")
+            await to.error("unknown_type", f"Unknown message type: {kind}")
 
-    async def _subscribe(self, session: _Session, rid: str | None, asked: Any) -> None:
+    async def _subscribe(self, session: _Session, to: _Replies, asked: Any) -> None:
         if (
             not isinstance(asked, list)
             or not asked
             or len(asked) > _MAX_CHANNELS_PER_MESSAGE
             or not all(isinstance(c, str) for c in asked)
         ):
-            await self._error(session, rid, "bad_request", "channels must be a list of names")
+            await to.error("bad_request", "channels must be a list of names")
             return
         unknown = [c for c in asked if c not in HYPERORU_CHANNELS]
         if unknown:
-            await self._error(
-                session, rid, "unknown_channel", f"Unknown channel(s): {', '.join(unknown)}"
-            )
+            await to.error("unknown_channel", f"Unknown channel(s): {', '.join(unknown)}")
             return
         # Additive: new channels join the set, none leave it.
         session.channels.extend(c for c in dict.fromkeys(asked) if c not in session.channels)
-        await self._send(session, "subscribed", {"channels": list(session.channels)}, rid)
+        if self._policy.lenient:  # the document shows no reply to a subscribe
+            await to.send("subscribed", {"channels": list(session.channels)})
 
     def _bootstrap(self, session: _Session) -> dict[str, Any]:
         book = self.book
@@ -278,33 +324,32 @@ class HyperoruSimulator(PongSwitch, LoopbackServer):
         }
 
     async def _account_request(
-        self, session: _Session, kind: str, rid: str | None, data: dict[str, Any]
+        self, session: _Session, to: _Replies, kind: str, data: dict[str, Any]
     ) -> None:
         account = data.get("account_id")
         if account not in self.book.names:
-            await self._error(session, rid, "unknown_account", f"Unknown account: {account}")
+            await to.error("unknown_account", f"Unknown account: {account}")
             return
         if kind == "get_snapshot":
-            await self._send(session, "snapshot", self.book.snapshot(account), rid)
+            await to.send("snapshot", self.book.snapshot(account))
         elif kind == "switch_account":
             session.account = account
-            reply = {"account_id": account, "name": self.book.names[account]}
-            await self._send(session, "account_switched", reply, rid)
+            if self._policy.lenient:  # the document shows no reply to a switch
+                reply = {"account_id": account, "name": self.book.names[account]}
+                await to.send("account_switched", reply)
         else:
             timeframe = data.get("timeframe")
             if timeframe not in HYPERORU_TIMEFRAMES:
-                await self._error(
-                    session,
-                    rid,
+                await to.error(
                     "invalid_timeframe",
                     f"Invalid timeframe: {timeframe}; valid: {', '.join(HYPERORU_TIMEFRAMES)}",
                 )
                 return
             points = asset_curve(self.book.equity[account], timeframe, self._rng, now_ms=now_ms())
             reply = {"account_id": account, "timeframe": timeframe, "points": points}
-            await self._send(session, "asset_curve", reply, rid)
+            await to.send("asset_curve", reply)
 
-    async def _place_order(self, session: _Session, rid: str | None, data: dict[str, Any]) -> None:
+    async def _place_order(self, session: _Session, to: _Replies, data: dict[str, Any]) -> None:
         account = data.get("account_id", session.account)
         size: Any = data.get("size")
         problem = None
@@ -317,7 +362,7 @@ class HyperoruSimulator(PongSwitch, LoopbackServer):
         elif not isinstance(data.get("symbol"), str) or not data["symbol"]:
             problem = "symbol is required"
         if problem is not None:
-            await self._error(session, rid, "invalid_order", problem)
+            await to.error("invalid_order", problem)
             return
         order = self.book.new_order(
             account,
@@ -328,7 +373,9 @@ class HyperoruSimulator(PongSwitch, LoopbackServer):
             price=data.get("price"),
         )
         self.orders.append(order)
-        await self._send(session, "trade_update", order, rid)
+        # The document: "The response is pushed as a trade_update event on the trades
+        # channel" -- an event, so strict sends it without the request id.
+        await to.send("trade_update", order, echo=self._policy.lenient)
         self._keep(asyncio.get_running_loop().create_task(self._fill_later(order)))
 
     async def _fill_later(self, order: dict[str, Any]) -> None:
@@ -367,7 +414,10 @@ class HyperoruSimulator(PongSwitch, LoopbackServer):
                 await self._send(session, "asset_curve_update", update)
 
     async def _send(self, session: _Session, kind: str, data: Any, rid: str | None = None) -> None:
-        await session.ws.send(message(kind, data, rid))
+        await self._send_text(session, kind, message(kind, data, rid))
+
+    async def _send_text(self, session: _Session, kind: str, text: str) -> None:
+        await session.ws.send(text)
         self.sent.append((session.number, kind))
 
     async def _error(self, session: _Session, rid: str | None, code: str, text: str) -> None:
@@ -381,3 +431,39 @@ class HyperoruSimulator(PongSwitch, LoopbackServer):
         for number, session in list(self._open.items()):
             self.closes.append((number, code, reason))
             self._keep(asyncio.get_running_loop().create_task(session.ws.close(code, reason)))
+
+
+class _Replies:
+    """The replies to one client request: they echo its ``request_id``, unless unanswered.
+
+    ``answer`` False (its type is ``unanswered``) drops every reply, errors included.
+    """
+
+    __slots__ = ("_answer", "_rid", "_server", "_session")
+
+    def __init__(
+        self, server: HyperoruSimulator, session: _Session, rid: str | None, answer: bool
+    ) -> None:
+        self._server, self._session, self._rid, self._answer = server, session, rid, answer
+
+    async def send(self, kind: str, data: Any, *, echo: bool = True) -> None:
+        """Send a reply; ``echo=False`` leaves the request id out (a pushed event)."""
+        if self._answer:
+            await self._server._send(self._session, kind, data, self._rid if echo else None)
+
+    async def error(self, code: str, text: str) -> None:
+        """An ``error {code, message}`` echoing the request id."""
+        await self.send("error", {"code": code, "message": text})
+
+    async def pong(self, *, lenient: bool) -> None:
+        """Strict: exactly ``{"type": "pong"}``, the document's example; lenient: with
+        ``data: {}`` and the ping's request id."""
+        if not self._answer:
+            return
+        if lenient:
+            await self.send("pong", {})
+        else:
+            await self._server._send_text(self._session, "pong", _STRICT_PONG)
+
+
+_STRICT_PONG = orjson.dumps({"type": "pong"}).decode()

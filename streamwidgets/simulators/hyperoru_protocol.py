@@ -34,6 +34,7 @@ from streamwidgets.dialects.hyperoru import (
 __all__ = [
     "BROADCAST_CHANNELS",
     "HYPERORU_CHANNELS",
+    "HYPERORU_COMMANDS",
     "HYPERORU_TIMEFRAMES",
     "AccountBook",
     "ChatWriter",
@@ -43,6 +44,16 @@ __all__ = [
     "now_ms",
 ]
 
+#: The ``type`` of every message a client can send.
+HYPERORU_COMMANDS: tuple[str, ...] = (
+    "subscribe",
+    "bootstrap",
+    "switch_account",
+    "get_snapshot",
+    "get_asset_curve",
+    "place_order",
+    "ping",
+)
 SYMBOLS = ("BTC", "ETH", "SOL", "DOGE", "XRP")
 _PRICES = {"BTC": 67_000.0, "ETH": 3_400.0, "SOL": 150.0, "DOGE": 0.15, "XRP": 0.6}
 #: timeframe -> (points, milliseconds between points)
