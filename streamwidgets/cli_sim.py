@@ -5,9 +5,15 @@ options they all share from :func:`add_simulator_parser` and adds only its own;
 :func:`_serve_simulator` makes it from them and :func:`_serve_until_stopped` runs it (also
 ``sim replay``, in :mod:`streamwidgets.cli_record`).
 
+Shared options include ``--profile strict|lenient`` (strict, the default, sends only the
+replies the feed's documents show; lenient adds the simulators' own, see
+:mod:`streamwidgets.simulators.profiles`) and, for the simulators whose clients send
+commands, ``--unanswered KIND`` (repeatable): commands of that kind get no reply at all.
+
 Example:
     $ streamwidgets sim hydra --port 8765 --rate 20
     $ python -m streamwidgets sim hydra --port 0 --ready-file port.txt --drop-after 500
+    $ streamwidgets sim hyperoru --profile lenient --unanswered bootstrap
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ def add_simulator_parser(
     rate: float,
     rate_help: str,
     rest: bool = False,
+    commands: bool = True,
     before_seed: Options | None = None,
     own: Options | None = None,
 ) -> argparse.ArgumentParser:
@@ -64,8 +71,9 @@ def add_simulator_parser(
 
     In help order: ``--host``, ``--port``, ``--rest-port`` (with ``rest``, for a simulator
     with a REST listener of its own), ``--rate``, the ``before_seed`` options, ``--seed``,
-    the ``own`` options, ``--ready-file`` (the WebSocket port; with ``rest``, the REST port
-    on a second line).
+    the ``own`` options, ``--profile``, ``--unanswered`` (with ``commands``, for a
+    simulator whose clients send commands), ``--ready-file`` (the WebSocket port; with
+    ``rest``, the REST port on a second line).
 
     Example:
         >>> kinds = argparse.ArgumentParser().add_subparsers()
@@ -73,9 +81,12 @@ def add_simulator_parser(
         ...     kinds, "x", "a simulator", rate=5.0, rate_help="events/s",
         ...     own={"--token": {"default": None}},
         ... )
-        >>> vars(sim.parse_args(["--port", "0", "--token", "t"]))
-        {'host': '127.0.0.1', 'port': 0, 'rate': 5.0, 'seed': 0, 'token': 't', 'ready_file': None}
+        >>> vars(sim.parse_args(["--port", "0", "--token", "t", "--unanswered", "ping"]))
+        {'host': '127.0.0.1', 'port': 0, 'rate': 5.0, 'seed': 0, 'token': 't',
+         'profile': 'strict', 'unanswered': ['ping'], 'ready_file': None}
     """
+    from .simulators.profiles import PROFILES
+
     sim = kinds.add_parser(name, help=help)
     sim.add_argument("--host", default="127.0.0.1")
     if rest:
@@ -91,6 +102,22 @@ def add_simulator_parser(
     sim.add_argument("--seed", type=int, default=0)
     for flag, options in (own or {}).items():
         sim.add_argument(flag, **options)
+    sim.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default=PROFILES[0],
+        help="strict: only the replies the feed's documents show; lenient: also the "
+        "simulator's own (pongs, errors, acknowledgements)",
+    )
+    if commands:
+        # The simulator checks the kinds: it knows its commands, the parser does not.
+        sim.add_argument(
+            "--unanswered",
+            action="append",
+            default=[],
+            metavar="KIND",
+            help="commands of this kind get no reply at all, though they take effect (repeatable)",
+        )
     if rest:
         ready = "once listening, write the WebSocket port (line 1) and the REST port (line 2)"
     else:
@@ -140,24 +167,29 @@ def _add_sim_hydra(kinds: Kinds) -> None:
 def _run_hydra(args: argparse.Namespace) -> int:
     from streamwidgets.simulators.hydra import HydraSimulator
 
-    sim = HydraSimulator(
-        host=args.host,
-        port=args.port,
-        secret=args.secret,
-        rate=args.rate,
-        limit=args.limit,
-        heartbeat_interval=args.heartbeat,
-        max_commands_per_second=args.max_commands,
-        seed=args.seed,
-        drop_after=args.drop_after,
-        silent_after=args.silent_after,
-        close_after=args.close_after,
-        close_code=args.close_code,
-        close_reason=args.close_reason,
-        malformed_every=args.malformed_every,
-        huge_frame_after=args.huge_frame_after,
-        huge_size=args.huge_size,
-    )
+    try:
+        sim = HydraSimulator(
+            host=args.host,
+            port=args.port,
+            secret=args.secret,
+            rate=args.rate,
+            limit=args.limit,
+            heartbeat_interval=args.heartbeat,
+            max_commands_per_second=args.max_commands,
+            seed=args.seed,
+            drop_after=args.drop_after,
+            silent_after=args.silent_after,
+            close_after=args.close_after,
+            close_code=args.close_code,
+            close_reason=args.close_reason,
+            malformed_every=args.malformed_every,
+            huge_frame_after=args.huge_frame_after,
+            huge_size=args.huge_size,
+            profile=args.profile,
+            unanswered=args.unanswered,
+        )
+    except ValueError as exc:  # e.g. an --unanswered kind Hydra has no command for
+        raise SystemExit(str(exc)) from None
 
     def announce() -> None:
         token = sim.issue_token(expires_in=args.token_ttl)
@@ -181,6 +213,7 @@ def _add_sim_hydra_v1(kinds: Kinds) -> None:
         "the Hydra v1 API-key stream (ws://HOST:PORT/v1/stream)",
         rate=20.0,
         rate_help="live messages/s per connection",
+        commands=False,  # the stream takes no client commands: nothing to leave unanswered
         own={
             "--ping-interval": {"type": float, "default": 15.0, "help": "protocol pings, s"},
             "--snapshot-size": {
@@ -363,9 +396,17 @@ def _serve_simulator(
 
     The ready file holds the WebSocket port, and with ``rest`` the REST port on line 2.
     """
-    shared = {"host": args.host, "port": args.port, "rate": args.rate, "seed": args.seed}
+    shared = {
+        "host": args.host,
+        "port": args.port,
+        "rate": args.rate,
+        "seed": args.seed,
+        "profile": args.profile,
+    }
     if rest:
         shared["rest_port"] = args.rest_port
+    if "unanswered" in args:  # not for a simulator without client commands
+        shared["unanswered"] = args.unanswered
     try:
         sim = make(**shared, **options)
     except ValueError as exc:
