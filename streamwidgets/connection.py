@@ -423,14 +423,19 @@ class Connection:
         """
         streams = _as_names(streams)
         self.dialect.check_streams(streams)
-        self._wanted.extend(s for s in dict.fromkeys(streams) if s not in self._wanted)
+        # Only what is not wanted yet is sent: asking again for a stream already subscribed
+        # could see it refused with the rest of the request (a tier limit) and dropped.
+        new = [s for s in dict.fromkeys(streams) if s not in self._wanted]
+        self._wanted.extend(new)
         try:
             if not self.dialect.supports_subscribe:
                 self._filtering = True
                 return SubscriptionResult(list(self._wanted), {})
             if self._state is not State.CONNECTED:
-                return SubscriptionResult(list(self._wanted), {}, pending=list(streams))
-            result = await self._send_subscribe(streams)
+                return SubscriptionResult(list(self._wanted), {}, pending=new)
+            if not new:
+                return SubscriptionResult(list(self._wanted), {})
+            result = await self._send_subscribe(new)
         finally:
             self._note_options_changed()
         if result.rejected:

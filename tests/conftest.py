@@ -7,6 +7,8 @@ import os
 
 import pytest
 
+from streamwidgets.simulators.profiles import PROFILES
+
 #: Multiplies every timeout in the tests; raise it on a slow machine.
 SLOWDOWN = float(os.environ.get("STREAMWIDGETS_TEST_SLOWDOWN", "1"))
 
@@ -23,3 +25,10 @@ async def eventually(predicate, timeout: float = 5.0, interval: float = 0.01) ->
         if asyncio.get_running_loop().time() > deadline:
             pytest.fail(f"condition not met within {seconds(timeout)} s")
         await asyncio.sleep(interval)
+
+
+@pytest.fixture(params=PROFILES)
+def profile(request: pytest.FixtureRequest) -> str:
+    """Each simulator profile in turn: "strict" (only what the feed's documents show) and
+    "lenient" (the simulators' extra replies). The client must be right against both."""
+    return request.param

@@ -13,9 +13,9 @@ import streamwidgets
 
 EXPECTED = {
     "AuthenticationFailed", "ConfigurationError", "Connection", "ConnectionFailed", "Event",
-    "EventBuffer", "FrameError", "RequestError", "Secret", "State", "StateChange", "Stream",
-    "StreamError", "StreamNotAvailable", "StreamWidget", "SubscriptionResult", "__version__",
-    "feeds", "open", "read_export",
+    "EventBuffer", "FrameError", "Gap", "RequestError", "Secret", "State", "StateChange",
+    "Stream", "StreamError", "StreamNotAvailable", "StreamWidget", "SubscriptionRefused",
+    "SubscriptionResult", "__version__", "feeds", "open", "read_export",
 }  # fmt: skip
 
 

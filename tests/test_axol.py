@@ -16,13 +16,13 @@ from streamwidgets.backoff import Backoff
 from streamwidgets.connection import Connection, State
 from streamwidgets.dialects.axol import AxolDialect
 from streamwidgets.dialects.base import CloseAction
-from streamwidgets.events import Event, Heartbeat, Reply, ServerNotice, Welcome
+from streamwidgets.events import Event, Heartbeat, Refused, Reply, ServerNotice, Welcome
 from streamwidgets.exceptions import (
     AuthenticationFailed,
     ConfigurationError,
     ConnectionFailed,
-    RequestError,
     StreamNotAvailable,
+    SubscriptionRefused,
 )
 from streamwidgets.simulators.axol import AxolSimulator
 
@@ -33,8 +33,9 @@ FREE = "axol_sim_freekey0123456789abcdef"
 
 
 @pytest.fixture
-async def sim():
-    async with AxolSimulator(api_keys={KEY: "starter", FREE: "free"}, rate=50.0) as simulator:
+async def sim(profile):
+    keys = {KEY: "starter", FREE: "free"}
+    async with AxolSimulator(api_keys=keys, rate=50.0, profile=profile) as simulator:
         yield simulator
 
 
@@ -72,15 +73,23 @@ def test_frames_become_welcome_replies_heartbeats_and_channel_events():
     assert welcome.available_streams[:2] == ["gas_prices", "alerts"]
     assert "gas_prices_polygon" in welcome.available_streams
     assert welcome.info["connection_id"] == "c1"
-    (reply,) = d.parse(
-        '{"type":"subscription_result","data":{"subscribed_channels":["alerts"]}}', 0
-    )
-    assert reply == Reply("subscription", {"subscribed_channels": ["alerts"]})
-    assert d.read_subscription(reply) == (["alerts"], {})
+    (sub,) = d.subscribe(["alerts", "gas_prices"])
+    result = '{"type":"subscription_result","data":{"subscribed_channels":["alerts"]}}'
+    reply, refused = d.parse(result, 0)
+    assert reply == Reply(sub.reply_key, {"subscribed_channels": ["alerts"]})
+    assert list(refused.streams) == ["gas_prices"]
+    assert refused.streams["gas_prices"].startswith("not granted by the server; Axol limits")
+    # The same result again answers nothing that still waits.
+    assert [type(item) for item in d.parse(result, 0)] == [Heartbeat]
     assert isinstance(d.parse('{"type":"pong","data":{}}', 0)[0], Heartbeat)
-    assert d.parse('{"type":"connection_info","data":{"state":"active"}}', 0)[0].key == "info"
-    (refused,) = d.parse('{"type":"error","data":{"message":"limit","request":"subscribe"}}', 0)
-    assert isinstance(refused, Reply) and refused.key == "subscription" and refused.error
+    info = d.info_request()
+    answer = d.parse('{"type":"connection_info","data":{"state":"active"}}', 0)[0]
+    assert answer.key == info.reply_key
+    (sub,) = d.subscribe(["gas_prices"])
+    limit = '{"type":"error","data":{"message":"limit","request":"subscribe"}}'
+    notice, reply, refused = d.parse(limit, 0)
+    assert isinstance(notice, ServerNotice) and reply.key == sub.reply_key and reply.error
+    assert refused == Refused({"gas_prices": "limit"})
     assert isinstance(d.parse('{"type":"error","data":{"message":"x"}}', 0)[0], ServerNotice)
     (event,) = d.parse(
         '{"type":"gas_update","data":{"chain":"ethereum"},"channel":"gas_prices_ethereum",'
@@ -271,8 +280,9 @@ async def test_rate_limited_close_waits_long_and_says_to_reduce_subscriptions(si
         await conn.close()
 
 
-async def test_subscribe_and_unsubscribe_are_answered_and_the_tier_limit_refuses(sim):
-    """subscription_result answers both; the sixth channel of a free key is refused clearly."""
+async def test_subscribe_is_answered_unsubscribe_is_sent_and_the_tier_limit_refuses(sim):
+    """subscription_result answers a subscribe; an unsubscribe is complete once sent; the
+    sixth channel of a free key is refused clearly (an error, lenient; not granted, strict)."""
     conn = await started(make(sim, api_key=FREE))
     try:
         five = [
@@ -284,11 +294,13 @@ async def test_subscribe_and_unsubscribe_are_answered_and_the_tier_limit_refuses
         ]
         result = await conn.subscribe(five)
         assert result.active == five and not result.rejected
-        with pytest.raises(RequestError, match="free tier allows 5 subscriptions"):
+        tier = r"blockchain_events: .*(free tier allows 5|Axol limits subscriptions per tier)"
+        with pytest.raises(SubscriptionRefused, match=tier):
             await conn.subscribe(["blockchain_events"])
         assert "blockchain_events" not in conn.subscriptions
         await conn.unsubscribe(["alerts"])
-        assert sim.commands_of("unsubscribe") == [{"type": "unsubscribe", "channels": ["alerts"]}]
+        sent = {"type": "unsubscribe", "channels": ["alerts"]}
+        await eventually(lambda: sim.commands_of("unsubscribe") == [sent])
         result = await conn.subscribe(["blockchain_events"])
         assert "blockchain_events" in result.active and "alerts" not in result.active
         await eventually(lambda: "blockchain_events" in set(conn.buffer.to_dataframe()["stream"]))

@@ -60,7 +60,11 @@ def test_whole_value_placeholders_keep_their_type():
     d = dialect()
     out = d.subscribe(["btcusdt@trade", "ethusdt@trade"])
     assert out == [
-        Outgoing('{"method":"SUBSCRIBE","params":["btcusdt@trade","ethusdt@trade"],"id":1}', "1")
+        Outgoing(
+            '{"method":"SUBSCRIBE","params":["btcusdt@trade","ethusdt@trade"],"id":1}',
+            "1",
+            ("btcusdt@trade", "ethusdt@trade"),
+        )
     ]
     assert d.subscribe(["btcusdt@trade"])[0].reply_key == "2"
 
@@ -85,8 +89,11 @@ def test_placeholders_inside_longer_strings_become_text():
 def test_string_template_puts_streams_as_json_list():
     """A string template is sent as text, with "{streams}" as its JSON list."""
     d = GenericDialect(URL, subscribe='{"sub": {streams}}', unsubscribe="UNSUB {stream}")
-    assert d.subscribe(["a", "b"]) == [Outgoing('{"sub": ["a","b"]}', None)]
-    assert d.unsubscribe(["a", "b"]) == [Outgoing("UNSUB a", None), Outgoing("UNSUB b", None)]
+    assert d.subscribe(["a", "b"]) == [Outgoing('{"sub": ["a","b"]}', None, ("a", "b"))]
+    assert d.unsubscribe(["a", "b"]) == [
+        Outgoing("UNSUB a", None, ("a",)),
+        Outgoing("UNSUB b", None, ("b",)),
+    ]
 
 
 def test_template_without_id_is_fire_and_forget():

@@ -31,9 +31,9 @@ PING = 0.05
 
 
 @pytest.fixture
-async def sim():
+async def sim(profile):
     async with HydraV1Simulator(
-        api_keys={KEY: HYDRA_V1_SCOPES}, rate=100.0, ping_interval=PING, seed=7
+        api_keys={KEY: HYDRA_V1_SCOPES}, rate=100.0, ping_interval=PING, seed=7, profile=profile
     ) as simulator:
         yield simulator
 

@@ -18,8 +18,12 @@ from streamwidgets.connection import Connection, State
 from streamwidgets.dialects.base import CloseAction
 from streamwidgets.dialects.pusher import PusherDialect, close_decision
 from streamwidgets.dialects.pusher_session import ChannelAuth
-from streamwidgets.events import Event, Heartbeat, Reply, ServerNotice, Welcome
-from streamwidgets.exceptions import AuthenticationFailed, ConfigurationError, RequestError
+from streamwidgets.events import Event, Heartbeat, Refused, Reply, ServerNotice, Welcome
+from streamwidgets.exceptions import (
+    AuthenticationFailed,
+    ConfigurationError,
+    SubscriptionRefused,
+)
 from streamwidgets.secret import Secret
 from streamwidgets.simulators.pusher import PusherSimulator
 
@@ -32,9 +36,9 @@ PUBLIC = ["prices", "trades", "signals"]
 
 
 @pytest.fixture
-async def sim():
+async def sim(profile):
     tokens = {TOKEN: "u1", OTHER: "u2"}
-    async with PusherSimulator(tokens=tokens, rate=100.0, seed=2) as simulator:
+    async with PusherSimulator(tokens=tokens, rate=100.0, seed=2, profile=profile) as simulator:
         yield simulator
 
 
@@ -102,8 +106,17 @@ def test_presence_frames_become_member_events_and_state():
     (event,) = d.parse(on_channel("pusher_internal:member_added", added), 0)
     assert event.type == "member_added" and set(d.members["presence-x"]) == {"b", "d"}
     error = {"type": "AuthError", "error": "Invalid signature", "status": 401}
-    (refused,) = d.parse(on_channel("pusher:subscription_error", error), 0)
-    assert refused.key == "presence-x" and "Invalid signature" in refused.error
+    for name in ("pusher:subscription_error", "pusher_internal:subscription_error"):
+        d.subscribe(["presence-x"])
+        refused, refusal = d.parse(on_channel(name, error), 0)
+        assert refused.key == "presence-x" and "Invalid signature" in refused.error
+        assert refusal == Refused({"presence-x": "Invalid signature"})
+    # A pusher:error on a channel is a notice (and that channel's refusal), never a data row.
+    d.subscribe(["presence-x"])
+    notice, refused, refusal = d.parse(on_channel("pusher:error", {"message": "Over quota"}), 0)
+    assert isinstance(notice, ServerNotice) and refused.key == "presence-x"
+    (other,) = d.parse(on_channel("pusher:error", {"message": "Over quota"}), 0)
+    assert isinstance(other, ServerNotice)
 
 
 def test_pushers_own_error_refuses_the_quoted_subscription_and_hides_the_signature():
@@ -118,10 +131,11 @@ def test_pushers_own_error_refuses_the_quoted_subscription_and_hides_the_signatu
     )
     data = {"message": message, "code": None}
     frame = orjson.dumps({"event": "pusher:error", "data": data}).decode()
-    notice, reply = d.parse(frame, 0)
+    notice, reply, refusal = d.parse(frame, 0)
     assert isinstance(notice, ServerNotice) and reply.key == "presence-x"
-    assert "Invalid signature" in reply.error
+    assert "Invalid signature" in reply.error and list(refusal.streams) == ["presence-x"]
     assert signature not in reply.error and signature not in notice.message
+    assert signature not in refusal.streams["presence-x"]
     # Answered: a later error does not refuse it again.
     assert len(d.parse(frame, 0)) == 1
 
@@ -233,17 +247,19 @@ async def test_public_and_presence_subscriptions_carry_events_and_unsubscribe(si
 
 
 async def test_wrong_signature_is_refused_and_another_users_channel_too(sim):
-    """The server checks the HMAC: a bad auth gives subscription_error; auth 403 rejects first."""
+    """The server checks the HMAC: a bad auth is refused (Pusher's pusher:error, strict; a
+    subscription_error naming the channel, lenient); an auth 403 rejects before sending."""
     conn = await started(make(sim))
     try:
         channel = conn.dialect.channel_of("portfolio")
         conn.dialect._auths[channel] = ChannelAuth(Secret("sim-app-key:" + "0" * 64), None)
-        with pytest.raises(RequestError, match="Invalid signature"):
+        with pytest.raises(SubscriptionRefused, match=r"portfolio: .*Invalid signature"):
             await conn.subscribe(["portfolio"])
         assert "portfolio" not in conn.subscriptions
         conn.dialect.session.channels["automation"] = "presence-automation-u2"
-        result = await conn.subscribe(["automation"])
-        assert "HTTP 403" in result.rejected["automation"]
+        with pytest.raises(SubscriptionRefused) as refused:
+            await conn.subscribe(["automation"])
+        assert "HTTP 403" in refused.value.rejected["automation"]
         assert ("POST", "/api/v2/ws/auth", 403) in sim.rest_calls
     finally:
         await conn.close()
