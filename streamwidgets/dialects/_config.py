@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -183,10 +184,12 @@ def to_ns(value: Any, unit: str) -> int | None:
             if isinstance(value, int):
                 ns = value * _TIME_FACTORS[unit]
             elif isinstance(value, float):
-                ns = int(value * _TIME_FACTORS[unit])
+                # The decimal that was sent (a float's shortest repr), scaled exactly: a
+                # binary float times 1e9 would land 1710000001.25 s a few ns off.
+                ns = int(Decimal(repr(value)) * _TIME_FACTORS[unit])
             else:
                 return None
-    except (ValueError, OverflowError, TypeError):
+    except (ValueError, OverflowError, TypeError, ArithmeticError):
         return None
     return ns if -_INT64_MAX <= ns <= _INT64_MAX else None
 
