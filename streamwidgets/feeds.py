@@ -53,7 +53,9 @@ def hydra(url: str = HYDRA_URL, *, token: str | Secret, **options: Any) -> Hydra
     Args:
         url: the endpoint (the public one by default).
         token: the JWT; it never appears in a repr, log or message.
-        **options: ``heartbeat_interval``, ``missed_heartbeats``, ``rate_limit_backoff``.
+        **options: ``heartbeat_interval``, ``missed_heartbeats``, ``rate_limit_backoff``,
+            ``time_unit`` (of ``ts``; by default the documented ms, unless the values are
+            plainly another unit).
 
     Example:
         >>> hydra(token="eyJ.x.y").target().display_url
@@ -102,7 +104,7 @@ def axol(
         api_key: the API key; neither it nor the JWT appears in a repr, log or message.
         rest_url: the REST base of the token exchange (default: the stream's host).
         **options: ``chains``, ``ping_interval``, ``missed_pongs``, ``exchange_timeout``,
-            ``refresh_margin``, ``rate_limit_backoff``.
+            ``refresh_margin``, ``rate_limit_backoff``, ``token_trial``.
 
     Example:
         >>> feed = axol(api_key="axol_key")

@@ -61,6 +61,7 @@ _CONNECTION_OPTIONS = frozenset(
         "backoff",
         "healthy_after",
         "max_attempts",
+        "give_up_after",
         "max_frame_bytes",
         "read_bytes",
         "yield_every",
@@ -94,8 +95,8 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         max_points: points each chart trace keeps (10-100,000).
         recent: events kept in the recent list (1-1,000).
         **options: connection options (``open_timeout``, ``request_timeout``,
-            ``backoff``, ``healthy_after``, ``max_attempts``, ``max_frame_bytes``,
-            ``read_bytes``, ``yield_every``, ``keep_rejected``).
+            ``backoff``, ``healthy_after``, ``max_attempts``, ``give_up_after``,
+            ``max_frame_bytes``, ``read_bytes``, ``yield_every``, ``keep_rejected``).
 
     Example:
         >>> w = StreamWidget(feeds.hydra(url, token=token), streams=["signals"])  # doctest: +SKIP

@@ -46,10 +46,11 @@ Choices where the documents are silent:
   like this, the list may be either the channels of this request or every channel
   subscribed now (in the document's example the two agree). A result whose ``message``
   starts with "Unsubscribed" answers an unsubscribe (a server may send one) and resolves
-  nothing. ``{"type": "error", "data": {"message", "request"}}`` (not in the document;
-  seen on lenient servers) whose ``request`` names ``subscribe`` refuses the oldest
-  waiting subscribe, ``get_info`` fails the oldest ``get_info``; any other ``error`` is a
-  server notice.
+  nothing. ``connection_info`` answers only ``get_info``, so it answers the oldest
+  waiting one. ``{"type": "error", "data": {"message", "request"}}`` (not in the
+  document; seen on lenient servers) whose ``request`` names ``subscribe`` refuses the
+  oldest waiting subscribe, ``get_info`` fails the oldest ``get_info``; any other
+  ``error`` is a server notice.
 - Chain channels: ``gas_prices_{chain}`` is accepted for the documented chains
   (:data:`AXOL_CHAINS`: ethereum, polygon, arbitrum; the document says "etc.", so
   ``chains=`` adds more) and refused before anything is sent otherwise. Once connected,
@@ -285,8 +286,7 @@ class AxolDialect(Dialect):
         if kind == "subscription_result":
             return self._subscription_result(data if isinstance(data, dict) else {})
         if kind == "connection_info":
-            entry = self._ledger.take("get_info")
-            return [Reply(entry.key, data)] if entry is not None else [Heartbeat()]
+            return [Reply("get_info", data)]  # it answers get_info only: the oldest waits
         if kind == "error":
             return self._error(data)
         channel = message.get("channel")
@@ -335,7 +335,9 @@ class AxolDialect(Dialect):
         text = str(data.get("message", data)) if isinstance(data, dict) else str(data)
         request = data.get("request") if isinstance(data, dict) else None
         notice = ServerNotice(f"server error: {text}", data, is_error=True)
-        entry = self._ledger.take(request) if request in ("subscribe", "get_info") else None
+        if request == "get_info":
+            return [notice, Reply("get_info", data, error=text)]
+        entry = self._ledger.take("subscribe") if request == "subscribe" else None
         if entry is None:
             return [notice]
         out: list[Event | Control] = [notice, Reply(entry.key, data, error=text)]
@@ -388,10 +390,10 @@ class AxolDialect(Dialect):
         Example:
             >>> out = AxolDialect(api_key="k").info_request()
             >>> out.frame, out.reply_key
-            ('{"type":"get_info"}', 'get_info#1')
+            ('{"type":"get_info"}', 'get_info')
             >>> # reply = await connection.send(out); reply.data["state"] -> 'active'
         """
-        return Outgoing(dumps({"type": "get_info"}), self._ledger.add("get_info"))
+        return Outgoing(dumps({"type": "get_info"}), "get_info")
 
     # Liveness and closing -----------------------------------------------------
 

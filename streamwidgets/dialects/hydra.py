@@ -195,8 +195,7 @@ class HydraDialect(Dialect):
         if kind == "subscribed":
             return self._subscribed(data if isinstance(data, dict) else {})
         if kind == "subscriptions":
-            entry = self._ledger.take("list")
-            return [Reply(entry.key, data)] if entry is not None else []
+            return [Reply("list", data)]  # it answers list only: the oldest waits
         if kind in ("unsubscribed", "pong"):
             return [Heartbeat()]  # nothing waits for them; they still prove life
         if kind == "error":
@@ -256,7 +255,7 @@ class HydraDialect(Dialect):
             >>> HydraDialect("ws://h/stream", token="t").list_request().frame
             '{"action":"list"}'
         """
-        return Outgoing(dumps({"action": "list"}), self._ledger.add("list"))
+        return Outgoing(dumps({"action": "list"}), "list")
 
     def ping_request(self) -> Outgoing:
         """An application-level ping. No reply is documented, so it is complete once sent
