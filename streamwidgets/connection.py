@@ -271,6 +271,7 @@ class Connection:
         self._auth_failed = False
         self._state_listeners: list[Callable[[StateChange], None]] = []
         self._event_sinks: list[Callable[[Event], Any]] = []
+        self._refusal_listeners: list[Callable[[dict[str, str]], None]] = []
         self._queues: list[ConsumerQueue] = []
         self._dead_reason: str | None = None
         self._last_frame_ns = 0
@@ -515,6 +516,16 @@ class Connection:
         """Call ``callback(change)`` at every state change; returns a function that stops it."""
         self._state_listeners.append(callback)
         return lambda: _discard(self._state_listeners, callback)
+
+    def on_refused(self, callback: Callable[[dict[str, str]], None]) -> Callable[[], None]:
+        """Call ``callback(rejected)`` (stream -> reason, masked) whenever the server refuses
+        subscriptions, also those re-sent after a reconnect; returns a function that stops it.
+
+        Example:
+            >>> stop = conn.on_refused(lambda rejected: print(rejected))  # doctest: +SKIP
+        """
+        self._refusal_listeners.append(callback)
+        return lambda: _discard(self._refusal_listeners, callback)
 
     def on_event(self, callback: Callable[[Event], Any]) -> Callable[[], None]:
         """Call ``callback(event)`` for every event; returns a function that stops it.
@@ -910,6 +921,11 @@ class Connection:
         self.stats.last_error = f"subscription refused: {said}"
         logger.warning("%s: subscription refused: %s", self.dialect.name, said)
         self._note_options_changed()
+        for listener in list(self._refusal_listeners):
+            try:
+                listener(shown)
+            except Exception:
+                logger.warning("a refusal listener raised", exc_info=True)
 
     async def _receive(self, ws: ClientConnection) -> NoReturn:
         yield_every = self.yield_every

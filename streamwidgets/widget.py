@@ -202,6 +202,7 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         self._stop_listening = [
             self.connection.on_state(self._on_state),
             self.connection.on_event(self._on_event),
+            self.connection.on_refused(self._on_refused),
         ]
         previous = register(self, current_cell_id())
         if previous is not None:
@@ -589,6 +590,16 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
             self.reason = self.connection.reason
             self.subscriptions = self.connection.subscriptions
             self.available_streams = list(self.connection.available_streams or [])
+
+    def _on_refused(self, rejected: dict[str, str]) -> None:
+        # Also refusals of what a reconnect re-sent, which no user request waits for.
+        if self._closed:
+            return
+        with self.hold_sync():
+            self.subscriptions = self.connection.subscriptions
+            self.error = "subscription refused: " + "; ".join(
+                f"{s}: {why}" for s, why in rejected.items()
+            )
 
     def _on_event(self, event: Event) -> None:
         self._updates.note_event(event)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 
+import comm
 import pytest
+from comm.base_comm import BaseComm
 
 from streamwidgets.simulators.profiles import PROFILES
 
@@ -32,3 +35,27 @@ def profile(request: pytest.FixtureRequest) -> str:
     """Each simulator profile in turn: "strict" (only what the feed's documents show) and
     "lenient" (the simulators' extra replies). The client must be right against both."""
     return request.param
+
+
+class RecordingComm(BaseComm):
+    """A comm that keeps what the widget publishes instead of sending it to a kernel."""
+
+    def __init__(self, *args, **kwargs):
+        self.sent: list[tuple[float, str, dict, list[bytes]]] = []
+        super().__init__(*args, **kwargs)
+
+    def publish_msg(self, msg_type, data=None, metadata=None, buffers=None, **keys):
+        copies = [bytes(b) for b in buffers or []]
+        self.sent.append((time.monotonic(), msg_type, data or {}, copies))
+
+
+@pytest.fixture
+def recorded(monkeypatch: pytest.MonkeyPatch):
+    """Widgets made in the test publish to a :class:`RecordingComm`; they are closed after."""
+    from streamwidgets import StreamWidget
+
+    monkeypatch.setattr(comm, "create_comm", RecordingComm)
+    widgets: list[StreamWidget] = []
+    yield widgets
+    for w in widgets:
+        w.close()

@@ -541,7 +541,8 @@ async def test_widget_toggles_subscribe_on_the_server_and_keep_secrets_out(sim, 
 
     from streamwidgets import StreamWidget
 
-    from .test_widget import RecordingComm, assert_never_sent, from_browser
+    from .conftest import RecordingComm
+    from .test_widget import assert_never_sent, from_browser
 
     monkeypatch.setattr(comm, "create_comm", RecordingComm)
     feed = feeds.axol(sim.url, api_key=KEY, rest_url=sim.rest_url)

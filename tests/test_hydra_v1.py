@@ -23,8 +23,7 @@ from streamwidgets.exceptions import (
 )
 from streamwidgets.simulators.hydra_v1 import HYDRA_V1_SCOPES, HydraV1Simulator
 
-from .conftest import eventually, seconds
-from .test_widget import RecordingComm
+from .conftest import RecordingComm, eventually, seconds
 
 KEY = "hydra_k1_testkey0123456789abcdef"
 PING = 0.05

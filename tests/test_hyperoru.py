@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 
-import comm
 import orjson
 import pandas as pd
 import pytest
@@ -32,7 +31,7 @@ from streamwidgets.exceptions import (
 from streamwidgets.simulators.hyperoru import HyperoruSimulator
 
 from .conftest import eventually, seconds
-from .test_widget import RecordingComm, assert_never_sent, from_browser
+from .test_widget import assert_never_sent, from_browser
 
 TOKEN = "hyo_sim_test_token_0123456789abcdef"
 ALL = ["trades", "positions", "model_chat", "asset_curve"]
@@ -530,15 +529,6 @@ def test_the_command_line_simulator_prints_what_a_client_needs(tmp_path):
 
 
 # -- in the widget ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def recorded(monkeypatch):
-    monkeypatch.setattr(comm, "create_comm", RecordingComm)
-    widgets: list[StreamWidget] = []
-    yield widgets
-    for w in widgets:
-        w.close()
 
 
 async def test_widget_toggles_act_on_the_server_and_requests_are_awaitable(recorded, sim):

@@ -27,8 +27,8 @@ from streamwidgets.exceptions import (
 from streamwidgets.secret import Secret
 from streamwidgets.simulators.pusher import PusherSimulator
 
-from .conftest import eventually, seconds
-from .test_widget import RecordingComm, assert_never_sent, from_browser
+from .conftest import RecordingComm, eventually, seconds
+from .test_widget import assert_never_sent, from_browser
 
 TOKEN = "sk_sim_testtoken0123456789abcd"
 OTHER = "sk_sim_othertoken0123456789abc"

@@ -9,7 +9,7 @@ import time
 import pytest
 
 import streamwidgets
-from streamwidgets import feeds
+from streamwidgets import StreamWidget, feeds
 from streamwidgets.backoff import Backoff
 from streamwidgets.connection import Connection, State
 from streamwidgets.exceptions import SubscriptionRefused
@@ -327,3 +327,14 @@ async def test_headless_open_with_a_shared_feed(profile):
         ):
             await eventually(lambda: len(one.df) > 5 and len(two.df) > 5)
             assert set(one.df["stream"]) == {"signals"} and set(two.df["stream"]) == {"markets"}
+
+
+async def test_the_widget_shows_a_refusal_no_request_waited_for(recorded, profile):
+    """A stream refused when the connection subscribes on its own (at connect) leaves the
+    widget's subscriptions and shows as its error, though no user request waited."""
+    async with HydraSimulator(rate=100.0, profile=profile) as sim:
+        feed = feeds.hydra(sim.url, token=sim.issue_token(streams=["signals"]))
+        w = StreamWidget(feed, streams=["nope", "signals"], **FAST)
+        recorded.append(w)
+        await eventually(lambda: w.subscriptions == ["signals"])
+        assert "nope: not offered by the server" in w.error

@@ -12,12 +12,10 @@ import asyncio
 import io
 import time
 
-import comm
 import numpy as np
 import orjson
 import pandas as pd
 import pytest
-from comm.base_comm import BaseComm
 
 from streamwidgets import ConfigurationError, StreamWidget, feeds
 from streamwidgets import widget as widget_module
@@ -29,27 +27,6 @@ from .conftest import eventually, seconds
 STREAMS = ["signals", "markets", "aircraft"]
 PRICE = ("markets", "market_update", "data.price")
 PRICE_ID = "markets|market_update|data.price"
-
-
-class RecordingComm(BaseComm):
-    """A comm that keeps what the widget publishes instead of sending it to a kernel."""
-
-    def __init__(self, *args, **kwargs):
-        self.sent: list[tuple[float, str, dict, list[bytes]]] = []
-        super().__init__(*args, **kwargs)
-
-    def publish_msg(self, msg_type, data=None, metadata=None, buffers=None, **keys):
-        copies = [bytes(b) for b in buffers or []]
-        self.sent.append((time.monotonic(), msg_type, data or {}, copies))
-
-
-@pytest.fixture
-def recorded(monkeypatch):
-    monkeypatch.setattr(comm, "create_comm", RecordingComm)
-    widgets: list[StreamWidget] = []
-    yield widgets
-    for w in widgets:
-        w.close()
 
 
 @pytest.fixture
