@@ -13,7 +13,7 @@ from streamwidgets import ConfigurationError, read_export
 from streamwidgets.buffer_export import export_bytes
 
 from .conftest import seconds
-from .test_widget import customs, from_browser, make, recorded, sim  # noqa: F401  (fixtures)
+from .test_widget import customs, from_browser, make, sim  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
