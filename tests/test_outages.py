@@ -4,6 +4,7 @@ buffer nothing. Real servers on loopback, time scaled (one simulated minute = 0.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import time
 
@@ -14,6 +15,8 @@ import streamwidgets
 from streamwidgets import Gap, feeds
 from streamwidgets.backoff import Backoff
 from streamwidgets.connection import Connection, State
+from streamwidgets.dialects.base import Keepalive
+from streamwidgets.dialects.hydra import HydraDialect
 from streamwidgets.exceptions import AuthenticationFailed, ConnectionFailed
 from streamwidgets.simulators.axol import AxolSimulator
 from streamwidgets.simulators.hydra import HydraSimulator
@@ -233,6 +236,35 @@ async def test_a_slow_consumer_loses_nothing_from_the_buffer_and_is_told_what_it
             assert skipped > 500 and stream.dropped == skipped
             sent = sum(1 for n, *_ in sim.sent if n == 1)
             assert sent == 1200 and len(stream.df) == 1200
+
+
+class _EagerPinger(HydraDialect):
+    """Hydra with the client's protocol pings every 0.1 s: a pong unread for longer would
+    make websockets close the connection itself (1011 keepalive ping timeout)."""
+
+    def keepalive(self) -> Keepalive:
+        return dataclasses.replace(super().keepalive(), protocol_ping_interval=0.1)
+
+
+@pytest.mark.parametrize("policy", ["drop_oldest", "block"])
+async def test_a_slow_consumer_never_makes_the_client_close_the_connection(policy):
+    """Protocol pings every 0.1 s and heartbeats every 0.1 s, a consumer that stalls for 1 s:
+    whatever the policy, the client neither times out its own ping nor declares the server
+    dead (the keepalive that used to end such a connection with 1011)."""
+    async with HydraSimulator(rate=200.0, heartbeat_interval=0.1) as sim:
+        feed = _EagerPinger(sim.url, token=sim.issue_token(), heartbeat_interval=0.1)
+        async with streamwidgets.open(
+            feed, streams=["signals"], queue_size=20, on_overflow=policy
+        ) as stream:
+            count = 0
+            async for _ in stream:
+                count += 1
+                if count == 10:
+                    await asyncio.sleep(1.0)
+                if count == 100:
+                    break
+            assert stream.stats.connects == 1 and stream.stats.reconnects == 0
+            assert stream.connection.state is State.CONNECTED
 
 
 async def test_a_blocking_consumer_gets_every_event_and_the_client_never_closes_for_it():
