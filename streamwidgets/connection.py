@@ -66,7 +66,9 @@ __all__ = ["Connection", "State", "StateChange", "SubscriptionResult"]
 logger = logging.getLogger(__name__)
 
 # Limits
-DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024
+#: 16 MiB: a feed's initial snapshot (Hydra v1 sends the last 2 h of aircraft in one
+#: message) fits, and at most max_queue (64) such frames wait in websockets' queue.
+DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
 DEFAULT_READ_BYTES = 16 * 1024
 DEFAULT_YIELD_EVERY = 32
 _HISTORY = 200
@@ -111,24 +113,65 @@ class SubscriptionResult:
     pending: list[str] = field(default_factory=list)
 
 
-class _PingAwareConnection(ClientConnection):
-    """A client connection that notes when the server's last protocol ping arrived.
+class _ClientSocket(ClientConnection):
+    """A client connection that reads text frames without letting bad UTF-8 end it, and
+    notes when the server's last protocol ping arrived.
 
-    websockets answers pings itself, so they never reach :meth:`ClientConnection.recv`;
-    its ``process_event`` still sees every frame, which is where this hooks in. Used only
-    for dialects with ``protocol_pings_prove_life``, whose servers ping to show they live.
+    websockets fails the whole connection (1007) on a text frame that is not UTF-8, as RFC
+    6455 asks; one bad frame from a server must not cost every event after it, so text is
+    received as bytes and decoded here (:meth:`receive`), and a bad one is a
+    :class:`_BadText` the connection counts. ``process_event`` sees every frame in order,
+    which is how each message's kind (text or binary) and the pings are known; websockets
+    answers pings itself, so they never reach ``recv``.
     """
 
     last_ping_ns = 0
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # One entry per message queued by websockets, in order: True for text.
+        self._is_text: deque[bool] = deque()
+
     def process_event(self, event: Any) -> None:
+        if isinstance(event, Frame):
+            opcode = event.opcode
+            if opcode is Opcode.TEXT:
+                self._is_text.append(True)
+            elif opcode is Opcode.BINARY:
+                self._is_text.append(False)
+            elif opcode is Opcode.PING:
+                self.last_ping_ns = time.time_ns()
         super().process_event(event)
-        if isinstance(event, Frame) and event.opcode is Opcode.PING:
-            self.last_ping_ns = time.time_ns()
+
+    async def receive(self) -> str | bytes:
+        """The next message: str for text, bytes for binary.
+
+        Raises:
+            _BadText: a text message that is not UTF-8 (the connection carries on).
+            ConnectionClosed: the connection ended.
+        """
+        data = await self.recv(decode=False)
+        if not self._is_text.popleft():
+            return data
+        try:
+            return data.decode()
+        except UnicodeDecodeError as exc:
+            raise _BadText(
+                data, f"a text frame that is not UTF-8 ({exc.reason} at byte {exc.start})"
+            ) from None
 
 
 class _Dead(Exception):
     """Raised inside the session when the watchdog declares the connection dead."""
+
+
+class _BadText(Exception):
+    """A text frame that is not UTF-8: counted and kept like any malformed frame."""
+
+    def __init__(self, data: bytes, reason: str) -> None:
+        super().__init__(reason)
+        self.data = data
+        self.reason = reason
 
 
 class _NoWelcome(Exception):
@@ -260,6 +303,9 @@ class Connection:
         self._pending: dict[str, deque[asyncio.Future[Reply]]] = {}
         self._data_waiters: dict[str, list[_DataWaiter]] = {}
         self._refusal_watchers: list[dict[str, str]] = []
+        # Set once what was wanted at connect went out: a subscribe made the moment the
+        # connection counts as connected queues behind it, never bundled into it.
+        self._resent = asyncio.Event()
         # A feed without a subscribe step filters on the client once streams are named.
         self._filtering = bool(self._wanted) and not dialect.supports_subscribe
         self._changed = asyncio.Event()
@@ -436,6 +482,8 @@ class Connection:
                 return SubscriptionResult(list(self._wanted), {}, pending=new)
             if not new:
                 return SubscriptionResult(list(self._wanted), {})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._resent.wait(), self.request_timeout)
             result = await self._send_subscribe(new)
         finally:
             self._note_options_changed()
@@ -669,8 +717,6 @@ class Connection:
             self.dialect.reset()
             target = self.dialect.target()
             keepalive = self.dialect.keepalive()
-            # Only feeds whose server pings to show it is alive get the ping-aware socket.
-            pings_prove_life = self.dialect.protocol_pings_prove_life
             async with connect(
                 target.url,
                 additional_headers=dict(target.headers) or None,
@@ -683,7 +729,7 @@ class Connection:
                 max_queue=64,
                 logger=self._wire_log,
                 proxy=None,
-                create_connection=_PingAwareConnection if pings_prove_life else None,
+                create_connection=_ClientSocket,
             ) as ws:
                 self._ws = ws
                 self._opened = True
@@ -702,8 +748,9 @@ class Connection:
                             if pinger is not None:
                                 pinger.cancel()
                             watchdog, pinger = self._keep_alive(ws, self.dialect.keepalive())
+                    self._resent.clear()
                     self._on_connected(lost_at_ns)
-                    self._spawn(self._resubscribe_and_follow_up())
+                    self._spawn(self._resubscribe_and_follow_up(list(self._wanted)))
                     await self._receive(ws)
                 finally:
                     watchdog.cancel()
@@ -714,7 +761,10 @@ class Connection:
             if exc.sent is not None and exc.sent.code == 1009:
                 self.stats.oversized_frames += 1
                 limit = self.max_frame_bytes
-                self._reject(b"", f"frame larger than max_frame_bytes ({limit})", time.time_ns())
+                said = f": {exc.sent.reason}" if exc.sent.reason else ""
+                self._reject(
+                    b"", f"frame larger than max_frame_bytes ({limit}){said}", time.time_ns()
+                )
                 return CloseDecision(CloseAction.RECONNECT, f"frame too large (over {limit} bytes)")
             if self._dead_reason is not None:
                 return CloseDecision(CloseAction.RECONNECT, self._dead_reason)
@@ -779,7 +829,7 @@ class Connection:
         try:
             async with asyncio.timeout(self.open_timeout):
                 while not self._welcomed:
-                    self._handle_frame(await ws.recv())
+                    self._handle_frame(await self._next_frame(ws))
                     answers = self.dialect.take_answers()
                     if answers:
                         await self._send_answers(ws, answers)
@@ -804,20 +854,24 @@ class Connection:
         self._connected_at = time.monotonic()
         self._set_state(State.CONNECTED, "connected")
 
-    async def _resubscribe(self) -> None:
-        if not self._wanted or not self.dialect.supports_subscribe:
-            return
+    async def _resubscribe(self, streams: list[str]) -> None:
         try:
-            self.dialect.check_streams(self._wanted)
-        except StreamNotAvailable as exc:
-            # What the server says it offers (its welcome) is its answer for these.
-            offered = ", ".join(exc.available) or "none"
-            self._refuse(dict.fromkeys(exc.streams, f"not offered by the server ({offered})"))
-        if self._wanted:
-            await self._send_subscribe(list(self._wanted))
+            if not streams or not self.dialect.supports_subscribe:
+                return
+            try:
+                self.dialect.check_streams(streams)
+            except StreamNotAvailable as exc:
+                # What the server says it offers (its welcome) is its answer for these.
+                offered = ", ".join(exc.available) or "none"
+                self._refuse(dict.fromkeys(exc.streams, f"not offered by the server ({offered})"))
+                streams = [s for s in streams if s not in exc.streams]
+            if streams:
+                await self._send_subscribe(streams, sent=self._resent)
+        finally:
+            self._resent.set()
 
-    async def _resubscribe_and_follow_up(self) -> None:
-        await self._resubscribe()
+    async def _resubscribe_and_follow_up(self, streams: list[str]) -> None:
+        await self._resubscribe(streams)
         # What the dialect asks after every connect (e.g. fresh state: nothing is replayed).
         for out in self.dialect.after_connect():
             try:
@@ -825,9 +879,12 @@ class Connection:
             except RequestError as exc:
                 logger.warning("a request after connecting failed: %s", self._mask(exc))
 
-    async def _send_subscribe(self, streams: list[str]) -> SubscriptionResult:
+    async def _send_subscribe(
+        self, streams: list[str], *, sent: asyncio.Event | None = None
+    ) -> SubscriptionResult:
         """Subscribe now; return what came of it. Refusals leave the wanted set (through
-        :meth:`_refuse`); everything else stays wanted, confirmed or not."""
+        :meth:`_refuse`); everything else stays wanted, confirmed or not. ``sent`` is set
+        once the frames went out, before their answers."""
         refused: dict[str, str] = {}
         confirmed: set[str] = set()
         self._refusal_watchers.append(refused)
@@ -844,6 +901,8 @@ class Connection:
                     break  # the socket closed: everything unsent is re-sent after reconnecting
                 if future is not None:
                     settling.append(self._settle(out, future, confirmed))
+            if sent is not None:
+                sent.set()
             if settling:
                 # Every subscribe of the batch waits at once: one refused stream never
                 # holds up (or stops) the streams after it.
@@ -931,7 +990,7 @@ class Connection:
         yield_every = self.yield_every
         since_yield = 0
         while True:
-            frame = await ws.recv()
+            frame = await self._next_frame(ws)
             events = self._handle_frame(frame)
             answers = self.dialect.take_answers()
             if answers:  # rare (a pong to a server ping): no await per frame otherwise
@@ -944,6 +1003,19 @@ class Connection:
                 # recv() on a non-empty queue never suspends; yield so other
                 # callbacks on the loop get their turn.
                 await asyncio.sleep(0)
+
+    async def _next_frame(self, ws: ClientConnection) -> str | bytes:
+        """The next frame; one that is not even text is counted here and skipped."""
+        assert isinstance(ws, _ClientSocket)
+        while True:
+            try:
+                return await ws.receive()
+            except _BadText as bad:
+                now = time.time_ns()
+                self._last_frame_ns = now
+                self.stats.frames += 1
+                self.stats.bytes += len(bad.data)
+                self._reject(bad.data, bad.reason, now)
 
     def _handle_frame(self, frame: str | bytes) -> list[Event]:
         """Parse a frame, route control messages, buffer events; return the events."""
@@ -1019,10 +1091,13 @@ class Connection:
                     break
             self._drop_if_idle(item.key)
         elif isinstance(item, ServerNotice):
-            self.notices.append(item)
+            # A server may quote the credential back: nothing it says is kept unmasked.
+            message = self._mask(item.message)
+            data = self._wire_log.mask_value(item.data)
+            self.notices.append(ServerNotice(message, data, item.is_error))
             if item.is_error:
-                self.stats.last_error = item.message
-                logger.warning("%s: %s", self.dialect.name, self._mask(item.message))
+                self.stats.last_error = message
+                logger.warning("%s: %s", self.dialect.name, message)
 
     def _reject(self, frame: str | bytes, error: str, now: int) -> None:
         self.stats.parse_errors += 1
@@ -1062,16 +1137,16 @@ class Connection:
         if not idle_timeout:
             return
         period = max(idle_timeout / 10, 0.01)
+        # Only feeds whose server pings to show it is alive count its pings as life.
+        pings = isinstance(ws, _ClientSocket) and self.dialect.protocol_pings_prove_life
+        what = "data or ping" if pings else "data or heartbeat"
         while True:
             await asyncio.sleep(period)
             last_seen = self._last_frame_ns
-            if isinstance(ws, _PingAwareConnection):
-                last_seen = max(last_seen, ws.last_ping_ns)
+            if pings:
+                last_seen = max(last_seen, ws.last_ping_ns)  # type: ignore[attr-defined]
             silent = (time.time_ns() - last_seen) / 1e9
             if silent >= idle_timeout and not self._queue_blocked:
-                what = (
-                    "data or ping" if isinstance(ws, _PingAwareConnection) else "data or heartbeat"
-                )
                 self._dead_reason = f"no {what} for {silent:.1f} s; connection presumed dead"
                 ws.transport.abort()
                 return

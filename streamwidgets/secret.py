@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote
 
-__all__ = ["Secret", "redact", "redact_url", "url_shown", "url_with_secret"]
+__all__ = ["Secret", "redact", "redact_url", "redact_value", "url_shown", "url_with_secret"]
 
 _MASK = "***"
 
@@ -59,24 +62,104 @@ class Secret:
         raise TypeError("secrets cannot be pickled")
 
 
-def redact(text: str, secrets: Iterable[Secret | str | None]) -> str:
-    """Replace every occurrence of the given secrets (and their URL-encoded forms) by ``***``.
+def redact(text: str, secrets: Iterable[Secret | str | None], *, fragments: bool = False) -> str:
+    """Replace every occurrence of the given secrets by ``***``: as written, URL-encoded and
+    base64-encoded (standard and URL-safe, padded or not).
+
+    With ``fragments``, any run of :data:`FRAGMENT_CHARS` or more characters of a secret is
+    masked too: a preview cut in the middle (``eyJhbGciO...k3MlidOfdZYN``) must not leave
+    the secret's head or tail readable. That scan costs more, so it is for short texts
+    (log lines, server messages, previews), not for whole recordings.
 
     Example:
         >>> redact("wss://h/stream?token=abc123", [Secret("abc123")])
         'wss://h/stream?token=***'
+        >>> key = Secret("s3cr3t-0123456789abcdef0")
+        >>> redact("got ...0123456789abcdef0)", [key], fragments=True)
+        'got ...***)'
     """
-    from urllib.parse import quote
-
     for secret in secrets:
         if secret is None:
             continue
         value = secret.reveal() if isinstance(secret, Secret) else secret
         if not value:
             continue
-        for form in {value, quote(value, safe=""), quote(value)}:
-            text = text.replace(form, _MASK)
+        for form in _forms(value):
+            if form in text:
+                text = text.replace(form, _MASK)
+        if fragments and len(value) >= FRAGMENT_CHARS:
+            text = _mask_fragments(text, value)
     return text
+
+
+#: The shortest piece of a secret that :func:`redact` masks on its own (``fragments``).
+FRAGMENT_CHARS = 16
+
+
+def _forms(value: str) -> set[str]:
+    raw = value.encode()
+    forms = {value, quote(value, safe=""), quote(value)}
+    for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
+        text = encoded.decode()
+        forms.update((text, text.rstrip("=")))
+    return {form for form in forms if form}
+
+
+def _mask_fragments(text: str, value: str) -> str:
+    spans: list[tuple[int, int]] = []
+    for start in range(len(value) - FRAGMENT_CHARS + 1):
+        window = value[start : start + FRAGMENT_CHARS]
+        found = text.find(window)
+        while found >= 0:
+            # Grow the match both ways while text and secret agree.
+            left, right, head = found, found + FRAGMENT_CHARS, start
+            while left > 0 and head > 0 and text[left - 1] == value[head - 1]:
+                left, head = left - 1, head - 1
+            tail = start + FRAGMENT_CHARS
+            while right < len(text) and tail < len(value) and text[right] == value[tail]:
+                right, tail = right + 1, tail + 1
+            spans.append((left, right))
+            found = text.find(window, right)
+    if not spans:
+        return text
+    spans.sort()
+    out, at = [], 0
+    for left, right in spans:
+        if right <= at:
+            continue
+        out.append(text[at : max(left, at)])
+        if left >= at:
+            out.append(_MASK)
+        at = right
+    out.append(text[at:])
+    return "".join(out)
+
+
+def redact_value(value: Any, secrets: Iterable[Secret | str | None], *, depth: int = 0) -> Any:
+    """A copy of JSON-like data (a server's error payload) with every string redacted, keys
+    included. Deeper than :data:`MAX_DEPTH` levels the rest is replaced by a marker.
+
+    Example:
+        >>> redact_value({"msg": "bad abc123", "n": [1, "abc123"]}, [Secret("abc123")])
+        {'msg': 'bad ***', 'n': [1, '***']}
+    """
+    secrets = list(secrets)
+    if isinstance(value, str):
+        return redact(value, secrets, fragments=True)
+    if depth >= MAX_DEPTH:
+        return "<deeper data left out>" if isinstance(value, (dict, list, tuple)) else value
+    if isinstance(value, dict):
+        return {
+            redact(str(k), secrets, fragments=True): redact_value(v, secrets, depth=depth + 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [redact_value(v, secrets, depth=depth + 1) for v in value]
+    return value
+
+
+#: Levels of nesting :func:`redact_value` keeps.
+MAX_DEPTH = 32
 
 
 _QUERY_SECRET = re.compile(

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any
 
-from .secret import Secret, redact, redact_url
+from .secret import Secret, redact, redact_url, redact_value
 
 __all__ = ["RedactingLogger"]
 
@@ -28,8 +28,13 @@ class RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
         self._secrets = secrets
 
     def mask(self, text: str) -> str:
-        """Return ``text`` with every known secret replaced by ``***``."""
-        return redact_url(redact(text, self._secrets()))
+        """Return ``text`` with every known secret, and every piece of one long enough to
+        tell (a truncated preview), replaced by ``***``."""
+        return redact_url(redact(text, self._secrets(), fragments=True))
+
+    def mask_value(self, value: Any) -> Any:
+        """JSON-like ``value`` (a server's payload) with every string masked as :meth:`mask`."""
+        return redact_value(value, self._secrets())
 
     def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
         if not self.isEnabledFor(level):

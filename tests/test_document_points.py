@@ -66,8 +66,8 @@ async def test_hydra_v1_streams_filter_what_is_buffered(profile):
 
 
 def test_hydra_ts_in_seconds_is_noticed_once_and_read_as_seconds():
-    """The document says ms; a feed sending 1710000000 (seconds) is not put in January 1970:
-    one notice, and every ts read as seconds. time_unit= fixes the unit."""
+    """The document says ms; a ts of 1710000000 (seconds) is not put in January 1970: one
+    notice, and each ts is read in the unit that makes it a date. time_unit= fixes it."""
     d = HydraDialect("ws://h/stream", token="t").for_connection()
     first = d.parse('{"stream":"signals","type":"signal_new","ts":1710000000,"data":{}}', 0)
     event, notice = first
@@ -75,6 +75,9 @@ def test_hydra_ts_in_seconds_is_noticed_once_and_read_as_seconds():
     assert isinstance(notice, ServerNotice) and "seconds, not milliseconds" in notice.message
     (second,) = d.parse('{"stream":"signals","type":"signal_new","ts":1710000001.25,"data":{}}', 0)
     assert second.event_ns == 1_710_000_001_250_000_000
+    # Value by value: a later ts in the documented ms is read as ms, with no new notice.
+    (third,) = d.parse('{"stream":"signals","type":"signal_new","ts":1710000002500,"data":{}}', 0)
+    assert third.event_ns == 1_710_000_002_500 * MS
     ms = HydraDialect("ws://h/stream", token="t").for_connection()
     (event,) = ms.parse('{"stream":"signals","type":"x","ts":1710000000123,"data":{}}', 0)
     assert event.event_ns == 1_710_000_000_123 * MS

@@ -453,7 +453,7 @@ async def test_a_drop_reconnects_resubscribes_and_bootstraps_again(sim):
     assert len(sim.connections) == 2
     assert sim.sessions()[2] == {"account": "acct_2", "channels": ["trades", "model_chat"]}
     second = [c["type"] for n, c in sim.commands if n == 2 and c["type"] != "ping"]
-    assert second == ["subscribe", "switch_account", "bootstrap"]
+    assert second == ["subscribe", "subscribe", "switch_account", "bootstrap"]  # one per channel
     await eventually(lambda: len(rows(conn, "position")) == 2 * first_positions)
     assert rows(conn, "position")["snapshot"].all()
     assert "gap" in conn.buffer.markers["kind"].tolist()

@@ -206,11 +206,12 @@ class TimeReader:
     """Read a feed's epoch timestamps in the unit its document names, or in the one its
     values plainly use.
 
-    With ``unit=None`` the first numeric value decides, once per session: if it reads as
-    a date between 2001 and 2100 in the documented unit, that unit stays; if only another
-    unit makes it one (``1710000000`` is 1970-01-20 in ms, but 2024-03-09 in seconds),
-    that unit is used from then on and :meth:`take_notice` says so once. A unit given
-    by the user is used as is.
+    With ``unit=None`` each numeric value is read in the documented unit if that makes it
+    a date between 2001 and 2100; if only another unit does (``1710000000`` is 1970-01-20
+    in ms, but 2024-03-09 in seconds), it is read in that unit, and :meth:`take_notice`
+    says so once. The ranges of the units do not overlap, so no value is ambiguous, and a
+    feed that mixes units is read right value by value. A unit given by the user is used
+    for every value.
 
     Args:
         documented: the unit the feed's document names (``"s"``, ``"ms"``, ``"us"``, ``"ns"``).
@@ -222,8 +223,8 @@ class TimeReader:
 
     Example:
         >>> reader = TimeReader("ms", what="Hydra 'ts'")
-        >>> reader.read(1_710_000_000), reader.unit
-        (1710000000000000000, 's')
+        >>> reader.read(1_710_000_000), reader.read(1_710_000_000_000)
+        (1710000000000000000, 1710000000000000000)
         >>> reader.take_notice().startswith("Hydra 'ts' is in seconds")
         True
         >>> reader.take_notice() is None
@@ -240,26 +241,28 @@ class TimeReader:
         self.unit = unit
         self.what = what
         self._notice: str | None = None
+        self._noticed: set[str] = set()
 
     def read(self, value: Any) -> int | None:
         """``value`` as epoch nanoseconds (None when it is not a time)."""
-        if self.unit is None:
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                return to_ns(value, self.documented)
-            self.unit = self._decide(value)
-        return to_ns(value, self.unit)
+        if self.unit is not None:
+            return to_ns(value, self.unit)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return to_ns(value, self.documented)
+        low, high = _PLAUSIBLE[self.documented]
+        return to_ns(value, self.documented if low <= value <= high else self._other(value))
 
     def take_notice(self) -> str | None:
-        """The one-time note that the values are not in the documented unit, else None."""
+        """The one-time note that values are not in the documented unit, else None."""
         notice, self._notice = self._notice, None
         return notice
 
-    def _decide(self, value: float) -> str:
-        low, high = _PLAUSIBLE[self.documented]
-        if low <= value <= high:
-            return self.documented
+    def _other(self, value: float) -> str:
         for unit, (low, high) in _PLAUSIBLE.items():
             if low <= value <= high:
+                if unit in self._noticed:
+                    return unit
+                self._noticed.add(unit)
                 self._notice = (
                     f"{self.what} is in {_UNIT_WORDS[unit]}, not {_UNIT_WORDS[self.documented]} "
                     f"as documented ({value!r} is no date in {_UNIT_WORDS[self.documented]}); "

@@ -32,8 +32,8 @@ Choices where the documents are silent:
 - A message is a control message by its ``type`` (``connected``, ``heartbeat``,
   ``subscribed``, ``unsubscribed``, ``subscriptions``, ``pong``, ``error``) whatever else it
   carries, a ``stream`` field included; any other type with a ``stream`` is an event.
-- ``ts`` is read in milliseconds as documented; a feed whose first ``ts`` is a date only in
-  another unit (``1710000000`` is seconds) is read in that unit, with one notice saying so
+- ``ts`` is read in milliseconds as documented; a ``ts`` that is a date only in another
+  unit (``1710000000`` is seconds) is read in that unit, with one notice saying so
   (``time_unit=`` fixes the unit instead).
 - Subscribing to a stream outside ``availableStreams`` raises before anything is sent.
 - ``"*"`` (every stream in scope) is accepted as a stream name.

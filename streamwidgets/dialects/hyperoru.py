@@ -41,6 +41,8 @@ Choices where the documents are silent:
   without the request id (the document's own pong is a bare ``{"type": "pong"}``). The
   channel catalogue is the documented one (:data:`HYPERORU_CHANNELS`); an unknown channel
   raises :class:`~streamwidgets.StreamNotAvailable` before anything is sent.
+- Subscribing sends one ``subscribe`` per channel (additive, so the same as one for all):
+  an ``error`` naming one refuses that channel only.
 - What is awaited: only the replies the document promises. ``bootstrap`` (a ``bootstrap``
   message), ``get_snapshot`` (``snapshot``), ``get_asset_curve`` (the series: a message of
   type ``asset_curve``), ``place_order`` (a ``trade_update`` on ``trades``) and ``ping``
@@ -461,7 +463,9 @@ class HyperoruDialect(Dialect):
     def subscribe(self, streams: Sequence[str]) -> list[Outgoing]:
         self.check_streams(streams)
         self._muted.difference_update(streams)
-        return [self.request("subscribe", {"channels": list(dict.fromkeys(streams))})]
+        # One request per channel (subscribe is additive, so this is the same as one
+        # request for all): an error then refuses exactly the channel it is about.
+        return [self.request("subscribe", {"channels": [c]}) for c in dict.fromkeys(streams)]
 
     def unsubscribe(self, streams: Sequence[str]) -> list[Outgoing]:
         # The protocol has no unsubscribe: filter the channel's broadcasts here instead.
