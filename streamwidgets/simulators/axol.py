@@ -92,7 +92,7 @@ from streamwidgets.simulators.axol_protocol import (
 )
 from streamwidgets.simulators.faults import PongSwitch
 from streamwidgets.simulators.http import HttpRequest, RestSideServer
-from streamwidgets.simulators.profiles import Profile, reply_policy
+from streamwidgets.simulators.profiles import Profile, Replying, reply_policy
 from streamwidgets.simulators.tokens import InvalidToken, issue_token, verify_token
 
 __all__ = ["AxolSimulator", "SeenConnection"]
@@ -115,7 +115,7 @@ class SeenConnection:
     user_id: str | None = None
 
 
-class AxolSimulator(PongSwitch, RestSideServer):
+class AxolSimulator(Replying, PongSwitch, RestSideServer):
     """An Axol REST + WebSocket server on the loopback interface.
 
     Args:
@@ -201,16 +201,6 @@ class AxolSimulator(PongSwitch, RestSideServer):
     def api_key(self) -> str:
         """The first (by default the only) key this simulator accepts."""
         return next(iter(self.api_keys))
-
-    @property
-    def profile(self) -> str:
-        """``"strict"`` or ``"lenient"``: which replies this server sends."""
-        return self._policy.profile
-
-    @property
-    def unanswered(self) -> frozenset[str]:
-        """The message types that get no reply at all."""
-        return self._policy.unanswered
 
     # -- fault hooks -------------------------------------------------------------------------
 

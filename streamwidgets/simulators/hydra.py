@@ -81,7 +81,7 @@ from streamwidgets.simulators.hydra_protocol import (
     plan_unsubscribe,
     reply_frame,
 )
-from streamwidgets.simulators.profiles import Profile, reply_policy
+from streamwidgets.simulators.profiles import Profile, Replying, reply_policy
 from streamwidgets.simulators.synthetic import SyntheticWorld
 from streamwidgets.simulators.tokens import InvalidToken, issue_token, verify_token
 
@@ -116,7 +116,7 @@ class _Session:
         self.faults = faults
 
 
-class HydraSimulator(FaultInjectingServer[_Session]):
+class HydraSimulator(Replying, FaultInjectingServer[_Session]):
     """A Hydra stream server on the loopback interface, for tests, demos and benchmarks.
 
     Args:
@@ -225,16 +225,6 @@ class HydraSimulator(FaultInjectingServer[_Session]):
         self._seq = 0
         self._command_arrived = asyncio.Event()
         self._cursors: dict[str, int] = {}
-
-    @property
-    def profile(self) -> str:
-        """``"strict"`` or ``"lenient"``: which replies this server sends."""
-        return self._policy.profile
-
-    @property
-    def unanswered(self) -> frozenset[str]:
-        """The actions that get no reply at all."""
-        return self._policy.unanswered
 
     def _before_stop(self) -> None:
         for session in list(self._sessions.values()):

@@ -76,7 +76,7 @@ from streamwidgets.simulators.hyperoru_protocol import (
     message,
     now_ms,
 )
-from streamwidgets.simulators.profiles import Profile, reply_policy
+from streamwidgets.simulators.profiles import Profile, Replying, reply_policy
 from streamwidgets.simulators.server import LoopbackServer
 
 __all__ = ["HyperoruSimulator", "SeenConnection"]
@@ -103,7 +103,7 @@ class _Session:
     channels: list[str] = field(default_factory=list)
 
 
-class HyperoruSimulator(PongSwitch, LoopbackServer):
+class HyperoruSimulator(Replying, PongSwitch, LoopbackServer):
     """A Hyperoru WebSocket server on the loopback interface.
 
     Args:
@@ -185,16 +185,6 @@ class HyperoruSimulator(PongSwitch, LoopbackServer):
     def session_token(self) -> str:
         """The first (by default the only) token this simulator accepts."""
         return self.session_tokens[0]
-
-    @property
-    def profile(self) -> str:
-        """``"strict"`` or ``"lenient"``: which replies this server sends."""
-        return self._policy.profile
-
-    @property
-    def unanswered(self) -> frozenset[str]:
-        """The message types that get no reply at all."""
-        return self._policy.unanswered
 
     # -- fault hooks -------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["PROFILES", "Profile", "ReplyPolicy", "check_profile", "reply_policy"]
+__all__ = ["PROFILES", "Profile", "ReplyPolicy", "Replying", "check_profile", "reply_policy"]
 
 #: The profile names, the default first.
 PROFILES: tuple[str, ...] = ("strict", "lenient")
@@ -101,3 +101,20 @@ def reply_policy(profile: Any, unanswered: Iterable[str], *, known: Sequence[str
             f"unanswered names no command of this simulator: {bad}; known: {list(known)}"
         )
     return ReplyPolicy(profile, frozenset(kinds))
+
+
+class Replying:
+    """Gives a simulator its :attr:`profile` and :attr:`unanswered`, from the
+    :class:`ReplyPolicy` it keeps in ``_policy`` (made by :func:`reply_policy`)."""
+
+    _policy: ReplyPolicy
+
+    @property
+    def profile(self) -> str:
+        """``"strict"`` or ``"lenient"``: which replies this server sends."""
+        return self._policy.profile
+
+    @property
+    def unanswered(self) -> frozenset[str]:
+        """The command kinds (actions, types, events) that get no reply at all."""
+        return self._policy.unanswered

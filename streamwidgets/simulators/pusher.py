@@ -87,7 +87,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from streamwidgets.simulators.http import HttpRequest, RestSideServer
-from streamwidgets.simulators.profiles import Profile, reply_policy
+from streamwidgets.simulators.profiles import Profile, Replying, reply_policy
 from streamwidgets.simulators.pusher_protocol import (
     CATALOG,
     PUSHER_COMMANDS,
@@ -121,7 +121,7 @@ class _Client:
     pinged: float | None = None
 
 
-class PusherSimulator(RestSideServer):
+class PusherSimulator(Replying, RestSideServer):
     """A Pusher-compatible server: REST and WebSocket, each on its own loopback port.
 
     Args:
@@ -210,16 +210,6 @@ class PusherSimulator(RestSideServer):
     def token(self) -> str:
         """The first (by default the only) Bearer token this simulator accepts."""
         return next(iter(self.tokens))
-
-    @property
-    def profile(self) -> str:
-        """``"strict"`` or ``"lenient"``: which replies this server sends."""
-        return self._policy.profile
-
-    @property
-    def unanswered(self) -> frozenset[str]:
-        """The events that get no reply at all."""
-        return self._policy.unanswered
 
     @property
     def base_url(self) -> str:
