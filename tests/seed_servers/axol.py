@@ -48,14 +48,14 @@ from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 
-from .base import Conn, HttpRequest, HttpServer, WsServer, send_frame
+from .base import Conn, HttpRequest, HttpServer, RestBackedServer, send_frame
 
 __all__ = ["AxolServer"]
 
 CHANNELS = ["gas_prices", "blockchain_events", "alerts", "system_status"]  # 003:32-37
 
 
-class AxolServer(WsServer):
+class AxolServer(RestBackedServer):
     def __init__(
         self,
         *,
@@ -85,22 +85,6 @@ class AxolServer(WsServer):
         self._ids = itertools.count(1)
         self.sent: list[dict[str, Any]] = []
         self.silent = False  # True: record what arrives, answer and send nothing (a hung server)
-
-    async def start(self) -> AxolServer:
-        """Start (or restart, on the same ports) the REST and WebSocket sides."""
-        if self.http._server is None:
-            await self.http.start()
-        await super().start()
-        return self
-
-    async def stop(self, *, abrupt: bool = True) -> None:
-        """The whole service goes away: WebSocket and REST."""
-        await super().stop(abrupt=abrupt)
-        await self.http.stop()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await super().__aexit__(*exc)
-        await self.http.stop()
 
     @property
     def exchanges(self) -> int:

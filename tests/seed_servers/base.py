@@ -316,3 +316,26 @@ class HttpServer:
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
+
+
+class RestBackedServer(WsServer):
+    """A WebSocket server with a REST side (``self.http``, an :class:`HttpServer` the
+    subclass makes), started, stopped and restarted together, each on its own port."""
+
+    http: HttpServer
+
+    async def start(self) -> RestBackedServer:
+        """Start (or restart, on the same ports) the REST and WebSocket sides."""
+        if self.http._server is None:
+            await self.http.start()
+        await super().start()
+        return self
+
+    async def stop(self, *, abrupt: bool = True) -> None:
+        """The whole service goes away: WebSocket and REST."""
+        await super().stop(abrupt=abrupt)
+        await self.http.stop()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await super().__aexit__(*exc)
+        await self.http.stop()

@@ -56,7 +56,7 @@ from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 
-from .base import Conn, HttpRequest, HttpServer, WsServer, send_frame
+from .base import Conn, HttpRequest, HttpServer, RestBackedServer, send_frame
 
 __all__ = ["PusherServer"]
 
@@ -65,7 +65,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class PusherServer(WsServer):
+class PusherServer(RestBackedServer):
     def __init__(
         self,
         *,
@@ -100,22 +100,6 @@ class PusherServer(WsServer):
         self.sent: list[dict[str, Any]] = []
         self.auth_requests: list[dict[str, str]] = []
         self.silent = False  # True: record what arrives, answer and send nothing (a hung server)
-
-    async def start(self) -> PusherServer:
-        """Start (or restart, on the same ports) the REST and WebSocket sides."""
-        if self.http._server is None:
-            await self.http.start()
-        await super().start()
-        return self
-
-    async def stop(self, *, abrupt: bool = True) -> None:
-        """The whole service goes away: WebSocket and REST."""
-        await super().stop(abrupt=abrupt)
-        await self.http.stop()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await super().__aexit__(*exc)
-        await self.http.stop()
 
     @property
     def base_url(self) -> str:
