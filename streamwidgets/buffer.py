@@ -15,23 +15,48 @@ import os
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .buffer_columns import META_COLUMNS, Chunk, build_frame, convert, well_formed
+from .buffer_columns import (
+    META_COLUMNS,
+    Chunk,
+    build_frame,
+    convert,
+    out_of_range_times,
+    well_formed,
+)
 from .buffer_export import write_csv, write_jsonl, write_parquet
 from .buffer_options import check_count, explode_paths, window_ns
 from .events import Event
 from .exceptions import ConfigurationError
 
-__all__ = ["EventBuffer"]
+__all__ = ["EventBuffer", "RejectedEvent"]
 
 logger = logging.getLogger(__name__)
 
 _CHUNK_ROWS = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedEvent:
+    """An event that could not become a row: its seq, why, and a short preview."""
+
+    seq: int
+    reason: str
+    preview: str
+
+
+def _event_preview(event: Event) -> str:
+    try:
+        text = repr(event)
+    except Exception:  # a payload too deep or too odd even for repr
+        text = f"Event(stream={event.stream!r}, type={event.type!r}, data=<unprintable>)"
+    return text if len(text) <= 300 else text[:300] + "..."
 
 
 class EventBuffer:
@@ -118,6 +143,13 @@ class EventBuffer:
         self._newest_ns: int | None = None
         self._version = 0
         self._cache: dict[tuple[str | None, str | None], tuple[int, pd.DataFrame]] = {}
+        #: Events that could not become rows (the newest 100), with why.
+        self.rejected: deque[RejectedEvent] = deque(maxlen=100)
+        #: How many events could not become rows, in all.
+        self.rejected_count = 0
+        #: Rows kept without an event time: the one sent was beyond what datetime64[ns]
+        #: holds (before 1677 or after 2262).
+        self.times_out_of_range = 0
 
     # Writing
 
@@ -389,20 +421,41 @@ class EventBuffer:
             chunk: Chunk | None
             try:
                 chunk = convert(batch, seq, self._explode)
-            except TypeError:
-                # A malformed event must not take the rest of its batch down with it.
-                good = np.array([well_formed(e) for e in batch], dtype=np.bool_)
-                logger.warning(
-                    "dropped %d event(s) whose timestamps are not int nanoseconds, e.g. %r",
-                    int((~good).sum()),
-                    batch[int(np.argmin(good))],
-                )
+            except Exception:
+                # One bad event must never cost the rest of its batch: find it and set it
+                # aside, with the reason, and convert the others.
+                good = self._sort_out(batch, seq)
                 batch = [e for e, ok in zip(batch, good, strict=True) if ok]
                 chunk = convert(batch, seq[good], self._explode) if batch else None
+            self.times_out_of_range += out_of_range_times(batch)
             if chunk is not None and chunk.n:
                 self._add(chunk)
         self._evict()
         self._changed()
+
+    def _sort_out(self, batch: list[Event], seq: np.ndarray) -> np.ndarray:
+        """Which events of a batch that failed to convert convert on their own (a mask);
+        the others are counted and kept in :attr:`rejected`, with the reason."""
+        good = np.ones(len(batch), dtype=np.bool_)
+        for i, event in enumerate(batch):
+            if not well_formed(event):
+                reason = "its received time is not an int of nanoseconds"
+            else:
+                try:
+                    convert([event], seq[i : i + 1], self._explode)
+                    continue
+                except Exception as exc:  # any fault of this one event's content
+                    reason = f"{type(exc).__name__}: {exc}"[:300]
+            good[i] = False
+            self.rejected.append(RejectedEvent(int(seq[i]), reason, _event_preview(event)))
+            self.rejected_count += 1
+        if not good.all():
+            logger.warning(
+                "dropped %d event(s) that cannot become rows, e.g. %s",
+                int((~good).sum()),
+                self.rejected[-1].reason,
+            )
+        return good
 
     def _add(self, chunk: Chunk) -> None:
         self._chunks.append(chunk)

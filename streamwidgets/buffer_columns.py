@@ -36,12 +36,20 @@ import pyarrow as pa
 from .events import Event
 from .flatten import assemble, explode_records, flatten_columns
 
-__all__ = ["META_COLUMNS", "Chunk", "build_frame", "convert", "well_formed"]
+__all__ = [
+    "META_COLUMNS",
+    "Chunk",
+    "build_frame",
+    "convert",
+    "out_of_range_times",
+    "well_formed",
+]
 
 logger = logging.getLogger(__name__)
 
 META_COLUMNS = ("seq", "received_at", "event_time", "stream", "type", "snapshot")
 NAT = np.iinfo(np.int64).min  # numpy's NaT as int64
+_MIN_NS, _MAX_NS = NAT + 1, np.iinfo(np.int64).max
 
 _NoneType = type(None)
 _INT, _FLOAT, _STR, _BOOL = pa.int64(), pa.float64(), pa.string(), pa.bool_()
@@ -116,8 +124,9 @@ class Chunk:
 def convert(events: Sequence[Event], seq: np.ndarray, explode: dict[str, tuple[str, ...]]) -> Chunk:
     """Convert events, numbered by ``seq``, into one chunk.
 
-    Exploded rows share the seq of the event they come from. Raises TypeError if an
-    event's timestamps are not ints (see :func:`well_formed`).
+    Exploded rows share the seq of the event they come from. An event time beyond what
+    ``datetime64[ns]`` holds becomes NaT (the row is kept). Raises TypeError if an event's
+    received time is not an int of nanoseconds (see :func:`well_formed`).
     """
     datas: list[Any] = list(map(_get_data, events))
     source: np.ndarray | None = None
@@ -168,10 +177,7 @@ def _meta(events: Sequence[Event]) -> tuple[np.ndarray, ...]:
     except (TypeError, ValueError, OverflowError, pa.ArrowException):
         # Some event carries a field of the wrong type; coerce (or name the culprit).
         received = np.array([_ns(e.received_ns, e, "received_ns") for e in events], np.int64)
-        event_ns = np.array(
-            [NAT if e.event_ns is None else _ns(e.event_ns, e, "event_ns") for e in events],
-            np.int64,
-        )
+        event_ns = np.array([_event_ns_or_nat(e) for e in events], np.int64)
         stream = pa.array([None if e.stream is None else str(e.stream) for e in events], _STR)
         types = pa.array([str(e.type) for e in events], _STR)
     snapshots = list(map(_get_snapshot, events))
@@ -191,11 +197,10 @@ def _labels(values: list[Any]) -> pa.Array:
 
 
 def well_formed(event: Event) -> bool:
-    """Whether the event's timestamps can be read as int nanoseconds."""
+    """Whether the event's received time can be read as int nanoseconds (an unreadable
+    event time only costs the row its event time)."""
     try:
         _ns(event.received_ns, event, "received_ns")
-        if event.event_ns is not None:
-            _ns(event.event_ns, event, "event_ns")
     except TypeError:
         return False
     return True
@@ -203,9 +208,28 @@ def well_formed(event: Event) -> bool:
 
 def _ns(value: Any, event: Event, field: str) -> int:
     try:
-        return int(value)
+        ns = int(value)
     except (TypeError, ValueError, OverflowError):
         raise TypeError(f"Event.{field} must be an int of nanoseconds, got {event!r}") from None
+    if not _MIN_NS <= ns <= _MAX_NS:
+        raise TypeError(f"Event.{field} is beyond what a timestamp can hold, got {event!r}")
+    return ns
+
+
+def _event_ns_or_nat(event: Event) -> int:
+    # A server's time beyond what datetime64[ns] holds (year 2262 on) is no reason to lose
+    # the event: the row is kept without an event time (NaT); its received time stands.
+    if event.event_ns is None:
+        return NAT
+    try:
+        return _ns(event.event_ns, event, "event_ns")
+    except TypeError:
+        return NAT
+
+
+def out_of_range_times(events: Sequence[Event]) -> int:
+    """How many of ``events`` carry an event time that is kept as NaT (see :func:`convert`)."""
+    return sum(1 for e in events if e.event_ns is not None and _event_ns_or_nat(e) == NAT)
 
 
 def _typed(values: list[Any], parts: list[Any], n: int) -> Column:

@@ -13,6 +13,11 @@ is not a dict (a scalar, ``None``, a list) is a leaf stored at its dotted path. 
 dict has no leaves, so it yields no column (as in ``pd.json_normalize``). Keys that are
 not strings are formatted with ``str``. When two paths collide (``{"a.b": 1, "a": {"b": 2}}``)
 the one met last wins.
+
+Nesting deeper than :data:`MAX_DEPTH` levels below the top is not walked further: the
+dict found at that depth is kept whole, as one value of the column named by its path. A
+payload nested a thousand levels deep (JSON allows it) then costs one column, not a
+crash of the conversion that holds every other row with it.
 """
 
 from __future__ import annotations
@@ -21,7 +26,18 @@ from collections.abc import Iterator, Sequence
 from itertools import chain, repeat
 from typing import Any
 
-__all__ = ["MISSING", "Part", "assemble", "explode_records", "flatten", "flatten_columns"]
+__all__ = [
+    "MAX_DEPTH",
+    "MISSING",
+    "Part",
+    "assemble",
+    "explode_records",
+    "flatten",
+    "flatten_columns",
+]
+
+#: Levels of nested dicts walked into columns; deeper dicts stay whole in one cell.
+MAX_DEPTH = 32
 
 
 class _Missing:
@@ -54,18 +70,18 @@ def flatten(obj: Any, prefix: str = "data") -> dict[str, Any]:
         {'data': 7}
     """
     out: dict[str, Any] = {}
-    _flatten_into(obj, prefix, out)
+    _flatten_into(obj, prefix, out, 0)
     return out
 
 
-def _flatten_into(obj: Any, prefix: str, out: dict[str, Any]) -> None:
-    if type(obj) is not dict:
+def _flatten_into(obj: Any, prefix: str, out: dict[str, Any], depth: int) -> None:
+    if type(obj) is not dict or depth >= MAX_DEPTH:
         out[prefix] = obj
         return
     for key, value in obj.items():
         name = f"{prefix}.{key}"
-        if type(value) is dict:
-            _flatten_into(value, name, out)
+        if type(value) is dict and depth + 1 < MAX_DEPTH:
+            _flatten_into(value, name, out, depth + 1)
         else:
             out[name] = value
 
@@ -96,15 +112,19 @@ def flatten_columns(values: Sequence[Any], prefix: str = "data") -> dict[str, li
     """
     out: dict[str, list[Part]] = {}
     if values:
-        _collect(prefix, values, None, out)
+        _collect(prefix, values, None, out, 0)
     return out
 
 
 def _collect(
-    prefix: str, values: Sequence[Any], rows: list[int] | None, out: dict[str, list[Part]]
+    prefix: str,
+    values: Sequence[Any],
+    rows: list[int] | None,
+    out: dict[str, list[Part]],
+    depth: int,
 ) -> None:
     types = set(map(type, values))
-    if dict not in types:
+    if dict not in types or depth >= MAX_DEPTH:
         if _Missing in types:
             if len(types) == 1:
                 return
@@ -145,11 +165,11 @@ def _collect(
         if first:
             columns = zip(*map(dict.values, dicts), strict=True)
             for key, column in zip(first, columns, strict=True):
-                _collect(f"{prefix}.{key}", column, dict_rows, out)
+                _collect(f"{prefix}.{key}", column, dict_rows, out, depth + 1)
         return
     for key in dict.fromkeys(chain.from_iterable(key_tuples)):
         values_at_key = list(map(dict.get, dicts, repeat(key), repeat(MISSING)))
-        _collect(f"{prefix}.{key}", values_at_key, dict_rows, out)
+        _collect(f"{prefix}.{key}", values_at_key, dict_rows, out, depth + 1)
 
 
 def assemble(parts: list[Part], n: int) -> list[Any]:

@@ -590,3 +590,62 @@ def test_malformed_event_is_dropped_not_its_batch(caplog):
     assert buf.df["data"].tolist() == [1, 3]
     assert buf.df["seq"].tolist() == [1, 3]
     assert "dropped 1 event(s)" in caplog.text
+
+
+def test_one_event_beyond_datetime64_costs_only_its_event_time():
+    """100 good events, then one whose ts is year 2286 (10000000000000 ms): 101 rows, the
+    odd one with NaT as event_time and counted; reading never raises."""
+    buf = EventBuffer()
+    for i in range(100):
+        buf.append(Event("s", "t", {"n": i}, received_ns=i + 1, event_ns=i + 1))
+    buf.append(Event("s", "t", {"n": 100}, received_ns=101, event_ns=10_000_000_000_000 * 10**6))
+    df = buf.df
+    assert len(df) == 101 and df["data.n"].tolist() == list(range(101))
+    assert df["event_time"].isna().tolist() == [False] * 100 + [True]
+    assert buf.times_out_of_range == 1 and buf.rejected_count == 0
+
+
+def test_data_nested_a_thousand_deep_is_one_column_not_a_lost_batch():
+    """A payload nested 1,000 levels (JSON allows it) beside 100 ordinary events: every row
+    is kept; below MAX_DEPTH levels the rest stays whole in one cell."""
+    from streamwidgets.flatten import MAX_DEPTH
+
+    deep: dict = {}
+    node = deep
+    for _ in range(1000):
+        node["k"] = {}
+        node = node["k"]
+    node["v"] = 1
+    buf = EventBuffer()
+    buf.extend(Event("s", "t", {"n": i}, received_ns=i + 1) for i in range(100))
+    buf.append(Event("s", "t", {"n": 100, "deep": deep}, received_ns=101))
+    df = buf.df
+    assert len(df) == 101 and df["data.n"].tolist() == list(range(101))
+    (column,) = [c for c in df.columns if c.startswith("data.deep")]
+    assert column.count(".") == MAX_DEPTH and isinstance(df[column].iloc[-1], dict)
+
+
+def test_an_event_that_cannot_become_a_row_is_set_aside_with_its_reason(monkeypatch):
+    """Whatever makes one event fail to convert (here a RecursionError, as the nesting
+    limit prevents), the others of its batch are kept, and the odd one is counted and
+    kept for inspection with the reason."""
+    import streamwidgets.buffer as buffer_module
+
+    real = buffer_module.convert
+
+    def convert(events, seq, explode):
+        if any(e.data == "boom" for e in events):
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(events, seq, explode)
+
+    monkeypatch.setattr(buffer_module, "convert", convert)
+    buf = EventBuffer()
+    buf.extend(Event("s", "t", i, received_ns=i + 1) for i in range(10))
+    buf.append(Event("s", "t", "boom", received_ns=11))
+    buf.append(Event("s", "t", 11, received_ns=12))
+    assert buf.df["data"].tolist() == [*range(10), 11]
+    assert buf.df["seq"].tolist() == [*range(1, 11), 12]
+    assert buf.rejected_count == 1
+    (rejected,) = buf.rejected
+    assert rejected.seq == 11 and rejected.reason.startswith("RecursionError")
+    assert "boom" in rejected.preview

@@ -72,7 +72,7 @@ from ..events import Control, Event, ServerNotice, Welcome
 from ..exceptions import ConfigurationError, FrameError, StreamNotAvailable
 from ..jsonutil import loads_typed, preview
 from ..secret import Secret, url_shown, url_with_secret
-from ._config import require_positive
+from ._config import require_positive, to_ns
 from .base import CloseAction, CloseDecision, ConnectTarget, Dialect, Keepalive, require_names
 
 __all__ = [
@@ -360,7 +360,4 @@ class HydraV1Dialect(Dialect):
 def _event_ns(data: Any) -> int | None:
     if not isinstance(data, dict):
         return None
-    value = data.get("timestamp", data.get("ts"))
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return int(value * 1_000_000)
+    return to_ns(data.get("timestamp", data.get("ts")), "ms")
