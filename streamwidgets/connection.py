@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import (
@@ -53,6 +54,7 @@ from .exceptions import (
 )
 from .jsonutil import preview
 from .outage import Outage
+from .secret import redact_url
 from .stats import ConnectionStats, RejectedFrame
 from .wirelog import RedactingLogger
 
@@ -159,6 +161,32 @@ class _ClientSocket(ClientConnection):
             raise _BadText(
                 data, f"a text frame that is not UTF-8 ({exc.reason} at byte {exc.start})"
             ) from None
+
+
+class _SameHostOnly(connect):
+    """websockets' connect, refusing a redirect to another host, port or scheme.
+
+    websockets strips only ``Authorization`` and cookies when it follows a redirect to
+    another origin; a feed's own credential header (Hydra v1's ``x-api-key``) would go
+    along. Credentials go only to the host the user named, so such a redirect ends the
+    attempt with :class:`_CrossHostRedirect` instead.
+    """
+
+    def process_redirect(self, exc: Exception) -> Exception | str:
+        target = super().process_redirect(exc)
+        if isinstance(target, str):
+            old, new = urlsplit(self.uri), urlsplit(target)
+            if (old.scheme, old.hostname, old.port) != (new.scheme, new.hostname, new.port):
+                return _CrossHostRedirect(
+                    f"the server redirects to another host ({redact_url(target)}); credentials "
+                    "go only to the host you named, so it is not followed: use that URL "
+                    "yourself if you trust it"
+                )
+        return target
+
+
+class _CrossHostRedirect(Exception):
+    """The upgrade was redirected to another origin (not followed)."""
 
 
 class _Dead(Exception):
@@ -717,7 +745,7 @@ class Connection:
             self.dialect.reset()
             target = self.dialect.target()
             keepalive = self.dialect.keepalive()
-            async with connect(
+            async with _SameHostOnly(
                 target.url,
                 additional_headers=dict(target.headers) or None,
                 subprotocols=list(target.subprotocols) or None,  # type: ignore[arg-type]
@@ -785,6 +813,12 @@ class Connection:
             return self.dialect.on_http_status(status)
         except InvalidURI:
             return CloseDecision(CloseAction.STOP, "the feed URL is not a valid WebSocket URL")
+        except _CrossHostRedirect as exc:
+            return CloseDecision(CloseAction.STOP, str(exc))
+        except ConfigurationError as exc:
+            # Something to change before connecting can work (a host or scheme the feed's
+            # session names and the user did not allow): retrying cannot help.
+            return CloseDecision(CloseAction.STOP, self._mask(exc))
         except (_Dead, _NoWelcome) as exc:
             return CloseDecision(CloseAction.RECONNECT, str(exc))
         except (OSError, TimeoutError, InvalidHandshake) as exc:

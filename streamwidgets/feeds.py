@@ -221,7 +221,8 @@ def pusher(
         token: the Bearer token; it never appears in a repr, log or message.
         streams: the streams the session is asked for (None: every catalog stream).
         **options: ``activity_timeout``, ``pong_timeout``, ``rest_timeout``,
-            ``reconnect_delay``, ``max_members``.
+            ``reconnect_delay``, ``max_members``, ``ws_hosts`` (other hosts the session
+            may send the socket to), ``allow_insecure`` (accept ``ws://`` after https).
 
     Example:
         >>> feed = pusher("https://api.example.com", token="tok", streams=["prices"])

@@ -60,6 +60,10 @@ Choices where the documents are silent (REST shapes in
   which Pusher leaves open ("any other error"), reconnect like 4100-4199, where
   pusher-js gives up: a rate limit (4301) passes, the feed is still wanted.
 - The ``closed`` state (the user closed the widget) is shown as Disconnected.
+- Where the socket goes: the session names ``wsHost``, and channel signatures travel over
+  that socket. A ``wsHost`` other than the REST base's host is refused (the connection
+  stops, saying so) unless it is among ``ws_hosts``; ``forceTls: false`` after an
+  ``https`` bootstrap (a socket in clear) is refused unless ``allow_insecure=True``.
 """
 
 from __future__ import annotations
@@ -167,6 +171,8 @@ class PusherDialect(Dialect):
         rest_timeout: seconds for one REST call.
         reconnect_delay: the least wait after a 4100-4399 close.
         max_members: presence members kept per stream.
+        ws_hosts: hosts besides the REST base's that the session may send the socket to.
+        allow_insecure: accept ``forceTls: false`` (``ws://``) after an ``https`` bootstrap.
 
     Example:
         >>> d = PusherDialect("http://127.0.0.1:9", token="tok", streams=["prices"])
@@ -194,6 +200,9 @@ class PusherDialect(Dialect):
         reconnect_delay: float = 1.0,
         # Limits
         max_members: int = 1000,
+        # Where the socket may go
+        ws_hosts: Sequence[str] = (),
+        allow_insecure: bool = False,
     ) -> None:
         super().__init__()
         if not isinstance(base_url, str) or urlsplit(base_url).scheme not in ("http", "https"):
@@ -209,6 +218,14 @@ class PusherDialect(Dialect):
             reconnect_delay=reconnect_delay,
         )
         require_counts(max_members=max_members)
+        if isinstance(ws_hosts, str) or not all(isinstance(h, str) and h for h in ws_hosts):
+            raise ConfigurationError(f"ws_hosts must be a list of host names, got {ws_hosts!r}")
+        if not isinstance(allow_insecure, bool):
+            raise ConfigurationError(
+                f"allow_insecure must be True or False, got {allow_insecure!r}"
+            )
+        self.ws_hosts = tuple(h.lower() for h in ws_hosts)
+        self.allow_insecure = allow_insecure
         try:
             self.token = Secret(token)
         except TypeError:
@@ -319,6 +336,7 @@ class PusherDialect(Dialect):
         session = self.session
         if session is None:
             raise ConfigurationError("no session yet: the connection calls prepare() first")
+        self._check_destination(session)
         scheme = "wss" if session.force_tls else "ws"
         url = (
             f"{scheme}://{session.ws_host}:{session.ws_port}/app/{session.app_key}"
@@ -326,6 +344,22 @@ class PusherDialect(Dialect):
         )
         # The app key is public in Pusher (every browser client holds it).
         return ConnectTarget(url=url, display_url=url)
+
+    def _check_destination(self, session: Session) -> None:
+        rest = urlsplit(self.base_url)
+        host = session.ws_host.lower()
+        if host != (rest.hostname or "") and host not in self.ws_hosts:
+            raise ConfigurationError(
+                f"the session sends the socket to {host!r}, not to the REST host "
+                f"{rest.hostname!r}; channel signatures would go there: if you trust it, "
+                f"pass ws_hosts=[{host!r}]"
+            )
+        if rest.scheme == "https" and not session.force_tls and not self.allow_insecure:
+            raise ConfigurationError(
+                "the session asks for an unencrypted socket (forceTls: false) after an https "
+                "bootstrap; channel signatures would travel in clear: pass "
+                "allow_insecure=True to accept it"
+            )
 
     @property
     def needs_welcome(self) -> bool:
