@@ -225,9 +225,13 @@ async def test_public_and_presence_subscriptions_carry_events_and_unsubscribe(si
     """Events get the stream name; presence is signed; unsubscribe stops the channel."""
     conn = await started(make(sim, streams=["prices", "portfolio"]))
     try:
-        await eventually(
-            lambda: {"prices", "portfolio"} <= set(conn.buffer.to_dataframe()["stream"])
-        )
+        def portfolio_types():
+            df = conn.buffer.to_dataframe()
+            return set(df[df.stream == "portfolio"].type) if not df.empty else set()
+
+        # The member rows come with the subscribe's answer, the updates after it.
+        await eventually(lambda: {"member", "position_update"} <= portfolio_types())
+        await eventually(lambda: "prices" in set(conn.buffer.to_dataframe()["stream"]))
         df = conn.buffer.to_dataframe()
         assert set(df[df.stream == "prices"].type) == {"price_update"}
         assert set(df[df.stream == "portfolio"].type) >= {"member", "position_update"}
