@@ -32,6 +32,7 @@ from .buffer_columns import (
 )
 from .buffer_export import write_csv, write_jsonl, write_parquet
 from .buffer_options import check_count, explode_paths, window_ns
+from .checks import MAX_ROWS
 from .events import Event
 from .exceptions import ConfigurationError
 
@@ -92,7 +93,7 @@ class EventBuffer:
     frame, and pandas copy-on-write keeps the cache intact.
 
     Args:
-        max_rows: rows to keep, or None for no row limit.
+        max_rows: rows to keep (at most 50,000,000), or None for no row limit.
         window: seconds (or a timedelta) of ``received_at`` to keep, or None.
         explode: event type -> dotted path of a list of records to split into rows.
         max_markers: connection markers to keep (see :meth:`mark`).
@@ -119,7 +120,7 @@ class EventBuffer:
         # Limits
         max_markers: int = 1000,
     ) -> None:
-        self._max_rows = check_count("max_rows", max_rows, allow_none=True)
+        self._max_rows = check_count("max_rows", max_rows, allow_none=True, maximum=MAX_ROWS)
         self._window = window
         self._window_ns = window_ns(window)
         if self._max_rows is None and self._window_ns is None:
@@ -426,12 +427,24 @@ class EventBuffer:
                 # aside, with the reason, and convert the others.
                 good = self._sort_out(batch, seq)
                 batch = [e for e, ok in zip(batch, good, strict=True) if ok]
-                chunk = convert(batch, seq[good], self._explode) if batch else None
+                chunk = self._convert_apart(batch, seq[good])
             self.times_out_of_range += out_of_range_times(batch)
             if chunk is not None and chunk.n:
                 self._add(chunk)
         self._evict()
         self._changed()
+
+    def _convert_apart(self, batch: list[Event], seq: np.ndarray) -> Chunk | None:
+        """Events that each convert alone, converted together, or else one chunk each
+        (values that only clash side by side must not be lost either)."""
+        if not batch:
+            return None
+        try:
+            return convert(batch, seq, self._explode)
+        except Exception:
+            for i, event in enumerate(batch):
+                self._add(convert([event], seq[i : i + 1], self._explode))
+            return None
 
     def _sort_out(self, batch: list[Event], seq: np.ndarray) -> np.ndarray:
         """Which events of a batch that failed to convert convert on their own (a mask);

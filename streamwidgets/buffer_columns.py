@@ -314,14 +314,20 @@ def _concat(parts: list[tuple[Column | None, int]], total: int) -> Any:
         else:
             target = None
         if target is not None:
-            chunked = pa.chunked_array(
-                [
-                    pa.nulls(n, target) if p is None or p.type == _NULL else p.cast(target)
-                    for p, n in arrow_parts
-                ],
-                target,
-            )
-            return _to_pandas(chunked, target, total)
+            try:
+                chunked = pa.chunked_array(
+                    [
+                        pa.nulls(n, target) if p is None or p.type == _NULL else p.cast(target)
+                        for p, n in arrow_parts
+                    ],
+                    target,
+                )
+            except pa.ArrowInvalid:
+                # An int beyond 2**53 beside floats of other chunks: float64 cannot hold it
+                # exactly, so the column keeps the Python values (object), as one chunk would.
+                pass
+            else:
+                return _to_pandas(chunked, target, total)
     pieces = []
     for p, n in parts:
         if isinstance(p, np.ndarray):

@@ -9,19 +9,17 @@ from typing import Any
 
 import numpy as np
 
+from . import checks
 from .exceptions import ConfigurationError
 
 __all__ = ["check_count", "explode_paths", "window_ns"]
 
 
-def check_count(name: str, value: Any, *, allow_none: bool) -> int | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int{' or None' if allow_none else ''}, got {value!r}")
-    if value <= 0:
-        raise ConfigurationError(f"{name} must be >= 1, got {value}")
-    return int(value)
+def check_count(
+    name: str, value: Any, *, allow_none: bool, maximum: int = 1_000_000
+) -> int | None:
+    """An int from 1 to ``maximum`` (see :func:`streamwidgets.checks.count`)."""
+    return checks.count(name, value, maximum=maximum, allow_none=allow_none)
 
 
 def window_ns(window: Any) -> int | None:
@@ -33,8 +31,10 @@ def window_ns(window: Any) -> int | None:
         seconds = float(window)
     else:
         raise TypeError(f"window must be seconds (a number) or a timedelta, got {window!r}")
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ConfigurationError(f"window must be a positive, finite duration, got {window!r}")
+    if not math.isfinite(seconds) or not 0 < seconds <= checks.YEAR:
+        raise ConfigurationError(
+            f"window must be a positive, finite duration (at most a year), got {window!r}"
+        )
     return round(seconds * 1e9)
 
 

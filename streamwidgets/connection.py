@@ -38,6 +38,7 @@ from websockets.exceptions import (
 )
 from websockets.frames import Frame, Opcode
 
+from . import checks
 from .backoff import Backoff
 from .buffer import EventBuffer
 from .consumer import ConsumerQueue, Overflow
@@ -71,6 +72,8 @@ logger = logging.getLogger(__name__)
 #: 16 MiB: a feed's initial snapshot (Hydra v1 sends the last 2 h of aircraft in one
 #: message) fits, and at most max_queue (64) such frames wait in websockets' queue.
 DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
+#: The largest max_frame_bytes accepted: 1 GiB (a frame is held whole in memory).
+MAX_FRAME_BYTES = 2**30
 DEFAULT_READ_BYTES = 16 * 1024
 DEFAULT_YIELD_EVERY = 32
 _HISTORY = 200
@@ -268,38 +271,22 @@ class Connection:
     ) -> None:
         if not isinstance(dialect, Dialect):
             raise ConfigurationError(f"expected a feed dialect, got {type(dialect).__name__}")
-        if isinstance(streams, str):
-            raise ConfigurationError("streams must be a list of names, not one string")
-        for name, value, low in (
-            ("open_timeout", open_timeout, 0),
-            ("request_timeout", request_timeout, 0),
-            ("healthy_after", healthy_after, 0),
-        ):
-            if not isinstance(value, (int, float)) or value <= low:
-                raise ConfigurationError(f"{name} must be a number > {low}, got {value!r}")
-        for name, value, minimum in (
-            ("max_frame_bytes", max_frame_bytes, 1024),
-            ("read_bytes", read_bytes, 1024),
-            ("yield_every", yield_every, 1),
-            ("keep_rejected", keep_rejected, 0),
-        ):
-            if not isinstance(value, int) or value < minimum:
-                raise ConfigurationError(f"{name} must be an int >= {minimum}, got {value!r}")
-        if max_attempts is not None and (
-            isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1
-        ):
-            raise ConfigurationError(
-                f"max_attempts must be None or an int >= 1, got {max_attempts!r}"
-            )
-        if give_up_after is not None and (
-            isinstance(give_up_after, bool)
-            or not isinstance(give_up_after, (int, float))
-            or not 0 < give_up_after < float("inf")
-        ):
-            raise ConfigurationError(
-                f"give_up_after must be None or a number of seconds > 0, got {give_up_after!r}"
-            )
-        streams = list(streams)
+        streams = checks.stream_names(streams)
+        open_timeout = checks.seconds("open_timeout", open_timeout)
+        request_timeout = checks.seconds("request_timeout", request_timeout)
+        healthy_after = checks.seconds("healthy_after", healthy_after)
+        give_up_after = checks.seconds(
+            "give_up_after", give_up_after, maximum=checks.YEAR, allow_none=True
+        )
+        max_attempts = checks.count(
+            "max_attempts", max_attempts, maximum=1_000_000_000, allow_none=True
+        )
+        max_frame_bytes = checks.count(
+            "max_frame_bytes", max_frame_bytes, minimum=1024, maximum=MAX_FRAME_BYTES
+        )
+        read_bytes = checks.count("read_bytes", read_bytes, minimum=1024, maximum=16 * 2**20)
+        yield_every = checks.count("yield_every", yield_every, maximum=1_000_000)
+        keep_rejected = checks.count("keep_rejected", keep_rejected, minimum=0, maximum=100_000)
         dialect.check_streams(streams)
 
         #: The feed as the user made it: configuration, shared by every connection.
@@ -316,7 +303,7 @@ class Connection:
         self.backoff = backoff or dialect.reconnect_backoff() or Backoff()
         self.healthy_after = float(healthy_after)
         self.max_attempts = max_attempts
-        self.give_up_after = None if give_up_after is None else float(give_up_after)
+        self.give_up_after = give_up_after
         self.max_frame_bytes = max_frame_bytes
         self.read_bytes = read_bytes
         self.yield_every = yield_every
@@ -448,9 +435,16 @@ class Connection:
         """Wait until the connection is in one of ``states``, and return it."""
         if not self._started and State.DISCONNECTED not in states:
             raise ConfigurationError("start() the connection first")
-        async with asyncio.timeout(timeout):
-            while self._state not in states:
-                await self._changed.wait()
+        try:
+            async with asyncio.timeout(timeout):
+                while self._state not in states:
+                    await self._changed.wait()
+        except TimeoutError:
+            wanted = " or ".join(s.value for s in states)
+            raise TimeoutError(
+                f"waited {timeout:g} s for {wanted}; the connection is "
+                f"{self._state.value}: {self._reason}"
+            ) from None
         return self._state
 
     async def close(self) -> None:

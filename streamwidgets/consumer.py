@@ -30,6 +30,7 @@ import asyncio
 from collections import deque
 from typing import Literal
 
+from . import checks
 from .events import Event, Gap
 from .exceptions import ConfigurationError
 
@@ -51,8 +52,7 @@ class ConsumerQueue:
     """
 
     def __init__(self, maxsize: int, on_overflow: Overflow = "drop_oldest") -> None:
-        if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
-            raise ConfigurationError(f"queue_size must be an int >= 1, got {maxsize!r}")
+        maxsize = int(checks.count("queue_size", maxsize, maximum=10_000_000) or 1)
         if on_overflow not in OVERFLOW_POLICIES:
             raise ConfigurationError(
                 f"on_overflow must be one of {', '.join(OVERFLOW_POLICIES)}, got {on_overflow!r}"

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from . import checks
 from .buffer import EventBuffer
 from .connection import Connection, State, SubscriptionResult
 from .consumer import ConsumerQueue, Overflow
@@ -173,6 +174,7 @@ def open(
         ...         print(stream.df.tail())
     """
     ConsumerQueue(queue_size, on_overflow)  # checks both before anything starts
+    connect_timeout = checks.seconds("connect_timeout", connect_timeout)
     if buffer is None:
         buffer = EventBuffer(max_rows=max_rows, window=window, explode=feed.explode)
     connection = Connection(feed, streams=streams, buffer=buffer, **connection_options)

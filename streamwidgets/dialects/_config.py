@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from .. import checks
 from ..exceptions import ConfigurationError
 from ..jsonutil import dumps
 
@@ -45,6 +47,7 @@ __all__ = [
     "positive_or_none",
     "require_counts",
     "require_positive",
+    "require_seconds",
     "to_ns",
 ]
 
@@ -273,43 +276,57 @@ class TimeReader:
 
 
 def require_positive(**values: Any) -> None:
-    """Raise :class:`ConfigurationError` for the first value that is not a number > 0.
+    """Raise :class:`ConfigurationError` for the first value that is not a finite number > 0.
 
-    Booleans are not numbers here, and NaN is not > 0.
+    Booleans are not numbers here; NaN and infinity are not > 0 numbers either.
 
     Example:
-        >>> require_positive(ping_interval=30, timeout=2.5)
-        >>> require_positive(ping_interval=0)
+        >>> require_positive(size=0.01, health_threshold=1.1)
+        >>> require_positive(size=float("inf"))
         Traceback (most recent call last):
         ...
-        streamwidgets.exceptions.ConfigurationError: ping_interval must be a number > 0, got 0
+        streamwidgets.exceptions.ConfigurationError: size must be a finite number > 0, got inf
     """
     for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise ConfigurationError(f"{name} must be a number > 0, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise checks.ArgumentTypeError(f"{name} must be a finite number > 0, got {value!r}")
+        if not (math.isfinite(value) and value > 0):
+            raise ConfigurationError(f"{name} must be a finite number > 0, got {value!r}")
+
+
+def require_seconds(**values: Any) -> None:
+    """Raise :class:`ConfigurationError` for the first value that is not a duration: a
+    finite number of seconds > 0, at most a day (see :func:`streamwidgets.checks.seconds`).
+
+    Example:
+        >>> require_seconds(ping_interval=30, timeout=2.5)
+        >>> require_seconds(ping_interval=0)
+        Traceback (most recent call last):
+        ...
+        streamwidgets.exceptions.ConfigurationError: ping_interval must be a number > 0 ..., got 0
+    """
+    for name, value in values.items():
+        checks.seconds(name, value)
 
 
 def require_counts(**values: Any) -> None:
-    """Raise :class:`ConfigurationError` for the first value that is not an int >= 1.
+    """Raise :class:`ConfigurationError` for the first value that is not an int >= 1 (and at
+    most a billion: a count beyond that is a typo).
 
     Example:
         >>> require_counts(max_pending=64)
         >>> require_counts(max_pending=True)
         Traceback (most recent call last):
         ...
-        streamwidgets.exceptions.ConfigurationError: max_pending must be an int >= 1, got True
+        streamwidgets.checks.ArgumentTypeError: max_pending must be an int from 1 to ..., got True
     """
     for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigurationError(f"{name} must be an int >= 1, got {value!r}")
+        checks.count(name, value, maximum=1_000_000_000)
 
 
 def positive_or_none(name: str, value: float | None) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ConfigurationError(f"{name} must be a number > 0 or None, got {value!r}")
-    return float(value)
+    """A duration in seconds, or None (see :func:`streamwidgets.checks.seconds`)."""
+    return checks.seconds(name, value, allow_none=True)
 
 
 def close_codes(name: str, codes: Mapping[int, str]) -> dict[int, str]:

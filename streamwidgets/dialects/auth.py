@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import checks
 from ..exceptions import ConfigurationError
 from ..secret import Secret
 from ._config import Template
@@ -22,10 +23,7 @@ __all__ = ["Auth", "HeaderAuth", "MessageAuth", "QueryAuth"]
 
 
 def _as_secret(value: str | Secret, what: str) -> Secret:
-    try:
-        return Secret(value)
-    except TypeError:
-        raise ConfigurationError(f"{what}: the secret must be a non-empty string") from None
+    return checks.credential(f"{what}: the secret", value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,11 +80,12 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
+from .. import checks
 from ..events import Control, Event, Heartbeat, Refused, Reply, ServerNotice, Welcome
 from ..exceptions import ConfigurationError, FrameError, StreamNotAvailable
 from ..jsonutil import dumps, loads_typed, preview
 from ..secret import Secret, url_shown, url_with_secret
-from ._config import require_positive, to_ns
+from ._config import require_counts, require_seconds, to_ns
 from .axol_auth import exchange_key
 from .base import (
     CloseAction,
@@ -179,9 +180,10 @@ class AxolDialect(Dialect):
         token_trial: float = 30.0,
     ) -> None:
         super().__init__()
-        parts = urlsplit(url)
-        if parts.scheme not in ("ws", "wss"):
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if parts is None or parts.scheme not in ("ws", "wss"):
             raise ConfigurationError(f"an Axol URL starts with ws:// or wss://, got {url!r}")
+        checks.endpoint("url", url, schemes=("ws", "wss"))
         if any(k == "token" for k, _ in parse_qsl(parts.query)):
             raise ConfigurationError("pass the API key as api_key=...; the JWT is fetched for you")
         if rest_url is None:
@@ -189,21 +191,20 @@ class AxolDialect(Dialect):
             rest_url = urlunsplit((scheme, parts.netloc, "", "", ""))
         elif urlsplit(rest_url).scheme not in ("http", "https"):
             raise ConfigurationError(f"rest_url starts with http:// or https://, got {rest_url!r}")
+        else:
+            checks.endpoint("rest_url", rest_url, schemes=("http", "https"))
         if isinstance(chains, str) or not all(isinstance(c, str) and c for c in chains):
             raise ConfigurationError(f"chains must be a list of names, got {chains!r}")
-        require_positive(
+        require_seconds(
             ping_interval=ping_interval,
             exchange_timeout=exchange_timeout,
             rate_limit_backoff=rate_limit_backoff,
-            missed_pongs=missed_pongs,
             token_trial=token_trial,
         )
+        require_counts(missed_pongs=missed_pongs)
         if isinstance(refresh_margin, bool) or not isinstance(refresh_margin, (int, float)):
             raise ConfigurationError(f"refresh_margin must be a number, got {refresh_margin!r}")
-        try:
-            self.api_key = Secret(api_key)
-        except TypeError:
-            raise ConfigurationError("api_key must be a non-empty string") from None
+        self.api_key = checks.credential("api_key", api_key)
         self.url = url
         self.rest_url = rest_url.rstrip("/")
         self.chains = tuple(dict.fromkeys(chains))

@@ -34,6 +34,7 @@ from itertools import count
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from .. import checks
 from ..events import Control, Event, Heartbeat, Reply, Welcome
 from ..exceptions import ConfigurationError, StreamNotAvailable
 from ..jsonutil import dumps, loads_object
@@ -160,6 +161,7 @@ class GenericDialect(Dialect):
         parts = urlsplit(url) if isinstance(url, str) else None
         if parts is None or parts.scheme not in ("ws", "wss") or not parts.netloc:
             raise ConfigurationError(f"a feed URL starts with ws:// or wss://, got {url!r}")
+        checks.endpoint("url", url, schemes=("ws", "wss"))
         if auth is not None and not isinstance(auth, (QueryAuth, HeaderAuth, MessageAuth)):
             raise ConfigurationError(
                 f"auth must be QueryAuth, HeaderAuth or MessageAuth, got {type(auth).__name__}"

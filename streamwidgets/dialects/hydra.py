@@ -45,11 +45,12 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from .. import checks
 from ..events import Control, Event, Heartbeat, Refused, Reply, ServerNotice, Welcome
 from ..exceptions import ConfigurationError, FrameError, StreamNotAvailable
 from ..jsonutil import dumps, loads_object, preview
 from ..secret import Secret, url_shown, url_with_secret
-from ._config import TimeReader
+from ._config import TimeReader, require_counts, require_seconds
 from .base import (
     CloseAction,
     CloseDecision,
@@ -116,18 +117,18 @@ class HydraDialect(Dialect):
         time_unit: str | None = None,
     ) -> None:
         super().__init__()
-        parts = urlsplit(url)
-        if parts.scheme not in ("ws", "wss"):
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if parts is None or parts.scheme not in ("ws", "wss"):
             raise ConfigurationError(f"a Hydra URL starts with ws:// or wss://, got {url!r}")
+        checks.endpoint("url", url, schemes=("ws", "wss"))
         if "token=" in parts.query:
             raise ConfigurationError("pass the JWT as token=..., not inside the URL")
-        if heartbeat_interval <= 0 or missed_heartbeats < 1:
-            raise ConfigurationError(
-                "heartbeat_interval must be > 0 and missed_heartbeats >= 1, "
-                f"got {heartbeat_interval} and {missed_heartbeats}"
-            )
+        require_seconds(
+            heartbeat_interval=heartbeat_interval, rate_limit_backoff=rate_limit_backoff
+        )
+        require_counts(missed_heartbeats=missed_heartbeats)
         self.url = url
-        self.token = Secret(token)
+        self.token = checks.credential("token", token)
         self.heartbeat_interval = float(heartbeat_interval)
         self.missed_heartbeats = int(missed_heartbeats)
         self.rate_limit_backoff = float(rate_limit_backoff)

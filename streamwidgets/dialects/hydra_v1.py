@@ -68,11 +68,12 @@ from types import MappingProxyType
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
+from .. import checks
 from ..events import Control, Event, ServerNotice, Welcome
 from ..exceptions import ConfigurationError, FrameError, StreamNotAvailable
 from ..jsonutil import loads_typed, preview
 from ..secret import Secret, url_shown, url_with_secret
-from ._config import require_positive, to_ns
+from ._config import require_seconds, to_ns
 from .base import CloseAction, CloseDecision, ConnectTarget, Dialect, Keepalive, require_names
 
 __all__ = [
@@ -197,18 +198,19 @@ class HydraV1Dialect(Dialect):
         rate_limit_backoff: float = 30.0,
     ) -> None:
         super().__init__()
-        parts = urlsplit(url)
-        if parts.scheme not in ("ws", "wss"):
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if parts is None or parts.scheme not in ("ws", "wss"):
             raise ConfigurationError(f"a Hydra v1 URL starts with ws:// or wss://, got {url!r}")
+        checks.endpoint("url", url, schemes=("ws", "wss"))
         if any(k.lower() == "apikey" for k, _ in parse_qsl(parts.query)):
             raise ConfigurationError("pass the key as api_key=..., not inside the URL")
         if key_in not in ("header", "query"):
             raise ConfigurationError(f"key_in must be 'header' or 'query', got {key_in!r}")
-        require_positive(ping_timeout=ping_timeout, rate_limit_backoff=rate_limit_backoff)
+        require_seconds(ping_timeout=ping_timeout, rate_limit_backoff=rate_limit_backoff)
         self.url = url
-        self.api_key = Secret(api_key)
+        self.api_key = checks.credential("api_key", api_key)
         self.key_in = key_in
-        self.snapshot = bool(snapshot)
+        self.snapshot = checks.flag("snapshot", snapshot)
         self.ping_timeout = float(ping_timeout)
         self.rate_limit_backoff = float(rate_limit_backoff)
         self.new_session()

@@ -106,12 +106,13 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
+from .. import checks
 from ..backoff import Backoff
 from ..events import Control, Event, Heartbeat, Refused, Reply, ServerNotice, Welcome
 from ..exceptions import ConfigurationError, RequestError, StreamNotAvailable
 from ..jsonutil import dumps, loads_typed
 from ..secret import Secret, url_shown, url_with_secret
-from ._config import require_counts, require_positive, to_ns
+from ._config import require_counts, require_seconds, to_ns
 from .base import (
     CloseAction,
     CloseDecision,
@@ -220,6 +221,7 @@ class HyperoruDialect(Dialect):
         parts = urlsplit(url) if isinstance(url, str) else None
         if parts is None or parts.scheme not in ("ws", "wss"):
             raise ConfigurationError(f"a Hyperoru URL starts with ws:// or wss://, got {url!r}")
+        checks.endpoint("url", url, schemes=("ws", "wss"))
         if any(k == "session_token" for k, _ in parse_qsl(parts.query)):
             raise ConfigurationError(
                 "pass the token as session_token=..., not in the URL, so it can be masked"
@@ -230,12 +232,9 @@ class HyperoruDialect(Dialect):
         ):
             if not isinstance(flag, bool):
                 raise ConfigurationError(f"{label} must be True or False, got {flag!r}")
-        require_positive(ping_interval=ping_interval)
+        require_seconds(ping_interval=ping_interval)
         require_counts(missed_pongs=missed_pongs, max_pending=max_pending)
-        try:
-            self.session_token = Secret(session_token)
-        except TypeError:
-            raise ConfigurationError("session_token must be a non-empty string") from None
+        self.session_token = checks.credential("session_token", session_token)
         self.url = url
         self.allow_orders = allow_orders
         self.bootstrap_on_connect = bootstrap_on_connect

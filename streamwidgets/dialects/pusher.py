@@ -74,7 +74,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from .. import __version__
+from .. import __version__, checks
 from ..events import Control, Event, Heartbeat, Refused, Reply, ServerNotice, Welcome
 from ..exceptions import (
     AuthenticationFailed,
@@ -85,7 +85,7 @@ from ..exceptions import (
 )
 from ..jsonutil import dumps, loads_object, preview
 from ..secret import Secret, redact
-from ._config import require_counts, require_positive, to_ns
+from ._config import require_counts, require_seconds, to_ns
 from .base import (
     CloseAction,
     CloseDecision,
@@ -207,11 +207,12 @@ class PusherDialect(Dialect):
         super().__init__()
         if not isinstance(base_url, str) or urlsplit(base_url).scheme not in ("http", "https"):
             raise ConfigurationError(f"base_url starts with http:// or https://, got {base_url!r}")
+        checks.endpoint("base_url", base_url, schemes=("http", "https"))
         if streams is not None and (
             isinstance(streams, str) or not all(isinstance(s, str) and s for s in streams)
         ):
             raise ConfigurationError(f"streams must be a list of names, got {streams!r}")
-        require_positive(
+        require_seconds(
             activity_timeout=activity_timeout,
             pong_timeout=pong_timeout,
             rest_timeout=rest_timeout,
@@ -226,10 +227,7 @@ class PusherDialect(Dialect):
             )
         self.ws_hosts = tuple(h.lower() for h in ws_hosts)
         self.allow_insecure = allow_insecure
-        try:
-            self.token = Secret(token)
-        except TypeError:
-            raise ConfigurationError("token must be a non-empty string") from None
+        self.token = checks.credential("token", token)
         self.base_url = base_url.rstrip("/")
         self.streams = list(dict.fromkeys(streams)) if streams is not None else None
         self.activity_timeout = float(activity_timeout)
