@@ -41,6 +41,7 @@ from websockets.frames import Frame, Opcode
 from . import checks
 from .backoff import Backoff
 from .buffer import EventBuffer
+from .callbacks import FailureReport
 from .consumer import ConsumerQueue, Overflow
 from .dialects.base import CloseAction, CloseDecision, Dialect, Keepalive, Outgoing
 from .events import Event, Heartbeat, Refused, Reply, ServerNotice, Welcome
@@ -333,6 +334,7 @@ class Connection:
         self._state_listeners: list[Callable[[StateChange], None]] = []
         self._event_sinks: list[Callable[[Event], Any]] = []
         self._refusal_listeners: list[Callable[[dict[str, str]], None]] = []
+        self._callback_failures = FailureReport()
         self._queues: list[ConsumerQueue] = []
         self._dead_reason: str | None = None
         self._last_frame_ns = 0
@@ -342,6 +344,7 @@ class Connection:
         self._wire_log = RedactingLogger(
             logging.getLogger("streamwidgets.wire"), self.dialect.secrets
         )
+        self._log = RedactingLogger(logger, self.dialect.secrets)
         self.history.append(StateChange(self._state, self._reason, time.time()))
 
     # Public state -------------------------------------------------------------
@@ -600,7 +603,9 @@ class Connection:
     def on_event(self, callback: Callable[[Event], Any]) -> Callable[[], None]:
         """Call ``callback(event)`` for every event; returns a function that stops it.
 
-        A callback that raises is logged and counted; it never stops the connection.
+        A callback that raises never stops the connection: its first failure is logged
+        with the traceback, then a count at most every 10 s (see
+        :mod:`streamwidgets.callbacks`).
         """
         self._event_sinks.append(callback)
         return lambda: _discard(self._event_sinks, callback)
@@ -1089,9 +1094,19 @@ class Connection:
                 for event in events:
                     try:
                         sink(event)
-                    except Exception:
-                        logger.warning("an event callback raised", exc_info=True)
+                    except Exception as exc:
+                        self._callback_failed(sink, exc)
         return events
+
+    def _callback_failed(self, sink: Callable[[Event], Any], exc: Exception) -> None:
+        # The first failure with its traceback, then a count now and then: never one
+        # log record per event (see callbacks.FailureReport).
+        label = f"on_event({getattr(sink, '__qualname__', type(sink).__name__)})"
+        words = self._callback_failures.failed(label, exc)
+        if words is not None:
+            first = self._callback_failures.counts[label] == 1
+            # Masked, traceback included: a callback's error may quote anything.
+            self._log.warning("%s", words, exc_info=exc if first else None)
 
     def _keep_wanted(self, events: list[Event]) -> list[Event]:
         # A feed without a subscribe step sends what the credential allows; the streams

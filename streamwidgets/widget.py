@@ -29,6 +29,7 @@ import traitlets
 from . import feeds
 from .buffer import EventBuffer
 from .buffer_export import EXPORT_FORMATS, export_bytes
+from .callbacks import FailureReport
 from .connection import Connection, State, StateChange, SubscriptionResult
 from .dialects.base import Dialect
 from .events import Event
@@ -181,6 +182,7 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         self._update_interval = 1.0 / update_hz
         self._tasks: set[asyncio.Task[Any]] = set()
         self._callbacks: dict[str, list[Callable[[Event], Any]]] = {}
+        self._failures = FailureReport()
         self._finisher: asyncio.Task[None] | None = None
 
         super().__init__(
@@ -209,7 +211,7 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
             # Release its comm too: ipywidgets would otherwise keep every replaced
             # widget (and its buffer) alive for as long as the kernel runs.
             previous._shut("replaced by a new widget from the same cell")
-            anywidget.AnyWidget.close(previous)
+            _release(previous)
         self._closed = False
         self.connection.start()
         self._spawn(self._publish(), loop)
@@ -336,6 +338,7 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
             >>> w.pause(); frozen = w.df; w.resume()  # doctest: +SKIP
         """
         self.connection.pause()
+        self._updates.note_live(False)
         self.paused = True
 
     def resume(self) -> None:
@@ -346,6 +349,7 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
             False
         """
         self.connection.resume()
+        self._updates.note_live(self.connection.state is State.CONNECTED)
         self.paused = False
 
     def record(self, path: str | os.PathLike[str], **options: Any) -> Recorder:
@@ -482,14 +486,15 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
     def close(self) -> None:
         """Stop the connection and every task (and a demo's simulator), close the view.
 
-        The buffer stays readable: ``w.df`` still works after closing.
+        The buffer stays readable: ``w.df`` still works after closing. The widget's comm
+        is released, and so is that of the layout ipywidgets gave it.
 
         Example:
             >>> w.close(); w.state  # doctest: +SKIP
             'closed'
         """
         self._shut("closed by the user")
-        super().close()
+        _release(self)
 
     async def aclose(self) -> None:
         """Close and wait until the socket and tasks are gone.
@@ -585,6 +590,7 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
     def _on_state(self, change: StateChange) -> None:
         if self._closed:
             return
+        self._updates.note_live(change.state is State.CONNECTED and not self.connection.paused)
         with self.hold_sync():
             self.state = change.state.value
             self.reason = self.connection.reason
@@ -604,11 +610,23 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
     def _on_event(self, event: Event) -> None:
         self._updates.note_event(event)
         if self._callbacks:
-            for callback in (*self._callbacks.get(event.type, ()), *self._callbacks.get("*", ())):
-                try:
-                    callback(event)
-                except Exception:
-                    logger.warning("an on(%r) callback raised", event.type, exc_info=True)
+            for key in (event.type, "*"):
+                for callback in self._callbacks.get(key, ()):
+                    try:
+                        callback(event)
+                    except Exception as exc:
+                        self._callback_failed(f"on({key!r})", exc)
+
+    def _callback_failed(self, label: str, exc: Exception) -> None:
+        # Bounded: the first failure with its traceback, then a count now and then, so a
+        # callback failing on every event cannot flood the output (or suspend it).
+        words = self._failures.failed(label, exc)
+        if words is None:
+            return
+        first = self._failures.counts[label] == 1
+        logger.warning("%s", words, exc_info=exc if first else None)
+        if not self._closed:
+            self.error = words
 
     def _request(self, action: str, streams: Iterable[str]) -> asyncio.Task[SubscriptionResult]:
         names = list(streams)
@@ -688,6 +706,15 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
         filename = f"{self.connection.dialect.name.replace(':', '-')}-{stamp}{suffix}"
         self.send({"kind": "download", "view": view, "filename": filename, "mime": mime}, [data])
+
+
+def _release(widget: StreamWidget) -> None:
+    # ipywidgets gives every DOMWidget a Layout widget with a comm of its own, which
+    # closing the widget leaves open: one leaked comm per widget ever made.
+    layout = widget.__dict__.get("_trait_values", {}).get("layout")
+    anywidget.AnyWidget.close(widget)
+    if layout is not None:
+        layout.close()
 
 
 def _start_demo_feed(rate: float) -> tuple[Dialect, Any]:

@@ -3,6 +3,11 @@
 One :class:`UpdateBuilder` per widget remembers what the browser has been sent
 (a buffer cursor, completed rate seconds, recent events), so each update carries
 only what is new, and a view opened later can be sent the whole current window.
+
+The events-per-second chart gets one entry per completed second: ``{"t", "counts"}``
+(empty counts: a quiet second, zero events), or ``{"t", "gap": true}`` for a second in
+which the feed was not live (disconnected, paused), which the chart draws as a break, so
+an outage is never a straight line between the seconds around it.
 """
 
 from __future__ import annotations
@@ -72,6 +77,9 @@ class UpdateBuilder:
         self._recent_seq = 0
         self._rate_open: dict[int, dict[str, int]] = {}
         self._rates: deque[dict[str, Any]] = deque(maxlen=RATE_HISTORY_SECONDS)
+        # Rate seconds: the last one closed, and the spans (from, to) the feed was not live.
+        self._rates_until: int | None = None
+        self._down: list[list[int | None]] = []
         self._last_stats: dict[str, Any] | None = None
         self._fields: dict[tuple[str | None, str], dict[str, None]] = {}
         self._fields_cursor = self._cursor
@@ -83,6 +91,18 @@ class UpdateBuilder:
         """Remember an event for the recent list (called for every event; kept cheap)."""
         self._recent_seq += 1
         self._recent_unsent.append((self._recent_seq, event))
+
+    def note_live(self, live: bool, *, now: float | None = None) -> None:
+        """Say whether the feed is live (connected and not paused) from now on, so the rate
+        chart can tell a quiet second (zero) from one with no feed (a break)."""
+        second = int(time.time() if now is None else now)
+        down = self._down
+        if not live and not (down and down[-1][1] is None):
+            down.append([second, None])
+        elif live and down and down[-1][1] is None:
+            down[-1][1] = second
+            if down[-1][0] == second:
+                down.pop()  # back within the same second: no whole second was lost
 
     def chart(self, key: SeriesKey) -> None:
         """Start charting a series."""
@@ -175,10 +195,36 @@ class UpdateBuilder:
     # Internals --------------------------------------------------------------------
 
     def _close_seconds(self, now_s: int) -> list[dict[str, Any]]:
-        done = sorted(s for s in self._rate_open if s < now_s)
-        closed = [{"t": s * 1000.0, "counts": self._rate_open.pop(s)} for s in done]
+        first = self._rates_until + 1 if self._rates_until is not None else None
+        if first is None:
+            seen = [s for s in self._rate_open if s < now_s]
+            if not seen:
+                return []
+            first = min(seen)
+        # At most the history's length of seconds, however long the wait was.
+        first = max(first, now_s - RATE_HISTORY_SECONDS)
+        closed = []
+        for second in range(first, now_s):
+            counts = self._rate_open.pop(second, None)
+            if counts is not None:
+                closed.append({"t": second * 1000.0, "counts": counts})
+            elif self._was_down(second):
+                closed.append({"t": second * 1000.0, "gap": True})
+            else:
+                closed.append({"t": second * 1000.0, "counts": {}})
+        for stale in [s for s in self._rate_open if s < first]:
+            del self._rate_open[stale]
+        if now_s - 1 >= first:
+            self._rates_until = now_s - 1
+        self._down = [d for d in self._down if d[1] is None or d[1] > first]
         self._rates.extend(closed)
         return closed
+
+    def _was_down(self, second: int) -> bool:
+        return any(
+            start <= second and (end is None or second < end)  # type: ignore[operator]
+            for start, end in self._down
+        )
 
     def _take_recent(self) -> list[dict[str, Any]]:
         items = [recent_item(event, seq) for seq, event in self._recent_unsent]

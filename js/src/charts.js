@@ -145,11 +145,12 @@ export class RateChart extends Chart {
           columns.set(s, { x: [], y: [] });
         }
       }
-      // A stream quiet for a whole second had zero events then, not a gap.
+      // A stream quiet for a whole second had zero events then; a second with no live
+      // feed (disconnected, paused) is a gap: null breaks the line there.
       for (const s of active) {
         const col = columns.get(s);
         col.x.push(entry.t);
-        col.y.push(Number(counts[s]) || 0);
+        col.y.push(entry.gap ? null : Number(counts[s]) || 0);
       }
     }
     const gd = this.gd;
