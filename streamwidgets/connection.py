@@ -338,6 +338,7 @@ class Connection:
         self._queues: list[ConsumerQueue] = []
         self._dead_reason: str | None = None
         self._last_frame_ns = 0
+        self._last_ping_ns = 0
         self._closing = False
         self._paused_at_ns: int | None = None
         self._recorder: Recorder | None = None
@@ -373,6 +374,12 @@ class Connection:
     def available_streams(self) -> list[str] | None:
         """What the server said it offers, once connected (None if it does not say)."""
         return self.dialect.available_streams
+
+    @property
+    def last_life_ns(self) -> int:
+        """The last sign of life the liveness watchdog counted, ns since the epoch: a frame,
+        or a protocol ping for a feed whose server pings to show it lives (0 before any)."""
+        return max(self._last_frame_ns, self._last_ping_ns)
 
     @property
     def paused(self) -> bool:
@@ -1187,7 +1194,8 @@ class Connection:
             await asyncio.sleep(period)
             last_seen = self._last_frame_ns
             if pings:
-                last_seen = max(last_seen, ws.last_ping_ns)  # type: ignore[attr-defined]
+                self._last_ping_ns = ws.last_ping_ns  # type: ignore[attr-defined]
+                last_seen = max(last_seen, self._last_ping_ns)
             silent = (time.time_ns() - last_seen) / 1e9
             if silent >= idle_timeout and not self._queue_blocked:
                 self._dead_reason = f"no {what} for {silent:.1f} s; connection presumed dead"
