@@ -3,8 +3,10 @@
 The simulator builds every event as it goes (several microseconds each), so a client
 measured against it is waiting on the server. For the ingest benchmark the server
 must be faster than any client: this one does the Hydra handshake (``connected``,
-then the ``subscribed`` reply) with websockets, then writes a pre-encoded block of
-WebSocket text frames straight to the transport.
+then the ``subscribed`` reply) with websockets, then writes pre-encoded WebSocket text
+frames straight to the transport, in blocks of about 1 MiB that end on a frame boundary,
+so a pong websockets writes in between (to the client's keepalive ping) lands between
+frames, never inside one.
 
 Run: ``python benchmarks/blast_server.py --events 200000 --ready-file PATH``
 """
@@ -25,8 +27,9 @@ from websockets.frames import Frame, Opcode
 CATEGORIES = ["CYBER", "NAVAL", "AIRSPACE", "MARKET_MOVEMENT", "SOCIAL_MEDIA", "OTHER"]
 
 
-def encode_events(count: int) -> bytes:
-    """Small Hydra ``signal_new`` events, as unmasked WebSocket text frames, back to back."""
+def encode_events(count: int, block: int = 1 << 20) -> list[bytes]:
+    """Small Hydra ``signal_new`` events, as unmasked WebSocket text frames, joined into
+    blocks of about ``block`` bytes, each ending where a frame ends."""
     rng = random.Random(0)
     now = int(time.time() * 1000)
     frames = []
@@ -48,12 +51,21 @@ def encode_events(count: int) -> bytes:
             },
         }
         frames.append(Frame(Opcode.TEXT, orjson.dumps(event)).serialize(mask=False, extensions=[]))
-    return b"".join(frames)
+    blocks, current, size = [], [], 0
+    for frame in frames:
+        current.append(frame)
+        size += len(frame)
+        if size >= block:
+            blocks.append(b"".join(current))
+            current, size = [], 0
+    if current:
+        blocks.append(b"".join(current))
+    return blocks
 
 
 async def serve_blast(events: int, ready_file: Path | None) -> None:
-    block = encode_events(events)
     chunk = 1 << 20
+    blocks = encode_events(events, chunk)
 
     async def handler(ws: ServerConnection) -> None:
         now = int(time.time() * 1000)
@@ -87,8 +99,8 @@ async def serve_blast(events: int, ready_file: Path | None) -> None:
             ).decode()
         )
         transport = ws.transport
-        for start in range(0, len(block), chunk):
-            transport.write(block[start : start + chunk])
+        for block in blocks:
+            transport.write(block)
             while transport.get_write_buffer_size() > 4 * chunk:
                 await asyncio.sleep(0.0005)
         await ws.wait_closed()
