@@ -172,16 +172,7 @@ class AxolServer(RestBackedServer):
             await asyncio.sleep(0.05)
             await ws.close(1008, self.reason("Token expired", token))  # 003:492
             return
-        pump = asyncio.ensure_future(self._pump(ws, conn)) if self.rate else None
-        try:
-            async for message in ws:
-                msg = self.decode(message)
-                conn.received.append(msg)
-                if isinstance(msg, dict) and not (self.silent or conn.state.get("silent")):
-                    await self._command(ws, conn, msg)
-        finally:
-            if pump is not None:
-                pump.cancel()
+        await self.serve_commands(ws, conn)
 
     def _grantable(self, channel: str) -> bool:
         if channel in self.refuse:

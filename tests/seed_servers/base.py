@@ -324,6 +324,20 @@ class RestBackedServer(WsServer):
 
     http: HttpServer
 
+    async def serve_commands(self, ws: Any, conn: Conn) -> None:
+        """Pump data (``_pump``, when ``rate`` is set) while answering each decoded JSON
+        object the client sends with ``_command``; everything received is recorded."""
+        pump = asyncio.ensure_future(self._pump(ws, conn)) if self.rate else None
+        try:
+            async for message in ws:
+                msg = self.decode(message)
+                conn.received.append(msg)
+                if isinstance(msg, dict) and not (self.silent or conn.state.get("silent")):
+                    await self._command(ws, conn, msg)
+        finally:
+            if pump is not None:
+                pump.cancel()
+
     async def start(self) -> RestBackedServer:
         """Start (or restart, on the same ports) the REST and WebSocket sides."""
         if self.http._server is None:

@@ -213,16 +213,7 @@ class PusherServer(RestBackedServer):
             await asyncio.sleep(0.02)
             await ws.close(*self.close_code)
             return
-        pump = asyncio.ensure_future(self._pump(ws, conn)) if self.rate else None
-        try:
-            async for message in ws:
-                msg = self.decode(message)
-                conn.received.append(msg)
-                if isinstance(msg, dict) and not (self.silent or conn.state.get("silent")):
-                    await self._command(ws, conn, msg)
-        finally:
-            if pump is not None:
-                pump.cancel()
+        await self.serve_commands(ws, conn)
 
     async def _error(self, ws: ServerConnection, message: str, channel: str | None) -> None:
         frame: dict[str, Any] = {
