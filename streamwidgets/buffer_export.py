@@ -36,6 +36,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .exceptions import ConfigurationError
+from .jsonutil import loads_lenient
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -61,17 +62,17 @@ _META = ("seq", "received_at", "event_time", "stream", "type", "snapshot")
 def write_parquet(
     frame: pd.DataFrame, path: str | os.PathLike[str] | io.BytesIO, **kwargs: Any
 ) -> Any:
-    """Write ``frame`` to Parquet; object columns Arrow cannot type become JSON text.
+    """Write ``frame`` to Parquet; an object column Arrow cannot hold exactly becomes JSON
+    text (marked as such), so ragged lists, lists of records and mixed values read back
+    as the same Python values, not padded or turned to floats.
 
     Every dtype goes in the file's metadata, so :func:`read_export` restores them all.
     """
     dtypes = {str(name): str(dtype) for name, dtype in frame.dtypes.items()}
     json_columns = []
     for name in _object_columns(frame):
-        try:
-            pa.array(frame[name], from_pandas=True)
-        except (pa.ArrowException, TypeError, ValueError, OverflowError):
-            logger.info("writing column %r as JSON text: its values have no common type", name)
+        if not _arrow_keeps(frame[name]):
+            logger.info("writing column %r as JSON text: Arrow would change its values", name)
             frame[name] = _json_texts(frame[name])
             json_columns.append(name)
     for name in _list_columns(frame):
@@ -89,26 +90,51 @@ def write_parquet(
 
 
 def write_csv(frame: pd.DataFrame, path: str | os.PathLike[str] | io.BytesIO, **kwargs: Any) -> Any:
-    """Write ``frame`` to CSV with lists and dicts as JSON text (so they read back)."""
+    """Write ``frame`` to CSV with lists and dicts as JSON text (so they read back), and the
+    scalars of mixed columns in their exact text (an int beyond 2**53 is not a float)."""
     for name in _object_columns(frame):
-        frame[name] = _json_texts(frame[name], containers_only=True)
+        frame[name] = frame[name].map(_csv_text).astype(object)
     for name in _list_columns(frame):
         frame[name] = _json_texts(_python_lists(frame[name]))
-    frame.to_csv(path, **{"index": False, **kwargs})
+    # CRLF line ends (RFC 4180) make the writer quote any text holding \r or \n, which a
+    # reader would otherwise take for the end of a row.
+    frame.to_csv(path, **{"index": False, "lineterminator": "\r\n", **kwargs})
     return path if isinstance(path, io.BytesIO) else Path(path)
 
 
 def write_jsonl(
     frame: pd.DataFrame, path: str | os.PathLike[str] | io.BytesIO, **kwargs: Any
 ) -> Any:
-    """Write ``frame`` as JSON lines with ISO-8601 timestamps (nanoseconds, UTC)."""
+    """Write ``frame`` as JSON lines: each row's present fields only (a null is left out),
+    floats in their shortest exact form (``0.1234567890123`` stays so), timestamps as
+    ISO-8601 with nanoseconds, UTC. NaN and infinity have no JSON form: such a float is
+    written as null, i.e. left out (a documented limit of the format).
+
+    Raises:
+        ConfigurationError: options this writer does not take.
+    """
+    if kwargs:
+        raise ConfigurationError(f"to_jsonl takes no options, got {sorted(kwargs)}")
+    columns = {}
     for name, dtype in frame.dtypes.items():
+        column = frame[name]
         if isinstance(dtype, pd.DatetimeTZDtype):
             # pandas' own ISO output stops at microseconds; the buffer has nanoseconds.
-            frame[name] = _iso_ns(frame[name])
-    options = {"orient": "records", "lines": True, "date_format": "iso", "date_unit": "ns"}
-    frame.to_json(path, **{**options, **kwargs})
-    return path if isinstance(path, io.BytesIO) else Path(path)
+            column = _iso_ns(column)
+        elif isinstance(dtype, pd.ArrowDtype) and pa.types.is_list(dtype.pyarrow_dtype):
+            column = _python_lists(column)
+        columns[str(name)] = column.astype(object).where(column.notna(), None).tolist()
+    names = list(columns)
+    lines = []
+    for values in zip(*columns.values(), strict=True):
+        row = {n: v for n, v in zip(names, values, strict=True) if not _absent(v)}
+        lines.append(orjson.dumps(row, default=_json_default, option=_JSON_OPTIONS))
+    data = b"".join(line + b"\n" for line in lines)
+    if isinstance(path, io.BytesIO):
+        path.write(data)
+        return path
+    Path(path).write_bytes(data)
+    return Path(path)
 
 
 def export_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
@@ -149,8 +175,10 @@ def read_export(path: str | os.PathLike[str]) -> pd.DataFrame:
         rows = [dict(zip(decoded, values, strict=True)) for values in cells]
         return _typed(rows, list(text.columns))
     with path.open("rb") as file:
-        rows = [orjson.loads(line) for line in file if line.strip()]
-    return _typed(rows, list(dict.fromkeys(k for row in rows[:1] for k in row)))
+        rows = [loads_lenient(line) for line in file if line.strip()]
+    # Each row holds its present fields only: the columns are those of every row, after
+    # the fixed ones (an event_time absent from every row is still a column).
+    return _typed(rows, list(dict.fromkeys([*_META, *(k for row in rows for k in row)])))
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -163,7 +191,15 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         return frame
     info = orjson.loads(ours)
     for name in info.get("json_columns", []):
-        frame[name] = frame[name].map(lambda v: None if v is None else orjson.loads(v))
+        texts = table.column(name).to_pylist()  # None stays None (pandas would say NaN)
+        values = [None if v is None else loads_lenient(v) for v in texts]
+        frame[name] = pd.Series(values, index=frame.index, dtype=object)
+    for name, dtype in info.get("dtypes", {}).items():
+        if dtype == "object" and name in frame.columns and name not in info["json_columns"]:
+            # Arrow typed the column (uint64, a list of records...): give the Python values
+            # back as the buffer held them, not in Arrow's chosen dtype.
+            values = table.column(name).to_pylist()
+            frame[name] = pd.Series(values, index=frame.index, dtype=object)
     for name, dtype in info.get("dtypes", {}).items():
         if name in frame.columns and dtype.startswith("list<"):
             arrow = table.column(name).type
@@ -245,8 +281,8 @@ def _csv_column(name: str, cells: list[Any]) -> list[Any]:
             decoded.append(cell == "True")
         else:
             try:
-                decoded.append(orjson.loads(cell))
-            except orjson.JSONDecodeError:
+                decoded.append(loads_lenient(cell))
+            except ValueError:
                 return cells  # e.g. hex ids where some look like numbers: all strings
     return decoded
 
@@ -268,10 +304,66 @@ def _python_lists(column: pd.Series) -> pd.Series:
     return pd.Series(pa.array(column).to_pylist(), column.index, object)
 
 
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def _absent(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and not np.isfinite(value))
+
+
+def _parquet_can_write(arrow_type: pa.DataType) -> bool:
+    # Parquet has no struct without fields (a list of empty records gives one).
+    if pa.types.is_struct(arrow_type):
+        fields = [arrow_type.field(i) for i in range(arrow_type.num_fields)]
+        return bool(fields) and all(_parquet_can_write(f.type) for f in fields)
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        return _parquet_can_write(arrow_type.value_type)
+    return True
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return value.item()
+    if value is pd.NA:
+        return None
+    if isinstance(value, int):  # beyond 64 bits: orjson has no form for it, JSON does
+        return orjson.Fragment(str(value))
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def _arrow_keeps(column: pd.Series) -> bool:
+    """Whether Arrow holds every value of an object column exactly (same JSON both ways):
+    not so for ints among floats in lists (made floats) or records of different keys
+    (padded with nulls)."""
+    try:
+        arrow = pa.array(column, from_pandas=True)
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        return False
+    if not _parquet_can_write(arrow.type):
+        return False
+    values = column.astype(object).where(column.notna(), None).tolist()
+    try:
+        before = orjson.dumps(values, default=_json_default, option=_JSON_OPTIONS)
+        after = orjson.dumps(arrow.to_pylist(), default=_json_default, option=_JSON_OPTIONS)
+    except TypeError:
+        return False
+    return before == after
+
+
+def _csv_text(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        return "True" if value else "False"
+    if isinstance(value, float) and not np.isfinite(value):
+        return None if np.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    return orjson.dumps(value, default=_json_default, option=_JSON_OPTIONS).decode()
+
+
 def _json_texts(column: pd.Series, *, containers_only: bool = False) -> pd.Series:
     def encode(value: Any) -> Any:
         if value is None or (containers_only and not isinstance(value, (list, dict))):
             return value
-        return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+        return orjson.dumps(value, default=_json_default, option=_JSON_OPTIONS).decode()
 
     return column.map(encode).astype(object)

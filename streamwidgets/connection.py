@@ -54,7 +54,7 @@ from .exceptions import (
     StreamNotAvailable,
     SubscriptionRefused,
 )
-from .jsonutil import preview
+from .jsonutil import LENIENT, preview
 from .outage import Outage
 from .secret import redact_url
 from .stats import ConnectionStats, RejectedFrame
@@ -1067,6 +1067,7 @@ class Connection:
         stats = self.stats
         stats.frames += 1
         stats.bytes += len(frame)
+        lenient = LENIENT.n
         try:
             items = self.dialect.parse(frame, now)
         except FrameError as exc:
@@ -1076,6 +1077,8 @@ class Connection:
             logger.warning("dialect %s failed on a frame", self.dialect.name, exc_info=True)
             self._reject(frame, f"{type(exc).__name__}: {exc}", now)
             return []
+        if LENIENT.n != lenient:
+            stats.lenient_parses += 1
         events: list[Event] = []
         for item in items:
             if type(item) is Event:

@@ -41,6 +41,7 @@ class ConnectionStats:
     events: int = 0
     bytes: int = 0
     parse_errors: int = 0
+    lenient_parses: int = 0
     oversized_frames: int = 0
     reconnects: int = 0
     connects: int = 0
@@ -80,6 +81,7 @@ class ConnectionStats:
             "bytes": self.bytes,
             "events_per_second": round(self.events_per_second, 1),
             "parse_errors": self.parse_errors,
+            "lenient_parses": self.lenient_parses,
             "oversized_frames": self.oversized_frames,
             "reconnects": self.reconnects,
             "connects": self.connects,

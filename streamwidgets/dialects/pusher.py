@@ -72,8 +72,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
-
 from .. import __version__, checks
 from ..events import Control, Event, Heartbeat, Refused, Reply, ServerNotice, Welcome
 from ..exceptions import (
@@ -83,7 +81,7 @@ from ..exceptions import (
     FrameError,
     StreamNotAvailable,
 )
-from ..jsonutil import dumps, loads_object, preview
+from ..jsonutil import dumps, loads_lenient, loads_object, preview
 from ..secret import Secret, redact
 from ._config import require_counts, require_seconds, to_ns
 from .base import (
@@ -606,7 +604,7 @@ def _decode(data: Any) -> Any:
     # Server data is JSON inside a JSON string; a string that is not JSON stays a string.
     if isinstance(data, str):
         try:
-            return orjson.loads(data)
-        except orjson.JSONDecodeError:
+            return loads_lenient(data)
+        except ValueError:
             return data
     return data
