@@ -324,6 +324,8 @@ def _parquet_can_write(arrow_type: pa.DataType) -> bool:
 def _json_default(value: Any) -> Any:
     if isinstance(value, (np.integer, np.floating, np.bool_)):
         return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
     if value is pd.NA:
         return None
     if isinstance(value, int):  # beyond 64 bits: orjson has no form for it, JSON does

@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .exceptions import ConfigurationError
-from .secret import Secret
+from .secret import Secret, redact_url
 
 __all__ = [
     "DAY",
@@ -141,15 +141,15 @@ def credential(name: str, value: Any) -> Secret:
         ...
         streamwidgets.exceptions.ConfigurationError: token must be a non-empty string, ...
     """
-    if isinstance(value, Secret):
-        return value
-    if not isinstance(value, str):
-        raise ArgumentTypeError(
-            f"{name} must be a non-empty string, got a {type(value).__name__}"
-        )
-    if not value.strip():
+    text = value.reveal() if isinstance(value, Secret) else value
+    if not isinstance(text, str):
+        raise ArgumentTypeError(f"{name} must be a non-empty string, got a {type(value).__name__}")
+    if not text.strip():
         raise ConfigurationError(f"{name} must be a non-empty string, got an empty one")
-    return Secret(value)
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        # It goes into a header or a URL, where a line break would start another one.
+        raise ConfigurationError(f"{name} holds a control character (a line break?)")
+    return value if isinstance(value, Secret) else Secret(value)
 
 
 def endpoint(name: str, value: Any, *, schemes: tuple[str, ...]) -> str:
@@ -163,18 +163,29 @@ def endpoint(name: str, value: Any, *, schemes: tuple[str, ...]) -> str:
     """
     if not isinstance(value, str):
         raise ArgumentTypeError(f"{name} must be a URL string, got {value!r}")
-    parts = urlsplit(value)
-    shown = " or ".join(f"{s}://" for s in schemes)
-    if parts.scheme not in schemes:
-        raise ConfigurationError(f"{name} must start with {shown}, got {value!r}")
-    if not parts.hostname:
-        raise ConfigurationError(f"{name} names no host: {value!r}")
+    shown_url = repr(redact_url(value))
+    if any(ord(c) <= 32 or ord(c) == 127 for c in value):
+        raise ConfigurationError(f"{name} holds a space or control character: {shown_url}")
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise ConfigurationError(f"{name} is not a valid URL: {shown_url}") from None
     try:
         port = parts.port
-    except ValueError:
+    except ValueError:  # out of range, or not a number
         port = 0
-    if port == 0 or (port is None and ":" in parts.netloc.rsplit("@", 1)[-1].rsplit("]", 1)[-1]):
-        raise ConfigurationError(f"{name} has no valid port (1-65535): {value!r}")
+    schemes_shown = " or ".join(f"{s}://" for s in schemes)
+    if parts.scheme not in schemes:
+        raise ConfigurationError(f"{name}: it starts with {schemes_shown}, got {shown_url}")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigurationError(
+            f"{name} holds a user name or password ({shown_url}): pass the credential as "
+            "the feed's token or key argument, where it is kept secret"
+        )
+    if not parts.hostname:
+        raise ConfigurationError(f"{name} names no host: {shown_url}")
+    if port == 0 or (port is None and ":" in parts.netloc.rsplit("]", 1)[-1]):
+        raise ConfigurationError(f"{name} has no valid port (1-65535): {shown_url}")
     return value
 
 

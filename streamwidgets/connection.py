@@ -65,7 +65,23 @@ if TYPE_CHECKING:
 
     from .recording import Recorder
 
-__all__ = ["Connection", "State", "StateChange", "SubscriptionResult"]
+__all__ = ["CONNECTION_OPTIONS", "Connection", "State", "StateChange", "SubscriptionResult"]
+
+#: The keyword options of :class:`Connection` that open() and StreamWidget pass on.
+CONNECTION_OPTIONS = frozenset(
+    {
+        "open_timeout",
+        "request_timeout",
+        "backoff",
+        "healthy_after",
+        "max_attempts",
+        "give_up_after",
+        "max_frame_bytes",
+        "read_bytes",
+        "yield_every",
+        "keep_rejected",
+    }
+)
 
 logger = logging.getLogger(__name__)
 
@@ -273,6 +289,12 @@ class Connection:
         if not isinstance(dialect, Dialect):
             raise ConfigurationError(f"expected a feed dialect, got {type(dialect).__name__}")
         streams = checks.stream_names(streams)
+        if backoff is not None and not isinstance(backoff, Backoff):
+            raise checks.ArgumentTypeError(
+                f"backoff must be a streamwidgets.backoff.Backoff, got {backoff!r}"
+            )
+        if buffer is not None and not isinstance(buffer, EventBuffer):
+            raise checks.ArgumentTypeError(f"buffer must be an EventBuffer, got {buffer!r}")
         open_timeout = checks.seconds("open_timeout", open_timeout)
         request_timeout = checks.seconds("request_timeout", request_timeout)
         healthy_after = checks.seconds("healthy_after", healthy_after)
@@ -296,7 +318,10 @@ class Connection:
         self.dialect = dialect.for_connection()
         self.buffer = buffer if buffer is not None else EventBuffer(explode=dialect.explode)
         self.stats = ConnectionStats()
-        self.rejected_frames: deque[RejectedFrame] = deque(maxlen=keep_rejected)
+        # Kept as received and masked when read: a flood of bad frames must not pay for
+        # masking each one (see rejected_frames).
+        self._rejected: deque[tuple[int, str, str | bytes, int]] = deque(maxlen=keep_rejected)
+        self._error_shown_ns = 0
         self.notices: deque[ServerNotice] = deque(maxlen=100)
         self.history: deque[StateChange] = deque(maxlen=_HISTORY)
         self.open_timeout = float(open_timeout)
@@ -334,7 +359,7 @@ class Connection:
         self._state_listeners: list[Callable[[StateChange], None]] = []
         self._event_sinks: list[Callable[[Event], Any]] = []
         self._refusal_listeners: list[Callable[[dict[str, str]], None]] = []
-        self._callback_failures = FailureReport()
+        self._reports = FailureReport()
         self._queues: list[ConsumerQueue] = []
         self._dead_reason: str | None = None
         self._last_frame_ns = 0
@@ -372,8 +397,23 @@ class Connection:
 
     @property
     def available_streams(self) -> list[str] | None:
-        """What the server said it offers, once connected (None if it does not say)."""
-        return self.dialect.available_streams
+        """What the server said it offers, once connected (None if it does not say);
+        masked, since a server may name anything there, the credential included."""
+        offered = self.dialect.available_streams
+        return None if offered is None else [self._mask(s) for s in offered]
+
+    def mask(self, value: Any) -> Any:
+        """``value`` (a text, or JSON-like data) with every credential of this feed masked,
+        in any form or piece (see :func:`streamwidgets.secret.redact`): for whatever is
+        shown or sent on, where a server may have quoted the credential.
+
+        Example:
+            >>> conn.mask("token abc123 expired")  # doctest: +SKIP
+            'token *** expired'
+        """
+        if isinstance(value, str):
+            return self._mask(value)
+        return self._wire_log.mask_value(value)
 
     @property
     def last_life_ns(self) -> int:
@@ -1112,9 +1152,9 @@ class Connection:
         # The first failure with its traceback, then a count now and then: never one
         # log record per event (see callbacks.FailureReport).
         label = f"on_event({getattr(sink, '__qualname__', type(sink).__name__)})"
-        words = self._callback_failures.failed(label, exc)
+        words = self._reports.failed(label, exc)
         if words is not None:
-            first = self._callback_failures.counts[label] == 1
+            first = self._reports.counts[label] == 1
             # Masked, traceback included: a callback's error may quote anything.
             self._log.warning("%s", words, exc_info=exc if first else None)
 
@@ -1150,16 +1190,34 @@ class Connection:
             self.notices.append(ServerNotice(message, data, item.is_error))
             if item.is_error:
                 self.stats.last_error = message
-                logger.warning("%s: %s", self.dialect.name, message)
+                count = self._reports.due("server error")
+                if count is not None:  # a server sending errors in a loop: not every one
+                    so_far = f" ({count} server errors so far)" if count > 1 else ""
+                    logger.warning("%s: %s%s", self.dialect.name, message, so_far)
+
+    @property
+    def rejected_frames(self) -> list[RejectedFrame]:
+        """The newest frames counted as malformed (at most ``keep_rejected``), oldest first,
+        each with the reason and a masked preview.
+
+        Example:
+            >>> [r.error for r in conn.rejected_frames]  # doctest: +SKIP
+            ["not JSON (unexpected character): '{oops'"]
+        """
+        return [
+            RejectedFrame(at, self._mask(error), self._mask(preview(frame, 1000)), size)
+            for at, error, frame, size in self._rejected
+        ]
 
     def _reject(self, frame: str | bytes, error: str, now: int) -> None:
         self.stats.parse_errors += 1
-        error = self._mask(error)
-        self.stats.last_error = error
-        self.rejected_frames.append(
-            RejectedFrame(now, error, self._mask(preview(frame, 1000)), len(frame))
-        )
-        logger.debug("rejected frame: %s", error)
+        self._rejected.append((now, error, frame[:1200], len(frame)))
+        if now - self._error_shown_ns >= 100_000_000:
+            # At most ten times a second: masking costs, and a flood of bad frames
+            # says the same thing every time.
+            self._error_shown_ns = now
+            self.stats.last_error = self._mask(error)
+            logger.debug("rejected frame: %s", self.stats.last_error)
 
     async def _feed_queues(self, events: list[Event]) -> None:
         for queue in list(self._queues):

@@ -11,13 +11,19 @@ import pandas as pd
 
 from . import checks
 from .buffer import EventBuffer
-from .connection import Connection, State, SubscriptionResult
+from .connection import CONNECTION_OPTIONS, Connection, State, SubscriptionResult
 from .consumer import ConsumerQueue, Overflow
 from .dialects.base import Dialect
 from .exceptions import ConfigurationError, ConnectionFailed
 from .stats import ConnectionStats
 
 __all__ = ["Stream", "open"]
+
+#: open()'s own arguments, beside the Connection options it passes on.
+OPEN_OPTIONS = frozenset(
+    {"streams", "max_rows", "window", "buffer", "connect_timeout", "queue_size"}
+    | {"on_overflow", "record", "record_options"}
+)
 
 
 class Stream:
@@ -173,8 +179,22 @@ def open(
         ...             print(event.type, event.data)
         ...         print(stream.df.tail())
     """
+    if not isinstance(feed, Dialect):
+        raise checks.ArgumentTypeError(
+            f"open() takes a feed from streamwidgets.feeds, got {type(feed).__name__}"
+        )
+    unknown = sorted(set(connection_options) - CONNECTION_OPTIONS)
+    if unknown:
+        raise ConfigurationError(
+            f"unknown option(s) {', '.join(unknown)}; open() takes "
+            f"{', '.join(sorted(CONNECTION_OPTIONS | OPEN_OPTIONS))}"
+        )
     ConsumerQueue(queue_size, on_overflow)  # checks both before anything starts
     connect_timeout = checks.seconds("connect_timeout", connect_timeout)
+    if record is not None and not isinstance(record, (str, os.PathLike)):
+        raise checks.ArgumentTypeError(f"record must be a file path, got {record!r}")
+    if record_options is not None and not isinstance(record_options, Mapping):
+        raise checks.ArgumentTypeError(f"record_options must be a dict, got {record_options!r}")
     if buffer is None:
         buffer = EventBuffer(max_rows=max_rows, window=window, explode=feed.explode)
     connection = Connection(feed, streams=streams, buffer=buffer, **connection_options)

@@ -65,12 +65,26 @@ def loads_lenient(text: str | bytes) -> Any:
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError as exc:
+        if not _may_be_lenient(text, exc.msg):
+            raise ValueError(exc.msg) from None  # plain garbage: no second parse
         try:
             value = json.loads(text)
         except (ValueError, TypeError, RecursionError):
             raise ValueError(exc.msg) from None
         LENIENT.n += 1
         return value
+
+
+def _may_be_lenient(text: str | bytes, reason: str) -> bool:
+    # What Python reads and orjson refuses: the non-finite literals, a number beyond a
+    # double, lone surrogates. Anything else is garbage for both.
+    if "number" in reason or "surrogate" in reason:
+        return True
+    if isinstance(text, str):
+        return "NaN" in text or "Infinity" in text
+    if isinstance(text, (bytes, bytearray)):
+        return b"NaN" in text or b"Infinity" in text
+    return False
 
 
 def loads_frame(frame: str | bytes) -> Any:

@@ -311,7 +311,10 @@ class Recorder:
     async def aclose(self, reason: str = "stopped by the user") -> RecordingSummary:
         """:meth:`close` without blocking the event loop."""
         self._request_stop(reason)
-        await asyncio.to_thread(self._thread.join)
+        # Polled, not joined in an executor: the loop's default executor would keep an
+        # idle worker thread alive for the rest of the process.
+        while self._thread.is_alive():
+            await asyncio.sleep(0.01)
         return self.summary()
 
     def _request_stop(self, reason: str) -> None:

@@ -38,6 +38,7 @@ from typing import Any
 
 import orjson
 
+from .checks import ArgumentTypeError
 from .dialects.base import CloseAction, CloseDecision, ConnectTarget, Dialect, Keepalive
 from .events import Control, Event, ServerNotice
 from .exceptions import ConfigurationError, FrameError
@@ -75,6 +76,8 @@ class ReplayDialect(Dialect):
         start: float = 0.0,
         paused: bool = False,
     ) -> None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise ArgumentTypeError(f"path must be a recording's file path, got {path!r}")
         check_speed(speed)
         start = check_position(start)
         if dialect is not None and not isinstance(dialect, Dialect):

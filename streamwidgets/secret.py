@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
-__all__ = ["Secret", "redact", "redact_url", "redact_value", "url_shown", "url_with_secret"]
+__all__ = [
+    "Secret",
+    "redact",
+    "redact_frame",
+    "redact_url",
+    "redact_value",
+    "url_shown",
+    "url_with_secret",
+]
 
 _MASK = "***"
 
@@ -63,13 +72,14 @@ class Secret:
 
 
 def redact(text: str, secrets: Iterable[Secret | str | None], *, fragments: bool = False) -> str:
-    """Replace every occurrence of the given secrets by ``***``: as written, URL-encoded and
-    base64-encoded (standard and URL-safe, padded or not).
+    """Replace every occurrence of the given secrets by ``***``: as written, URL-encoded,
+    base64-encoded (standard and URL-safe, padded or not) and hex-encoded.
 
-    With ``fragments``, any run of :data:`FRAGMENT_CHARS` or more characters of a secret is
-    masked too: a preview cut in the middle (``eyJhbGciO...k3MlidOfdZYN``) must not leave
-    the secret's head or tail readable. That scan costs more, so it is for short texts
-    (log lines, server messages, previews), not for whole recordings.
+    With ``fragments``, any run of :data:`FRAGMENT_CHARS` or more characters of one of
+    those forms is masked too, and base64 at any byte alignment (the secret inside
+    ``base64("user:" + token)``, or a base64 text cut short): a preview cut in the middle
+    (``eyJhbGciO...k3MlidOfdZYN``) must not leave the secret's head or tail readable. A
+    cheap check (8-character blocks of each form) skips texts holding no piece at all.
 
     Example:
         >>> redact("wss://h/stream?token=abc123", [Secret("abc123")])
@@ -84,25 +94,55 @@ def redact(text: str, secrets: Iterable[Secret | str | None], *, fragments: bool
         value = secret.reveal() if isinstance(secret, Secret) else secret
         if not value:
             continue
-        for form in _forms(value):
+        encodings = _encodings(value)
+        for form in encodings.whole:
             if form in text:
                 text = text.replace(form, _MASK)
-        if fragments and len(value) >= FRAGMENT_CHARS:
-            text = _mask_fragments(text, value)
+        if fragments:
+            for source, anchors in encodings.pieces:
+                if any(anchor in text for anchor in anchors):
+                    text = _mask_fragments(text, source)
     return text
 
 
 #: The shortest piece of a secret that :func:`redact` masks on its own (``fragments``).
 FRAGMENT_CHARS = 16
+_ANCHOR = FRAGMENT_CHARS // 2
 
 
-def _forms(value: str) -> set[str]:
-    raw = value.encode()
-    forms = {value, quote(value, safe=""), quote(value)}
-    for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
-        text = encoded.decode()
-        forms.update((text, text.rstrip("=")))
-    return {form for form in forms if form}
+class _Encodings:
+    """A secret's forms: whole ones to replace, and sources of pieces with their anchors."""
+
+    __slots__ = ("pieces", "whole")
+
+    def __init__(self, value: str) -> None:
+        raw = value.encode()
+        whole = {value, quote(value, safe=""), quote(value), raw.hex(), raw.hex().upper()}
+        sources = {value, quote(value, safe=""), raw.hex(), raw.hex().upper()}
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            text = encode(raw).decode()
+            whole.update((text, text.rstrip("=")))
+            for shift in range(3):
+                # Inside a longer base64 text the secret starts at one of three byte
+                # alignments; all but the last group's characters are then fixed.
+                shifted = encode(raw[shift:]).decode().rstrip("=")[:-4]
+                if shifted:
+                    sources.add(shifted)
+        self.whole = sorted((form for form in whole if form), key=len, reverse=True)
+        # Every piece of FRAGMENT_CHARS or more holds one whole block at an _ANCHOR multiple.
+        self.pieces = [
+            (
+                source,
+                {source[i : i + _ANCHOR] for i in range(0, len(source) - _ANCHOR + 1, _ANCHOR)},
+            )
+            for source in sources
+            if len(source) >= FRAGMENT_CHARS
+        ]
+
+
+@functools.lru_cache(maxsize=64)
+def _encodings(value: str) -> _Encodings:
+    return _Encodings(value)
 
 
 def _mask_fragments(text: str, value: str) -> str:
@@ -158,6 +198,35 @@ def redact_value(value: Any, secrets: Iterable[Secret | str | None], *, depth: i
     return value
 
 
+def redact_frame(frame: Any, secrets: Iterable[Secret | str | None]) -> Any:
+    """A copy of a DataFrame whose text and object cells hold no secret in any whole form
+    (for a file that leaves the kernel, e.g. the widget's download). Other columns are
+    shared, not copied.
+
+    Example:
+        >>> import pandas as pd
+        >>> redact_frame(pd.DataFrame({"note": ["key abc123"]}), [Secret("abc123")])["note"][0]
+        'key ***'
+    """
+    import numpy as np
+    import pandas as pd
+
+    values = [s.reveal() if isinstance(s, Secret) else s for s in secrets if s]
+    forms = [form for value in values if value for form in _encodings(value).whole]
+    if not forms:
+        return frame
+    out = frame.copy(deep=False)
+    for name, dtype in frame.dtypes.items():
+        column = frame[name]
+        if isinstance(dtype, pd.StringDtype) or str(dtype) == "str":
+            for form in forms:
+                column = column.str.replace(form, _MASK, regex=False)
+            out[name] = column
+        elif isinstance(dtype, np.dtype) and dtype.kind == "O":  # Python values
+            out[name] = column.map(lambda v: redact_value(v, values)).astype(object)
+    return out
+
+
 #: Levels of nesting :func:`redact_value` keeps.
 MAX_DEPTH = 32
 
@@ -167,13 +236,20 @@ _QUERY_SECRET = re.compile(
 )
 
 
+_USERINFO_SECRET = re.compile(r"(://[^/@:\s]*:)[^/@\s]*@")
+
+
 def redact_url(url: str) -> str:
-    """Mask the values of query parameters that usually carry credentials.
+    """Mask the values of query parameters that usually carry credentials, and a password
+    in the URL's user part.
 
     Example:
         >>> redact_url("wss://h/s?token=abc&x=1")
         'wss://h/s?token=***&x=1'
+        >>> redact_url("wss://alice:pw@h/s")
+        'wss://alice:***@h/s'
     """
+    url = _USERINFO_SECRET.sub(lambda m: m.group(1) + _MASK + "@", url)
     return _QUERY_SECRET.sub(lambda m: m.group(1) + _MASK, url)
 
 

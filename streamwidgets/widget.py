@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import datetime
 import difflib
+import inspect
 import logging
 import os
 import time
@@ -30,11 +31,18 @@ from . import feeds
 from .buffer import EventBuffer
 from .buffer_export import EXPORT_FORMATS, export_bytes
 from .callbacks import FailureReport
-from .connection import Connection, State, StateChange, SubscriptionResult
+from .connection import (
+    CONNECTION_OPTIONS,
+    Connection,
+    State,
+    StateChange,
+    SubscriptionResult,
+)
 from .dialects.base import Dialect
 from .events import Event
 from .exceptions import ConfigurationError, StreamError
 from .kernel_loop import block_on, running_loop
+from .secret import redact_frame
 from .widget_protocol import SeriesKey
 from .widget_registry import current_cell_id, live_widgets, register, unregister
 from .widget_updates import UpdateBuilder
@@ -50,25 +58,13 @@ _STATIC = Path(__file__).parent / "static"
 _BUNDLE = _STATIC / "widget.js"
 _STYLES = _STATIC / "widget.css"
 
+#: ``async def`` callbacks (see :meth:`StreamWidget.on`) running at once, at most.
+MAX_CALLBACK_TASKS = 100
 #: Streams the embedded demo subscribes to.
 DEMO_STREAMS = ("signals", "alerts", "markets", "aircraft", "cyber")
 #: What the demo charts from the start.
 DEMO_CHART = ("markets", "market_update", "data.changePct")
 
-_CONNECTION_OPTIONS = frozenset(
-    {
-        "open_timeout",
-        "request_timeout",
-        "backoff",
-        "healthy_after",
-        "max_attempts",
-        "give_up_after",
-        "max_frame_bytes",
-        "read_bytes",
-        "yield_every",
-        "keep_rejected",
-    }
-)
 _EXPORTS = EXPORT_FORMATS
 #: Largest export sent to the browser in one message.
 MAX_EXPORT_BYTES = 256 * 1024 * 1024
@@ -141,7 +137,7 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         # from __del__, also on a widget whose construction failed).
         self._closed = True
         self._ready = False
-        unknown = sorted(set(options) - _CONNECTION_OPTIONS)
+        unknown = sorted(set(options) - CONNECTION_OPTIONS)
         if unknown:
             raise ConfigurationError(_unknown_message(unknown))
         if isinstance(update_hz, bool) or not isinstance(update_hz, (int, float)):
@@ -170,7 +166,8 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         self._simulator: Any = None
         if feed is None:
             feed, self._simulator = _start_demo_feed(_demo_rate)
-            streams = streams or DEMO_STREAMS
+            # The demo's own streams unless some were named (None is refused as anywhere).
+            streams = DEMO_STREAMS if streams == () else streams
         try:
             buffer = EventBuffer(max_rows=max_rows, window=window, explode=feed.explode)
             self.connection = Connection(feed, streams=streams, buffer=buffer, **options)
@@ -183,6 +180,7 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         self._tasks: set[asyncio.Task[Any]] = set()
         self._callbacks: dict[str, list[Callable[[Event], Any]]] = {}
         self._failures = FailureReport()
+        self._callback_tasks: set[asyncio.Task[None]] = set()
         self._finisher: asyncio.Task[None] | None = None
 
         super().__init__(
@@ -424,13 +422,20 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
 
     def on(self, type: str, callback: Callable[[Event], Any]) -> Callable[[], None]:
         """Call ``callback(event)`` for each event of ``type`` ("*" for all); returns a
-        function that stops it. A callback that raises is logged, never fatal.
+        function that stops it. A callback that raises is reported, never fatal: its first
+        failure with the traceback, then a count at most every 10 s, also on the widget.
+
+        An ``async def`` callback runs as a task per event; at most
+        :data:`MAX_CALLBACK_TASKS` run at once, and an event that finds them all busy is
+        skipped for that callback (counted as a failure), so a slow one cannot pile up.
 
         Example:
             >>> stop = w.on("alert_issued", lambda e: print(e.data["title"]))  # doctest: +SKIP
         """
         if not callable(callback):
             raise ConfigurationError("on() needs a callable")
+        if not isinstance(type, str) or not type:
+            raise ConfigurationError(f"on() takes an event type (or '*'), got {type!r}")
         self._callbacks.setdefault(type, []).append(callback)
 
         def stop() -> None:
@@ -515,7 +520,7 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         unregister(self)
         for stop in self._stop_listening:
             stop()
-        for task in list(self._tasks):
+        for task in [*self._tasks, *self._callback_tasks]:
             task.cancel()
         try:
             self._finisher = asyncio.get_running_loop().create_task(self._finish())
@@ -571,7 +576,7 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
             self.send(message, buffers)
 
     def _learn_fields_now(self, *, force: bool = False) -> None:
-        fields = self._updates.fields(refresh=force)
+        fields = self.connection.mask(self._updates.fields(refresh=force))
         if fields != self.fields:
             self.fields = fields
 
@@ -613,9 +618,29 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
             for key in (event.type, "*"):
                 for callback in self._callbacks.get(key, ()):
                     try:
-                        callback(event)
+                        result = callback(event)
                     except Exception as exc:
                         self._callback_failed(f"on({key!r})", exc)
+                    else:
+                        if inspect.isawaitable(result):
+                            self._run_async_callback(f"on({key!r})", result)
+
+    def _run_async_callback(self, label: str, awaitable: Any) -> None:
+        if len(self._callback_tasks) >= MAX_CALLBACK_TASKS:
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()  # never awaited on purpose: no "never awaited" warning
+            self._callback_failed(label, RuntimeError("too many of its calls still running"))
+            return
+
+        async def run() -> None:
+            try:
+                await awaitable
+            except Exception as exc:
+                self._callback_failed(label, exc)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._callback_tasks.add(task)
+        task.add_done_callback(self._callback_tasks.discard)
 
     def _callback_failed(self, label: str, exc: Exception) -> None:
         # Bounded: the first failure with its traceback, then a count now and then, so a
@@ -626,7 +651,7 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         first = self._failures.counts[label] == 1
         logger.warning("%s", words, exc_info=exc if first else None)
         if not self._closed:
-            self.error = words
+            self.error = self.connection.mask(words)
 
     def _request(self, action: str, streams: Iterable[str]) -> asyncio.Task[SubscriptionResult]:
         names = list(streams)
@@ -642,7 +667,7 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         try:
             result: SubscriptionResult = await method(names)
         except StreamError as exc:
-            self.error = f"{action} {', '.join(names)}: {exc}"
+            self.error = self.connection.mask(f"{action} {', '.join(names)}: {exc}")
             raise
         else:
             rejected = result.rejected
@@ -696,7 +721,9 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
             raise ConfigurationError(f"export format must be parquet, csv or jsonl, got {fmt!r}")
         mime, suffix = _EXPORTS[fmt]
         # The same writers as buffer.to_parquet/to_csv/to_jsonl: types read back the same.
-        data = export_bytes(self.connection.buffer.df, fmt)
+        # The file leaves the kernel: no credential a server quoted into the data goes too.
+        frame = redact_frame(self.connection.buffer.df, self.connection.dialect.secrets())
+        data = export_bytes(frame, fmt)
         if len(data) > MAX_EXPORT_BYTES:
             raise ConfigurationError(
                 f"the export is {len(data) / 2**20:.0f} MiB, over the "
@@ -706,6 +733,15 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
         filename = f"{self.connection.dialect.name.replace(':', '-')}-{stamp}{suffix}"
         self.send({"kind": "download", "view": view, "filename": filename, "mime": mime}, [data])
+
+    def send(self, content: Any, buffers: list[Any] | None = None) -> None:
+        """Send a custom message to the browser views, every text in it masked: a server
+        may have quoted the credential in an event, a stream name or a field name.
+        (Binary buffers carry numbers and the files the user asked to download.)"""
+        connection = self.__dict__.get("connection")
+        if connection is not None:
+            content = connection.mask(content)
+        super().send(content, buffers)
 
 
 def _release(widget: StreamWidget) -> None:
@@ -759,7 +795,7 @@ def _view_id(content: dict[str, Any]) -> str | None:
 def _unknown_message(unknown: list[str]) -> str:
     known = sorted(
         {"streams", "max_rows", "window", "chart", "update_hz", "max_points", "recent"}
-        | _CONNECTION_OPTIONS
+        | CONNECTION_OPTIONS
     )
     hints = []
     for name in unknown:

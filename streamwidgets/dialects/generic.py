@@ -158,10 +158,10 @@ class GenericDialect(Dialect):
         name: str = "generic",
     ) -> None:
         super().__init__()
+        checks.endpoint("url", url, schemes=("ws", "wss"))
         parts = urlsplit(url) if isinstance(url, str) else None
         if parts is None or parts.scheme not in ("ws", "wss") or not parts.netloc:
             raise ConfigurationError(f"a feed URL starts with ws:// or wss://, got {url!r}")
-        checks.endpoint("url", url, schemes=("ws", "wss"))
         if auth is not None and not isinstance(auth, (QueryAuth, HeaderAuth, MessageAuth)):
             raise ConfigurationError(
                 f"auth must be QueryAuth, HeaderAuth or MessageAuth, got {type(auth).__name__}"
@@ -218,6 +218,8 @@ class GenericDialect(Dialect):
         self._heartbeat = None if heartbeat is None else parse_match("heartbeat", heartbeat)
         if isinstance(ignore, Mapping):
             raise ConfigurationError("ignore is a list of matches, e.g. [{'result': None}]")
+        if isinstance(ignore, (str, Mapping)) or not isinstance(ignore, Sequence):
+            raise checks.ArgumentTypeError(f"ignore must be a list of matches, got {ignore!r}")
         self._ignore = tuple(parse_match(f"ignore[{i}]", m) for i, m in enumerate(ignore))
 
         self.ping_interval = positive_or_none("ping_interval", ping_interval)
@@ -231,6 +233,10 @@ class GenericDialect(Dialect):
         both = set(self.stop_codes) & set(self.slow_codes)
         if both:
             raise ConfigurationError(f"close code(s) {sorted(both)} are both stop and slow codes")
+        if explode is not None and not isinstance(explode, Mapping):
+            raise checks.ArgumentTypeError(
+                f"explode must map event types to dotted paths, got {explode!r}"
+            )
         self.explode = {
             str(kind): ".".join(parse_path(f"explode[{kind!r}]", p) or ())
             for kind, p in dict(explode or {}).items()

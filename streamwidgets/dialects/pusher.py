@@ -203,9 +203,9 @@ class PusherDialect(Dialect):
         allow_insecure: bool = False,
     ) -> None:
         super().__init__()
+        checks.endpoint("base_url", base_url, schemes=("http", "https"))
         if not isinstance(base_url, str) or urlsplit(base_url).scheme not in ("http", "https"):
             raise ConfigurationError(f"base_url starts with http:// or https://, got {base_url!r}")
-        checks.endpoint("base_url", base_url, schemes=("http", "https"))
         if streams is not None and (
             isinstance(streams, str) or not all(isinstance(s, str) and s for s in streams)
         ):
