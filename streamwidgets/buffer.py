@@ -21,12 +21,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .buffer_columns import (
     META_COLUMNS,
     Chunk,
     build_frame,
     convert,
+    merge,
     out_of_range_times,
     well_formed,
 )
@@ -480,6 +482,30 @@ class EventBuffer:
         newest = int(chunk.received.max())
         if self._newest_ns is None or newest > self._newest_ns:
             self._newest_ns = newest
+        self._compact()
+
+    def _compact(self) -> None:
+        """Merge small chunks at the tail, so that reads stay cheap however often they
+        come: a reader at 20 Hz on a 100 events/s feed makes 5-row chunks, and a frame
+        of 10,000 of them takes ~0.7 s to build. A chunk under ``_CHUNK_ROWS`` rows takes
+        in a follower at least half its size, so each row is copied O(log) times and the
+        chunks number about ``rows / _CHUNK_ROWS`` plus a few small ones."""
+        chunks = self._chunks
+        counts = self._column_counts
+        while len(chunks) >= 2:
+            prev, last = chunks[-2], chunks[-1]
+            if prev.n >= _CHUNK_ROWS or last.n * 2 < prev.n:
+                return
+            try:
+                merged = merge([prev, last])
+            except (pa.ArrowException, ValueError, TypeError, OverflowError, MemoryError):
+                logger.debug("chunks left apart", exc_info=True)
+                return  # e.g. strings beyond what one Arrow array holds: apart is fine
+            chunks.pop()
+            chunks[-1] = merged
+            for name in merged.data:
+                # No count reaches zero here, so the columns keep their order.
+                counts[name] += 1 - (name in prev.data) - (name in last.data)
 
     def _evict(self) -> None:
         chunks = self._chunks

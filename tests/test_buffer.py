@@ -387,6 +387,49 @@ def test_since_rejects_non_int_cursor():
         EventBuffer().since("0")
 
 
+# Read patterns
+
+
+def test_frequent_reads_keep_the_buffer_in_few_chunks():
+    """A widget at 20 Hz on a 100 events/s feed reads every 5 events: 50,000 rows read
+    that way are held in about as many chunks as rows read once (the build time is
+    printed by benchmarks/bench_buffer.py), and the frame is the same."""
+    events = [
+        ev({"symbol": "BTC", "price": 100 + i / 7, "book": {"bid": i}, "tags": ["a"]}, i=i)
+        for i in range(50_000)
+    ]
+    often, once = EventBuffer(max_rows=50_000), EventBuffer(max_rows=50_000)
+    for start in range(0, len(events), 5):
+        often.extend(events[start : start + 5])
+        len(often)  # what the widget's since() does first: convert what is pending
+    once.extend(events)
+    # 13 chunks when read once; small ones at the tail at most double that.
+    assert len(often._chunks) <= 2 * len(once._chunks)
+    pd.testing.assert_frame_equal(often.df, once.df)
+    frame, cursor = often.since(49_990)
+    assert frame["seq"].tolist() == list(range(49_991, 50_001)) and cursor == 50_000
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    payloads=st.lists(st.dictionaries(st.sampled_from("abc"), strategies.SCALARS), max_size=40),
+    cuts=st.lists(st.integers(min_value=1, max_value=9), max_size=12),
+)
+def test_reads_between_appends_never_change_the_frame(payloads, cuts):
+    """Whatever the read pattern (so however chunks were merged), the frame is the one a
+    single read at the end gives: same values, dtypes and column order."""
+    events = [ev(p, i=i) for i, p in enumerate(payloads)]
+    read, unread = EventBuffer(), EventBuffer()
+    start = 0
+    for cut in cuts:
+        read.extend(events[start : start + cut])
+        len(read)
+        start += cut
+    read.extend(events[start:])
+    unread.extend(events)
+    pd.testing.assert_frame_equal(read.df, unread.df)
+
+
 # Cache, clear, markers
 
 

@@ -183,6 +183,8 @@ def _csv_limit(sent) -> bool:
 
 
 def _text_only(value: str) -> bool:
+    if value == "":
+        return False  # written as an empty cell, which reads as a null, not as text
     try:
         orjson.loads(value)
     except orjson.JSONDecodeError:

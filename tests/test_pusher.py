@@ -225,6 +225,7 @@ async def test_public_and_presence_subscriptions_carry_events_and_unsubscribe(si
     """Events get the stream name; presence is signed; unsubscribe stops the channel."""
     conn = await started(make(sim, streams=["prices", "portfolio"]))
     try:
+
         def portfolio_types():
             df = conn.buffer.to_dataframe()
             return set(df[df.stream == "portfolio"].type) if not df.empty else set()
