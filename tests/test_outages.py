@@ -16,6 +16,7 @@ from streamwidgets import Gap, feeds
 from streamwidgets.backoff import Backoff
 from streamwidgets.connection import Connection, State
 from streamwidgets.dialects.base import Keepalive
+from streamwidgets.dialects.generic import GenericDialect
 from streamwidgets.dialects.hydra import HydraDialect
 from streamwidgets.exceptions import AuthenticationFailed, ConnectionFailed
 from streamwidgets.simulators.axol import AxolSimulator
@@ -288,3 +289,68 @@ async def test_a_blocking_consumer_gets_every_event_and_the_client_never_closes_
                     break
             assert stream.stats.reconnects == 0 and stream.stats.consumer_waits > 0
             assert seen == list(stream.df["data.id"])
+
+
+# -- the client closes it: the state names the code it sent -----------------------------------
+
+
+class _QuickPings(GenericDialect):
+    """The generic dialect with WebSocket pings every 0.2 s (20 s normally)."""
+
+    def keepalive(self) -> Keepalive:
+        return dataclasses.replace(super().keepalive(), protocol_ping_interval=0.2)
+
+
+async def test_a_protocol_error_says_the_client_closed_with_1002():
+    """A server frame with a reserved opcode (RFC 6455 5.2): the client fails the
+    connection with 1002, and the state says so instead of "connection lost"."""
+
+    done = asyncio.Event()
+
+    async def handler(ws):
+        await ws.send('{"type": "t", "v": 1}')
+        ws.transport.write(b"\x83\x00")  # FIN + opcode 0x3, reserved
+        await done.wait()
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        conn = Connection(
+            feeds.generic(f"ws://127.0.0.1:{port}/"), backoff=Backoff(initial=5, maximum=5)
+        )
+        conn.start()
+        try:
+            await eventually(lambda: reconnecting_reasons(conn), timeout=seconds(5))
+            reason = reconnecting_reasons(conn)[0]
+            assert reason.startswith("closed by the client (1002"), reason
+            assert "connection lost" not in reason
+            assert conn.stats.events == 1
+        finally:
+            done.set()
+            await conn.close()
+
+
+async def test_an_unanswered_keepalive_ping_says_the_client_closed_with_1011():
+    """A server that stops reading (so never answers a ping): the client's keepalive ping
+    times out, it closes with 1011, and the state says so."""
+
+    done = asyncio.Event()
+
+    async def handler(ws):
+        await ws.send('{"type": "t", "v": 1}')
+        ws.transport.pause_reading()  # pings stay unread, no pong ever goes back
+        await done.wait()
+
+    async with serve(handler, "127.0.0.1", 0, ping_interval=None, close_timeout=0.5) as server:
+        port = server.sockets[0].getsockname()[1]
+        conn = Connection(
+            _QuickPings(f"ws://127.0.0.1:{port}/"), backoff=Backoff(initial=5, maximum=5)
+        )
+        conn.start()
+        try:
+            await eventually(lambda: reconnecting_reasons(conn), timeout=seconds(5))
+            reason = reconnecting_reasons(conn)[0]
+            assert reason.startswith("closed by the client (1011"), reason
+            assert "keepalive" in reason
+        finally:
+            done.set()
+            await conn.close()
