@@ -12,7 +12,7 @@ import numpy as np
 import orjson
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from websockets.asyncio.server import serve
 
@@ -212,6 +212,8 @@ def _csv_written(sent):
         max_size=12,
     )
 )
+@example(events=[("s1", "", None), ("s1", [], None)])
+@example(events=[("s1", {"é": False}, None), ("s1", {"a": None, "é": ""}, None)])
 def test_any_event_survives_every_format(tmp_path_factory, events):
     """Arbitrary events -> buffer -> df, and -> Parquet, JSON lines and CSV -> read_export:
     Parquet gives back the very frame; JSON lines every value; CSV every value but those
