@@ -1,10 +1,11 @@
 """A rolling, columnar buffer of events that builds pandas DataFrames on demand.
 
-Design, for speed: :meth:`EventBuffer.append` only stores the event in a pending list.
-Pending events are converted every few thousand (and before any read) into a
-:class:`~streamwidgets.buffer_columns.Chunk` of typed arrays, flattened column-wise;
-rolling drops whole old chunks and slices the first one. A read concatenates the chunks
-into a DataFrame that is cached until new data arrive.
+Design, for speed: :meth:`EventBuffer.append` flattens the event at once into pending
+columns of plain values (:class:`~streamwidgets.buffer_rows.PendingRows`, which says why
+events are not kept); every few thousand rows (and before any read) they are converted
+into a :class:`~streamwidgets.buffer_columns.Chunk` of typed arrays. Rolling drops whole
+old chunks and slices the first one. A read concatenates the chunks into a DataFrame that
+is cached until new data arrive.
 """
 
 from __future__ import annotations
@@ -23,17 +24,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .buffer_columns import (
-    META_COLUMNS,
-    Chunk,
-    build_frame,
-    convert,
-    merge,
-    out_of_range_times,
-    well_formed,
-)
+from .buffer_columns import META_COLUMNS, Chunk, build_frame, convert, merge
 from .buffer_export import write_csv, write_jsonl, write_parquet
 from .buffer_options import check_count, explode_paths, window_ns
+from .buffer_rows import PendingRows
 from .checks import MAX_ROWS
 from .events import Event
 from .exceptions import ConfigurationError
@@ -135,7 +129,7 @@ class EventBuffer:
         self._markers: deque[tuple[int, int | None, str, str, int]] = deque(
             maxlen=self._max_markers
         )
-        self._pending: list[Event] = []
+        self._pending = PendingRows(self._explode)
         self._chunks: deque[Chunk] = deque()
         # column -> number of chunks holding it; dict order is first appearance
         self._column_counts: dict[str, int] = {}
@@ -159,17 +153,27 @@ class EventBuffer:
     def append(self, event: Event) -> None:
         """Add one event (amortised O(1): conversion happens in batches).
 
+        An event that cannot become a row (its received time is not an int of
+        nanoseconds, its stream cannot be text...) is counted in :attr:`rejected_count`
+        and kept in :attr:`rejected` with the reason; it still takes a seq.
+
+        Raises:
+            TypeError: ``event`` is not an :class:`~streamwidgets.events.Event`.
+
         Example:
             >>> buf = EventBuffer()
             >>> buf.append(Event(None, "tick", 1.5, received_ns=0))
             >>> buf.last_seq
             1
         """
-        if not isinstance(event, Event):
+        if type(event) is not Event and not isinstance(event, Event):
             raise TypeError(f"EventBuffer.append takes an Event, got {type(event).__name__}")
         pending = self._pending
-        pending.append(event)
-        if len(pending) >= _CHUNK_ROWS:
+        try:
+            pending.add(event)
+        except Exception as exc:  # any fault of this one event's content
+            self._set_aside(event, exc)
+        if pending.rows >= _CHUNK_ROWS:
             self._flush()
 
     def extend(self, events: Iterable[Event]) -> None:
@@ -185,9 +189,8 @@ class EventBuffer:
         for event in batch:
             if not isinstance(event, Event):
                 raise TypeError(f"EventBuffer.extend takes Events, got {type(event).__name__}")
-        self._pending.extend(batch)
-        if len(self._pending) >= _CHUNK_ROWS:
-            self._flush()
+        for event in batch:
+            self.append(event)
 
     def mark(
         self, kind: str, detail: str = "", *, at_ns: int | None = None, until_ns: int | None = None
@@ -311,7 +314,7 @@ class EventBuffer:
     @property
     def last_seq(self) -> int:
         """Seq of the last event appended (0 before any)."""
-        return self._converted_seq + len(self._pending)
+        return self._converted_seq + self._pending.events
 
     def __len__(self) -> int:
         self._flush()
@@ -405,72 +408,32 @@ class EventBuffer:
 
     def _flush(self) -> None:
         pending = self._pending
-        if not pending:
+        if not pending.events:
             return
-        self._pending = []
         first = self._converted_seq + 1
-        self._converted_seq += len(pending)
-        if not self._explode and self._max_rows is not None and len(pending) > self._max_rows:
-            # Rows that rolling would drop at once are not worth converting.
-            skipped = len(pending) - self._max_rows
-            pending = pending[skipped:]
-            first += skipped
-            self._total_rows += skipped
-            self._dropped_rows += skipped
-        seqs = np.arange(first, first + len(pending), dtype=np.int64)
-        for start in range(0, len(pending), _CHUNK_ROWS):
-            batch = pending[start : start + _CHUNK_ROWS]
-            seq = seqs[start : start + _CHUNK_ROWS]
-            chunk: Chunk | None
-            try:
-                chunk = convert(batch, seq, self._explode)
-            except Exception:
-                # One bad event must never cost the rest of its batch: find it and set it
-                # aside, with the reason, and convert the others.
-                good = self._sort_out(batch, seq)
-                batch = [e for e, ok in zip(batch, good, strict=True) if ok]
-                chunk = self._convert_apart(batch, seq[good])
-            self.times_out_of_range += out_of_range_times(batch)
-            if chunk is not None and chunk.n:
-                self._add(chunk)
+        self._converted_seq += pending.events
+        self.times_out_of_range += pending.times_out_of_range
+        if pending.rows:
+            seq = np.arange(first, first + pending.events, dtype=np.int64)
+            self._add(convert(pending, seq))
+        pending.clear()
         self._evict()
         self._changed()
 
-    def _convert_apart(self, batch: list[Event], seq: np.ndarray) -> Chunk | None:
-        """Events that each convert alone, converted together, or else one chunk each
-        (values that only clash side by side must not be lost either)."""
-        if not batch:
-            return None
-        try:
-            return convert(batch, seq, self._explode)
-        except Exception:
-            for i, event in enumerate(batch):
-                self._add(convert([event], seq[i : i + 1], self._explode))
-            return None
-
-    def _sort_out(self, batch: list[Event], seq: np.ndarray) -> np.ndarray:
-        """Which events of a batch that failed to convert convert on their own (a mask);
-        the others are counted and kept in :attr:`rejected`, with the reason."""
-        good = np.ones(len(batch), dtype=np.bool_)
-        for i, event in enumerate(batch):
-            if not well_formed(event):
-                reason = "its received time is not an int of nanoseconds"
-            else:
-                try:
-                    convert([event], seq[i : i + 1], self._explode)
-                    continue
-                except Exception as exc:  # any fault of this one event's content
-                    reason = f"{type(exc).__name__}: {exc}"[:300]
-            good[i] = False
-            self.rejected.append(RejectedEvent(int(seq[i]), reason, _event_preview(event)))
-            self.rejected_count += 1
-        if not good.all():
+    def _set_aside(self, event: Event, exc: Exception) -> None:
+        """Keep an event that cannot become a row in :attr:`rejected`, with why."""
+        seq = self._converted_seq + self._pending.events + 1
+        self._pending.skip()
+        reason = f"{type(exc).__name__}: {exc}"[:300]
+        if isinstance(exc, TypeError) and "received_ns" in reason:
+            reason = "its received time is not an int of nanoseconds"
+        self.rejected.append(RejectedEvent(seq, reason, _event_preview(event)))
+        self.rejected_count += 1
+        count = self.rejected_count
+        if count & (count - 1) == 0:  # 1, 2, 4, 8...: a bad feed is no flood of warnings
             logger.warning(
-                "dropped %d event(s) that cannot become rows, e.g. %s",
-                int((~good).sum()),
-                self.rejected[-1].reason,
+                "dropped %d event(s) that cannot become rows so far, the last: %s", count, reason
             )
-        return good
 
     def _add(self, chunk: Chunk) -> None:
         self._chunks.append(chunk)

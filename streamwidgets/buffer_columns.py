@@ -26,15 +26,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from itertools import chain
-from operator import attrgetter
 from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .events import Event
-from .flatten import assemble, explode_records, flatten_columns
+from .buffer_rows import PendingRows
 
 __all__ = [
     "META_COLUMNS",
@@ -42,16 +40,11 @@ __all__ = [
     "build_frame",
     "convert",
     "merge",
-    "out_of_range_times",
-    "well_formed",
 ]
 
 logger = logging.getLogger(__name__)
 
 META_COLUMNS = ("seq", "received_at", "event_time", "stream", "type", "snapshot")
-NAT = np.iinfo(np.int64).min  # numpy's NaT as int64
-_MIN_NS, _MAX_NS = NAT + 1, np.iinfo(np.int64).max
-
 _NoneType = type(None)
 _INT, _FLOAT, _STR, _BOOL = pa.int64(), pa.float64(), pa.string(), pa.bool_()
 _NULL = pa.null()
@@ -64,12 +57,6 @@ _LIST_TYPES: dict[frozenset[type], pa.DataType] = {
     frozenset({str}): pa.list_(_STR),
     frozenset({bool}): pa.list_(_BOOL),
 }
-_get_data = attrgetter("data")
-_get_received = attrgetter("received_ns")
-_get_event = attrgetter("event_ns")
-_get_stream = attrgetter("stream")
-_get_type = attrgetter("type")
-_get_snapshot = attrgetter("snapshot")
 
 Column: TypeAlias = pa.Array | np.ndarray
 
@@ -122,119 +109,37 @@ class Chunk:
         )
 
 
-def convert(events: Sequence[Event], seq: np.ndarray, explode: dict[str, tuple[str, ...]]) -> Chunk:
-    """Convert events, numbered by ``seq``, into one chunk.
+def convert(rows: PendingRows, seq: np.ndarray) -> Chunk:
+    """Convert pending rows into one chunk; ``seq`` numbers their events (one per event,
+    :attr:`PendingRows.events` of them). Rows of one exploded event share its seq.
 
-    Exploded rows share the seq of the event they come from. An event time beyond what
-    ``datetime64[ns]`` holds becomes NaT (the row is kept). Raises TypeError if an event's
-    received time is not an int of nanoseconds (see :func:`well_formed`).
+    Never raises for a value: a column without a common type keeps the Python values.
     """
-    datas: list[Any] = list(map(_get_data, events))
-    source: np.ndarray | None = None
-    if explode and any(t in explode for t in set(map(_get_type, events))):
-        datas, source = _explode(events, datas, explode)
-        seq = seq[source]
-    received, event_ns, stream, types, snapshot = _meta(events)
-    if source is not None:
-        received, event_ns, snapshot = received[source], event_ns[source], snapshot[source]
-        take = pa.array(source)
-        stream, types = stream.take(take), types.take(take)
-    n = len(datas)
-    data = {
-        name: _typed(assemble(parts, n), parts, n) for name, parts in flatten_columns(datas).items()
-    }
-    return Chunk(seq, received, event_ns, stream, types, snapshot, data)
-
-
-def _explode(
-    events: Sequence[Event], datas: list[Any], explode: dict[str, tuple[str, ...]]
-) -> tuple[list[Any], np.ndarray]:
-    rows: list[Any] = []
-    source: list[int] = []
-    for i, (event, data) in enumerate(zip(events, datas, strict=True)):
-        path = explode.get(event.type)
-        items = explode_records(data, path) if path is not None else None
-        if items is None:
-            rows.append(data)
-            source.append(i)
-        else:
-            before = len(rows)
-            rows.extend(items)
-            source.extend([i] * (len(rows) - before))
-    return rows, np.asarray(source, dtype=np.intp)
-
-
-def _meta(events: Sequence[Event]) -> tuple[np.ndarray, ...]:
-    n = len(events)
-    try:
-        received = np.fromiter(map(_get_received, events), np.int64, n)
-        event_list = list(map(_get_event, events))
-        if None in event_list:
-            event_ns = pa.array(event_list, _INT).fill_null(NAT).to_numpy()
-        else:
-            event_ns = np.array(event_list, dtype=np.int64)
-        stream = _labels(list(map(_get_stream, events)))
-        types = _labels(list(map(_get_type, events)))
-    except (TypeError, ValueError, OverflowError, pa.ArrowException):
-        # Some event carries a field of the wrong type; coerce (or name the culprit).
-        received = np.array([_ns(e.received_ns, e, "received_ns") for e in events], np.int64)
-        event_ns = np.array([_event_ns_or_nat(e) for e in events], np.int64)
-        stream = pa.array([None if e.stream is None else str(e.stream) for e in events], _STR)
-        types = pa.array([str(e.type) for e in events], _STR)
-    snapshots = list(map(_get_snapshot, events))
-    if any(snapshots):
-        snapshot = np.fromiter(map(bool, snapshots), np.bool_, n)
-    else:
-        snapshot = np.zeros(n, dtype=np.bool_)
-    return received, event_ns, stream, types, snapshot
+    n = rows.rows
+    if rows.source is not None:
+        seq = seq[np.asarray(rows.source, dtype=np.intp)]
+    data = {name: _typed(values, n) for name, values in rows.columns.items()}
+    return Chunk(
+        seq,
+        np.array(rows.received, dtype=np.int64),
+        np.array(rows.event_ns, dtype=np.int64),
+        _labels(rows.stream),
+        _labels(rows.type),
+        np.array(rows.snapshot, dtype=np.bool_),
+        data,
+    )
 
 
 def _labels(values: list[Any]) -> pa.Array:
     # Streams and types rarely change within a chunk; repeating one is much cheaper.
-    first = values[0]
+    first = values[0] if values else None
     if type(first) is str and values.count(first) == len(values):
         return pa.repeat(pa.scalar(first, _STR), len(values))
     return pa.array(values, _STR)
 
 
-def well_formed(event: Event) -> bool:
-    """Whether the event's received time can be read as int nanoseconds (an unreadable
-    event time only costs the row its event time)."""
-    try:
-        _ns(event.received_ns, event, "received_ns")
-    except TypeError:
-        return False
-    return True
-
-
-def _ns(value: Any, event: Event, field: str) -> int:
-    try:
-        ns = int(value)
-    except (TypeError, ValueError, OverflowError):
-        raise TypeError(f"Event.{field} must be an int of nanoseconds, got {event!r}") from None
-    if not _MIN_NS <= ns <= _MAX_NS:
-        raise TypeError(f"Event.{field} is beyond what a timestamp can hold, got {event!r}")
-    return ns
-
-
-def _event_ns_or_nat(event: Event) -> int:
-    # A server's time beyond what datetime64[ns] holds (year 2262 on) is no reason to lose
-    # the event: the row is kept without an event time (NaT); its received time stands.
-    if event.event_ns is None:
-        return NAT
-    try:
-        return _ns(event.event_ns, event, "event_ns")
-    except TypeError:
-        return NAT
-
-
-def out_of_range_times(events: Sequence[Event]) -> int:
-    """How many of ``events`` carry an event time that is kept as NaT (see :func:`convert`)."""
-    return sum(1 for e in events if e.event_ns is not None and _event_ns_or_nat(e) == NAT)
-
-
-def _typed(values: list[Any], parts: list[Any], n: int) -> Column:
-    types: set[type] = set().union(*(p[2] for p in parts))
+def _typed(values: list[Any], n: int) -> Column:
+    types: set[type] = set(map(type, values))
     types.discard(_NoneType)
     try:
         if not types:
@@ -247,7 +152,7 @@ def _typed(values: list[Any], parts: list[Any], n: int) -> Column:
             return pa.array(values, _STR)
         if types == {bool}:
             return pa.array(values, _BOOL)
-        if types == {list}:
+        if types == {tuple}:  # lists, held as tuples while pending
             items: set[type] = set(map(type, chain.from_iterable(filter(None, values))))
             if items != {_NoneType}:  # lists of None only: Arrow loses their length
                 items.discard(_NoneType)
@@ -256,6 +161,8 @@ def _typed(values: list[Any], parts: list[Any], n: int) -> Column:
                 return pa.array(values, list_type)
     except (pa.ArrowException, OverflowError, TypeError, ValueError, UnicodeError):
         pass  # e.g. an int beyond int64, a lone surrogate: keep the Python objects
+    if tuple in types:
+        values = [list(v) if type(v) is tuple else v for v in values]
     return np.fromiter(values, dtype=object, count=n)
 
 

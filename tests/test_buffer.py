@@ -669,25 +669,28 @@ def test_data_nested_a_thousand_deep_is_one_column_not_a_lost_batch():
 
 
 def test_an_event_that_cannot_become_a_row_is_set_aside_with_its_reason(monkeypatch):
-    """Whatever makes one event fail to convert (here a RecursionError, as the nesting
-    limit prevents), the others of its batch are kept, and the odd one is counted and
-    kept for inspection with the reason."""
-    import streamwidgets.buffer as buffer_module
+    """Whatever makes one event fail to flatten (here a RecursionError, as the nesting
+    limit prevents), halfway through its rows, the others are kept whole, and the odd one
+    is counted and kept for inspection with the reason; nothing of it is left behind."""
+    from streamwidgets.buffer_rows import PendingRows
 
-    real = buffer_module.convert
+    real = PendingRows._row
 
-    def convert(events, seq, explode):
-        if any(e.data == "boom" for e in events):
+    def row(self, payload):
+        if payload == {"items": {"k": "boom"}}:
             raise RecursionError("maximum recursion depth exceeded")
-        return real(events, seq, explode)
+        return real(self, payload)
 
-    monkeypatch.setattr(buffer_module, "convert", convert)
-    buf = EventBuffer()
+    monkeypatch.setattr(PendingRows, "_row", row)
+    buf = EventBuffer(explode={"many": "items"})
     buf.extend(Event("s", "t", i, received_ns=i + 1) for i in range(10))
-    buf.append(Event("s", "t", "boom", received_ns=11))
+    # Its first record makes a row and a column, its second fails.
+    items = [{"new": 1}, {"k": "boom"}]
+    buf.append(Event("s", "many", {"items": items}, received_ns=11))
     buf.append(Event("s", "t", 11, received_ns=12))
     assert buf.df["data"].tolist() == [*range(10), 11]
     assert buf.df["seq"].tolist() == [*range(1, 11), 12]
+    assert "data.items.new" not in buf.df.columns
     assert buf.rejected_count == 1
     (rejected,) = buf.rejected
     assert rejected.seq == 11 and rejected.reason.startswith("RecursionError")

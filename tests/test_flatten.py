@@ -6,25 +6,39 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamwidgets.flatten import MISSING, assemble, explode_records, flatten, flatten_columns
+from streamwidgets.buffer_rows import PendingRows
+from streamwidgets.events import Event
+from streamwidgets.flatten import explode_records, flatten
 
 from . import strategies
 
 json_values = strategies.json_values(
     st.text(max_size=3).filter(lambda k: "." not in k), max_leaves=12
 )
+# Keys of dots and two letters: paths of one payload collide often.
+dotted_values = strategies.json_values(st.text(alphabet="ab.", max_size=3), max_leaves=12)
 
 
-def columns_as_rows(values: list) -> list[dict]:
-    """Rows rebuilt from flatten_columns output, absent cells left out."""
-    rows: list[dict] = [{} for _ in values]
-    for name, parts in flatten_columns(values).items():
-        for part_rows, part_values, _ in parts:
-            for i, v in zip(
-                part_rows if part_rows is not None else range(len(values)), part_values, strict=True
-            ):
-                rows[i][name] = v
+def pending(values: list) -> PendingRows:
+    rows = PendingRows({})
+    for i, value in enumerate(values):
+        rows.add(Event("s", "t", value, received_ns=i))
     return rows
+
+
+def pending_as_rows(values: list) -> list[dict]:
+    """Rows rebuilt from the pending columns, null cells left out."""
+    columns = pending(values).columns
+    return [
+        {name: column[i] for name, column in columns.items() if column[i] is not None}
+        for i in range(len(values))
+    ]
+
+
+def flattened(value) -> dict:
+    """flatten(), null cells left out and lists as the tuples pending rows hold."""
+    flat = flatten(value).items()
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in flat if v is not None}
 
 
 def test_flatten_nested_dicts_use_dotted_names():
@@ -56,37 +70,61 @@ def test_flatten_non_str_keys_and_collisions_do_not_raise():
     """Non-str keys are formatted with str; colliding paths keep the last value."""
     assert flatten({1: "x"}) == {"data.1": "x"}
     assert flatten({"a.b": 1, "a": {"b": 2}}) == {"data.a.b": 2}
-    assert columns_as_rows([{"a.b": 1, "a": {"b": 2}}]) == [{"data.a.b": 2}]
+    assert pending_as_rows([{"a.b": 1, "a": {"b": 2}}]) == [{"data.a.b": 2}]
+    assert pending_as_rows([{"a": {"b": 2}, "a.b": 1}, {1: "x", "1": "y"}]) == [
+        {"data.a.b": 1},
+        {"data.1": "y"},
+    ]
 
 
-def test_flatten_columns_homogeneous_rows():
-    """Rows with the same keys give one full-coverage part per column."""
-    cols = flatten_columns([{"a": 1, "b": "x"}, {"a": 2, "b": "y"}])
-    assert list(cols) == ["data.a", "data.b"]
-    assert cols["data.a"] == [(None, (1, 2), {int})]
+def test_pending_rows_same_keys_give_full_columns():
+    """Rows with the same keys give one full column each, in order of the keys."""
+    columns = pending([{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]).columns
+    assert columns == {"data.a": [1, 2], "data.b": ["x", "y"]}
 
 
-def test_flatten_columns_heterogeneous_rows_leave_gaps():
-    """Rows lacking a key are not covered; assemble fills them with None."""
-    cols = flatten_columns([{"a": 1}, {"b": {"c": 2}}, 5, {"a": None}])
-    assert list(cols) == ["data", "data.a", "data.b.c"]
-    assert assemble(cols["data.a"], 4) == [1, None, None, None]
-    assert assemble(cols["data.b.c"], 4) == [None, 2, None, None]
-    assert assemble(cols["data"], 4) == [None, None, 5, None]
-    assert all(v is not MISSING for parts in cols.values() for p in parts for v in p[1])
+def test_pending_rows_leave_none_where_a_row_lacks_a_column():
+    """A column appears when a field first does; rows without it hold None there."""
+    columns = pending([{"a": 1}, {"b": {"c": 2}}, 5, {"a": None}]).columns
+    assert list(columns) == ["data.a", "data.b.c", "data"]
+    assert columns["data.a"] == [1, None, None, None]
+    assert columns["data.b.c"] == [None, 2, None, None]
+    assert columns["data"] == [None, None, 5, None]
 
 
-def test_flatten_columns_dict_and_scalar_at_same_path():
+def test_pending_rows_dict_and_scalar_at_same_path():
     """A field that is a dict in one row and a scalar in another gives two columns."""
-    rows = columns_as_rows([{"x": {"y": 1}}, {"x": 2}, {"x": None}])
-    assert rows == [{"data.x.y": 1}, {"data.x": 2}, {"data.x": None}]
+    assert pending_as_rows([{"x": {"y": 1}}, {"x": 2}, {"x": None}]) == [
+        {"data.x.y": 1},
+        {"data.x": 2},
+        {},
+    ]
+    assert list(pending([{"x": {"y": 1}}, {"x": None}]).columns) == ["data.x.y", "data.x"]
+
+
+def test_pending_rows_hold_lists_as_tuples():
+    """Lists are held as tuples (untracked by the garbage collector), items as they are."""
+    columns = pending([{"t": ["a", "b"]}, {"t": [[1], {"k": 2}]}]).columns
+    assert columns["data.t"] == [("a", "b"), ([1], {"k": 2})]
 
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(json_values, max_size=8))
-def test_flatten_columns_agrees_with_flatten(values):
-    """Column-wise flattening gives exactly the row-wise result for any JSON."""
-    assert columns_as_rows(values) == [flatten(v) for v in values]
+def test_pending_rows_agree_with_flatten(values):
+    """Flattening into pending columns gives exactly flatten()'s result for any JSON, and
+    the columns in order of first appearance."""
+    assert pending_as_rows(values) == [flattened(v) for v in values]
+    order = dict.fromkeys(name for v in values for name in flatten(v))
+    assert list(pending(values).columns) == list(order)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(dotted_values, max_size=8))
+def test_pending_rows_agree_with_flatten_when_paths_collide(values):
+    """Keys holding dots name the same column twice in one payload: the last wins."""
+    assert pending_as_rows(values) == [flattened(v) for v in values]
+    order = dict.fromkeys(name for v in values for name in flatten(v))
+    assert list(pending(values).columns) == list(order)
 
 
 def test_explode_records_repeats_siblings():
