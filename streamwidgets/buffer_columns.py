@@ -40,6 +40,7 @@ __all__ = [
     "build_frame",
     "convert",
     "merge",
+    "typed_column",
 ]
 
 logger = logging.getLogger(__name__)
@@ -62,9 +63,14 @@ Column: TypeAlias = pa.Array | np.ndarray
 
 
 class Chunk:
-    """Converted rows: meta arrays plus ``{column: Arrow array or object ndarray}``."""
+    """Converted rows: meta arrays plus ``{column: Arrow array or object ndarray}``.
 
-    __slots__ = ("data", "event", "n", "received", "seq", "snapshot", "stream", "type")
+    ``ints`` maps a float64 column that was built from ints and floats to a boolean mask
+    of the rows that held an int: should the column later meet text (and become
+    ``object``), those rows give back the ints that were sent, not floats.
+    """
+
+    __slots__ = ("data", "event", "ints", "n", "received", "seq", "snapshot", "stream", "type")
 
     def __init__(
         self,
@@ -75,10 +81,12 @@ class Chunk:
         type: pa.Array,
         snapshot: np.ndarray,
         data: dict[str, Column],
+        ints: dict[str, np.ndarray] | None = None,
     ) -> None:
         self.seq, self.received, self.event = seq, received, event
         self.stream, self.type, self.snapshot = stream, type, snapshot
         self.data = data
+        self.ints = ints or {}
         self.n = len(seq)
 
     def take(self, rows: slice | np.ndarray) -> Chunk:
@@ -106,6 +114,7 @@ class Chunk:
             pick_arrow(self.type),
             self.snapshot[rows],
             {name: pick(col) for name, col in self.data.items()},
+            {name: mask[rows] for name, mask in self.ints.items()},
         )
 
 
@@ -118,7 +127,12 @@ def convert(rows: PendingRows, seq: np.ndarray) -> Chunk:
     n = rows.rows
     if rows.source is not None:
         seq = seq[np.asarray(rows.source, dtype=np.intp)]
-    data = {name: _typed(values, n) for name, values in rows.columns.items()}
+    data: dict[str, Column] = {}
+    ints: dict[str, np.ndarray] = {}
+    for name, values in rows.columns.items():
+        data[name], mask = typed_column(values, n)
+        if mask is not None:
+            ints[name] = mask
     return Chunk(
         seq,
         np.array(rows.received, dtype=np.int64),
@@ -127,6 +141,7 @@ def convert(rows: PendingRows, seq: np.ndarray) -> Chunk:
         _labels(rows.type),
         np.array(rows.snapshot, dtype=np.bool_),
         data,
+        ints,
     )
 
 
@@ -136,6 +151,17 @@ def _labels(values: list[Any]) -> pa.Array:
     if type(first) is str and values.count(first) == len(values):
         return pa.repeat(pa.scalar(first, _STR), len(values))
     return pa.array(values, _STR)
+
+
+def typed_column(values: list[Any], n: int) -> tuple[Column, np.ndarray | None]:
+    """One column's ``n`` values (lists held as tuples) typed by the rule above, and, for a
+    float64 column built from ints and floats, the mask of the rows that held an int."""
+    column = _typed(values, n)
+    if isinstance(column, pa.Array) and column.type == _FLOAT:
+        mask = np.fromiter((type(v) is int for v in values), np.bool_, n)
+        if mask.any():
+            return column, mask
+    return column, None
 
 
 def _typed(values: list[Any], n: int) -> Column:
@@ -187,7 +213,7 @@ def build_frame(chunks: Sequence[Chunk], columns: Sequence[str]) -> pd.DataFrame
     }
     index = pd.RangeIndex(total)
     for name in columns:
-        column = _concat([(c.data.get(name), c.n) for c in chunks], total)
+        column = _concat([(c.data.get(name), c.n, c.ints.get(name)) for c in chunks], total)
         if isinstance(column, np.ndarray) and column.dtype == object:
             # A bare object array would be re-inferred (all-str -> str): keep the values.
             column = pd.Series(column, index=index, dtype=object, copy=False)
@@ -214,13 +240,19 @@ def merge(chunks: Sequence[Chunk]) -> Chunk:
     total = sum(c.n for c in chunks)
     names = dict.fromkeys(chain.from_iterable(c.data for c in chunks))
     data: dict[str, Column] = {}
+    ints: dict[str, np.ndarray] = {}
     for name in names:
-        unified = _unified([(c.data.get(name), c.n) for c in chunks], total)
+        parts = [(c.data.get(name), c.n, c.ints.get(name)) for c in chunks]
+        unified = _unified(parts, total)
         if isinstance(unified, np.ndarray):
             data[name] = unified
-        else:
-            arrays, target = unified
-            data[name] = pa.concat_arrays(arrays) if arrays else pa.nulls(0, target)
+            continue
+        arrays, target = unified
+        data[name] = pa.concat_arrays(arrays) if arrays else pa.nulls(0, target)
+        if target == _FLOAT:
+            mask = np.concatenate([_int_rows(p, n, m) for p, n, m in parts])
+            if mask.any():
+                ints[name] = mask
     return Chunk(
         np.concatenate([c.seq for c in chunks]),
         np.concatenate([c.received for c in chunks]),
@@ -229,10 +261,23 @@ def merge(chunks: Sequence[Chunk]) -> Chunk:
         pa.concat_arrays([c.type for c in chunks]),
         np.concatenate([c.snapshot for c in chunks]),
         data,
+        ints,
     )
 
 
-def _concat(parts: list[tuple[Column | None, int]], total: int) -> Any:
+def _int_rows(column: Column | None, n: int, ints: np.ndarray | None) -> np.ndarray:
+    """Which of a part's rows hold an int (a part about to become float64)."""
+    if ints is not None:
+        return ints
+    if isinstance(column, pa.Array) and column.type == _INT:
+        return column.is_valid().to_numpy(zero_copy_only=False)
+    return np.zeros(n, dtype=np.bool_)
+
+
+Part: TypeAlias = tuple[Column | None, int, np.ndarray | None]
+
+
+def _concat(parts: list[Part], total: int) -> Any:
     unified = _unified(parts, total)
     if isinstance(unified, np.ndarray):
         return unified
@@ -240,13 +285,12 @@ def _concat(parts: list[tuple[Column | None, int]], total: int) -> Any:
     return _to_pandas(pa.chunked_array(arrays, target), target, total)
 
 
-def _unified(
-    parts: list[tuple[Column | None, int]], total: int
-) -> tuple[list[pa.Array], pa.DataType] | np.ndarray:
+def _unified(parts: list[Part], total: int) -> tuple[list[pa.Array], pa.DataType] | np.ndarray:
     """The parts of one column (``None`` where a chunk lacks it) as Arrow arrays of one
-    type, or else as one object array of the Python values."""
+    type, or else as one object array of the Python values (the ints among floats as
+    ints again)."""
     arrow_parts: list[tuple[pa.Array | None, int]] = [
-        (p, n) for p, n in parts if not isinstance(p, np.ndarray)
+        (p, n) for p, n, _ in parts if not isinstance(p, np.ndarray)
     ]
     arrow_types = {p.type for p, _ in arrow_parts if p is not None} - {_NULL}
     if _LIST_NULL in arrow_types and all(pa.types.is_list(t) for t in arrow_types):
@@ -277,13 +321,17 @@ def _unified(
                 # exactly, so the column keeps the Python values (object), as one chunk would.
                 pass
     pieces = []
-    for p, n in parts:
+    for p, n, ints in parts:
         if isinstance(p, np.ndarray):
             pieces.append(p)
         elif p is None:
             pieces.append(np.full(n, None, dtype=object))
         else:
-            pieces.append(np.fromiter(p.to_pylist(), dtype=object, count=n))
+            values = p.to_pylist()
+            if ints is not None:
+                for i in np.flatnonzero(ints).tolist():
+                    values[i] = int(values[i])
+            pieces.append(np.fromiter(values, dtype=object, count=n))
     if not pieces:
         return np.empty(0, dtype=object)
     return np.concatenate(pieces)

@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 from pathlib import Path
@@ -35,8 +36,10 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 
+from .buffer_columns import Chunk, build_frame, typed_column
+from .buffer_rows import NAT
 from .exceptions import ConfigurationError
-from .jsonutil import loads_lenient
+from .jsonutil import dumps_exact, loads_lenient
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -75,12 +78,18 @@ def write_parquet(
             logger.info("writing column %r as JSON text: Arrow would change its values", name)
             frame[name] = _json_texts(frame[name])
             json_columns.append(name)
+    lists = {}
     for name in _list_columns(frame):
-        # pandas cannot read an ArrowDtype list back from the file's metadata: write the
-        # lists as plain object values (Arrow still stores them as a list column).
+        # pandas cannot read an ArrowDtype list back from the file's metadata: let pandas
+        # describe the lists as plain object values, then store the Arrow array itself
+        # (pandas' conversion would take a NaN item for a null).
+        lists[name] = pa.chunked_array(pa.array(frame[name]))
         frame[name] = _python_lists(frame[name])
     options = {"preserve_index": False} if kwargs.pop("index", False) is False else {}
     table = pa.Table.from_pandas(frame, **options)  # type: ignore[arg-type]
+    for name, array in lists.items():
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, table.schema.field(index).with_type(array.type), array)
     ours = orjson.dumps({"dtypes": dtypes, "json_columns": json_columns})
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), _METADATA_KEY: ours})
     import pyarrow.parquet as pq
@@ -96,9 +105,15 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike[str] | io.BytesIO, **
         frame[name] = frame[name].map(_csv_text).astype(object)
     for name in _list_columns(frame):
         frame[name] = _json_texts(_python_lists(frame[name]))
+    for name, dtype in frame.dtypes.items():
+        if dtype == np.float64 and np.isinf(frame[name].to_numpy()).any():
+            # pandas writes "inf", which no JSON reader takes; "Infinity" reads back.
+            frame[name] = frame[name].map(_csv_text).astype(object)
     # CRLF line ends (RFC 4180) make the writer quote any text holding \r or \n, which a
-    # reader would otherwise take for the end of a row.
-    frame.to_csv(path, **{"index": False, "lineterminator": "\r\n", **kwargs})
+    # reader would otherwise take for the end of a row. A lone surrogate has no UTF-8
+    # form: it is written as its escape, \udXXXX (a documented limit).
+    options = {"index": False, "lineterminator": "\r\n", "errors": "backslashreplace"}
+    frame.to_csv(path, **{**options, **kwargs})
     return path if isinstance(path, io.BytesIO) else Path(path)
 
 
@@ -128,7 +143,11 @@ def write_jsonl(
     lines = []
     for values in zip(*columns.values(), strict=True):
         row = {n: v for n, v in zip(names, values, strict=True) if not _absent(v)}
-        lines.append(orjson.dumps(row, default=_json_default, option=_JSON_OPTIONS))
+        try:
+            lines.append(orjson.dumps(row, default=_json_default, option=_JSON_OPTIONS))
+        except TypeError:
+            # A lone surrogate (no UTF-8 form): written as a JSON \u escape, read back exact.
+            lines.append(json.dumps(row, default=_json_default, separators=(",", ":")).encode())
     data = b"".join(line + b"\n" for line in lines)
     if isinstance(path, io.BytesIO):
         path.write(data)
@@ -202,57 +221,40 @@ def _read_parquet(path: Path) -> pd.DataFrame:
             frame[name] = pd.Series(values, index=frame.index, dtype=object)
     for name, dtype in info.get("dtypes", {}).items():
         if name in frame.columns and dtype.startswith("list<"):
-            arrow = table.column(name).type
             frame[name] = pd.Series(
-                pd.array(table.column(name).to_pylist(), dtype=pd.ArrowDtype(arrow)),
-                index=frame.index,
+                pd.arrays.ArrowExtensionArray(table.column(name)), index=frame.index
             )
     return frame
 
 
 def _typed(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
-    """Type rows the way the buffer does, by passing them through an EventBuffer."""
-    from .buffer import EventBuffer
-    from .events import Event
-
-    buffer = EventBuffer(max_rows=max(len(rows), 1))
-    events = []
-    for row in rows:
-        data_items = {k[5:]: v for k, v in row.items() if k.startswith("data.") and v is not None}
-        data: Any = data_items if data_items or "data" not in row else row["data"]
-        events.append(
-            Event(
-                row.get("stream"),
-                str(row.get("type") or ""),
-                _unflatten(data) if isinstance(data, dict) else data,
-                _ns(row.get("received_at")) or 0,
-                _ns(row.get("event_time")),
-                bool(row.get("snapshot") or False),
-            )
-        )
-    buffer.extend(events)
-    frame = buffer.to_dataframe()
-    if "seq" in columns and rows:
-        frame["seq"] = np.array([int(row["seq"]) for row in rows], dtype=np.int64)
-    for name in columns:
-        if name not in frame.columns:
-            frame[name] = pd.Series([None] * len(frame), dtype=object)
+    """Rows of flat columns, typed column by column as the buffer types them."""
+    n = len(rows)
+    data, ints = {}, {}
+    names = [c for c in columns if c not in _META]
+    for name in names:
+        values = [row.get(name) for row in rows]
+        pending = [tuple(v) if type(v) is list else v for v in values]  # as PendingRows holds
+        data[name], mask = typed_column(pending, n)
+        if mask is not None:
+            ints[name] = mask
+    seq = [row.get("seq") for row in rows]
+    chunk = Chunk(
+        np.array([i if s is None else int(s) for i, s in enumerate(seq, 1)], dtype=np.int64),
+        np.array([_ns(row.get("received_at"), 0) for row in rows], dtype=np.int64),
+        np.array([_ns(row.get("event_time"), NAT) for row in rows], dtype=np.int64),
+        pa.array([_text(row.get("stream")) for row in rows], pa.string()),
+        pa.array([_text(row.get("type")) or "" for row in rows], pa.string()),
+        np.array([bool(row.get("snapshot") or False) for row in rows], dtype=np.bool_),
+        data,
+        ints,
+    )
+    frame = build_frame([chunk], names)
     return frame[[c for c in columns if c in frame.columns]]
 
 
-def _unflatten(flat: dict[str, Any]) -> dict[str, Any]:
-    # "pos.lat" -> {"pos": {"lat": ...}}, so the buffer flattens it back to the same name.
-    nested: dict[str, Any] = {}
-    for key, value in flat.items():
-        parts = key.split(".")
-        node = nested
-        for part in parts[:-1]:
-            child = node.get(part)
-            if not isinstance(child, dict):
-                child = node[part] = {}
-            node = child
-        node[parts[-1]] = value
-    return nested
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _iso_ns(column: pd.Series) -> pd.Series:
@@ -262,9 +264,9 @@ def _iso_ns(column: pd.Series) -> pd.Series:
     return pd.Series(texts, column.index, object)
 
 
-def _ns(value: Any) -> int | None:
+def _ns(value: Any, missing: int) -> int:
     if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
+        return missing
     return int(pd.Timestamp(value).as_unit("ns").value)
 
 
@@ -281,9 +283,10 @@ def _csv_column(name: str, cells: list[Any]) -> list[Any]:
             decoded.append(cell == "True")
         else:
             try:
-                decoded.append(loads_lenient(cell))
+                value = loads_lenient(cell)
             except ValueError:
                 return cells  # e.g. hex ids where some look like numbers: all strings
+            decoded.append(value)
     return decoded
 
 
@@ -337,35 +340,38 @@ def _arrow_keeps(column: pd.Series) -> bool:
     """Whether Arrow holds every value of an object column exactly (same JSON both ways):
     not so for ints among floats in lists (made floats) or records of different keys
     (padded with nulls)."""
+    values = column.astype(object).where(column.notna(), None).tolist()
     try:
-        arrow = pa.array(column, from_pandas=True)
-    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        # Not from_pandas: a NaN inside a list is a value, not a null.
+        arrow = pa.array(values, from_pandas=False)
+    except (pa.ArrowException, TypeError, ValueError, OverflowError, UnicodeError):
         return False
     if not _parquet_can_write(arrow.type):
         return False
-    values = column.astype(object).where(column.notna(), None).tolist()
     try:
-        before = orjson.dumps(values, default=_json_default, option=_JSON_OPTIONS)
-        after = orjson.dumps(arrow.to_pylist(), default=_json_default, option=_JSON_OPTIONS)
-    except TypeError:
+        before = dumps_exact(values, default=_json_default)
+        after = dumps_exact(arrow.to_pylist(), default=_json_default)
+    except (TypeError, ValueError):
         return False
     return before == after
 
 
 def _csv_text(value: Any) -> Any:
-    if value is None or isinstance(value, str):
+    # In a column of mixed types, text is written as a JSON string ("x" quoted) so that
+    # every cell of the column reads back as the value it was, the ints beside it too.
+    if value is None:
         return value
     if isinstance(value, (bool, np.bool_)):
         return "True" if value else "False"
     if isinstance(value, float) and not np.isfinite(value):
         return None if np.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    return orjson.dumps(value, default=_json_default, option=_JSON_OPTIONS).decode()
+    return dumps_exact(value, default=_json_default)
 
 
 def _json_texts(column: pd.Series, *, containers_only: bool = False) -> pd.Series:
     def encode(value: Any) -> Any:
         if value is None or (containers_only and not isinstance(value, (list, dict))):
             return value
-        return orjson.dumps(value, default=_json_default, option=_JSON_OPTIONS).decode()
+        return dumps_exact(value, default=_json_default)
 
     return column.map(encode).astype(object)

@@ -25,6 +25,7 @@ from .exceptions import FrameError
 __all__ = [
     "LENIENT",
     "dumps",
+    "dumps_exact",
     "loads_frame",
     "loads_lenient",
     "loads_object",
@@ -149,6 +150,34 @@ def dumps(obj: Any) -> str:
         '{"action":"subscribe","streams":["signals"]}'
     """
     return orjson.dumps(obj).decode()
+
+
+def dumps_exact(obj: Any, default: Any = None) -> str:
+    """Encode ``obj`` as compact JSON text that :func:`loads_lenient` reads back as the
+    same value: NaN and infinities as the ``NaN``/``Infinity`` literals Python writes
+    (orjson would write null), ints of any size, and a string with a lone surrogate
+    (which has no UTF-8 form) with ``\\u`` escapes. ``default`` is called for values JSON
+    has no form for, as in ``json.dumps``.
+
+    Raises:
+        TypeError: a value neither JSON nor ``default`` can encode.
+
+    Example:
+        >>> dumps_exact([1.5, float("nan"), 2**70, "\\ud800"])
+        '[1.5,NaN,1180591620717411303424,"\\\\ud800"]'
+    """
+    try:
+        out = orjson.dumps(obj, default=default, option=orjson.OPT_NON_STR_KEYS)
+        if b"null" not in out:  # no NaN or infinity was written as null
+            return out.decode()
+    except (TypeError, orjson.JSONEncodeError):
+        pass  # a lone surrogate, an int beyond 64 bits: Python's encoder has a form
+    text = json.dumps(obj, default=default, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        text = json.dumps(obj, default=default, ensure_ascii=True, separators=(",", ":"))
+    return text
 
 
 def preview(frame: str | bytes, limit: int = _PREVIEW_LIMIT) -> str:

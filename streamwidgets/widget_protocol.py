@@ -188,7 +188,9 @@ def recent_item(event: Any, seq: int) -> dict[str, Any]:
         text = repr(event.data)
     if len(text) > RECENT_JSON_CHARS:
         text = text[:RECENT_JSON_CHARS] + "\n… (cut)"
-    when = event.event_ns if event.event_ns is not None else event.received_ns
+    when = event.event_ns
+    if when is None or not -(2**63) < when < 2**63:  # none, or beyond a datetime64[ns]
+        when = event.received_ns
     return {
         "seq": seq,
         "stream": event.stream,

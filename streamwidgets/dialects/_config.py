@@ -57,7 +57,6 @@ _WHOLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}\Z")
 MISSING = object()
 _TIME_FACTORS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
 TIME_UNITS = (*_TIME_FACTORS, "iso")
-_INT64_MAX = 2**63 - 1
 
 #: A compiled match: (path, expected value) pairs, all of which must hold.
 Match = tuple[tuple[tuple[str, ...], Any], ...]
@@ -168,33 +167,74 @@ def matches(message: dict[str, Any], match: Match) -> bool:
 
 
 def to_ns(value: Any, unit: str) -> int | None:
-    """Convert a time value to epoch nanoseconds; None when it cannot be read."""
+    """Convert a time value to epoch nanoseconds; None when it is not a time.
+
+    Exact for what the value carries: an int or a numeric string (``"1700000000.123456789"``)
+    to the nanosecond; a float to its shortest decimal (the float64 a JSON reader made of
+    the text sent: about 16 significant digits, so epoch seconds keep ~0.1 us); an ISO-8601
+    string to the nanosecond (digits beyond the ninth are cut; no offset means UTC).
+
+    A time beyond what ``datetime64[ns]`` holds (1677-2262) comes back as an int outside
+    the int64 range (at most 2**64 in size), which the buffer keeps as NaT and counts in
+    ``times_out_of_range``.
+
+    Example:
+        >>> to_ns("2024-01-01T00:00:00.123456789Z", "iso")
+        1704067200123456789
+        >>> to_ns("1700000000.123456789", "s")
+        1700000000123456789
+    """
     try:
         if unit == "iso":
-            if not isinstance(value, str):
-                return None
-            moment = datetime.fromisoformat(value)
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
-            delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-            ns = (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+            return _iso_ns(value) if isinstance(value, str) else None
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, int):
+            return _bounded(value * _TIME_FACTORS[unit])
+        if isinstance(value, float):
+            # The float's shortest repr, scaled exactly: a binary float times 1e9 would
+            # land 1710000001.25 s a few ns off.
+            exact = Decimal(repr(value))
+        elif isinstance(value, str) and len(value) <= 64:
+            # Some feeds quote their timestamps: read the text itself, every digit of it.
+            exact = Decimal(value.strip())
         else:
-            if isinstance(value, bool):
-                return None
-            if isinstance(value, str):
-                # Some feeds quote their timestamps; ints stay exact.
-                value = int(value) if value.strip().lstrip("-").isdigit() else float(value)
-            if isinstance(value, int):
-                ns = value * _TIME_FACTORS[unit]
-            elif isinstance(value, float):
-                # The decimal that was sent (a float's shortest repr), scaled exactly: a
-                # binary float times 1e9 would land 1710000001.25 s a few ns off.
-                ns = int(Decimal(repr(value)) * _TIME_FACTORS[unit])
-            else:
-                return None
+            return None
+        if not exact.is_finite():
+            return None
+        scaled = exact * _TIME_FACTORS[unit]
+        if abs(scaled) >= _OUT_OF_RANGE:
+            return _OUT_OF_RANGE if scaled > 0 else -_OUT_OF_RANGE
+        return int(scaled)
     except (ValueError, OverflowError, TypeError, ArithmeticError):
         return None
-    return ns if -_INT64_MAX <= ns <= _INT64_MAX else None
+
+
+#: Beyond any datetime64[ns]; what a farther time is clamped to (no huge ints from a feed).
+_OUT_OF_RANGE = 2**64
+# Fractional seconds of an ISO time: dates hold no "." or ",", offsets neither.
+_FRACTION = re.compile(r"[.,](\d+)")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _bounded(ns: int) -> int:
+    if -_OUT_OF_RANGE < ns < _OUT_OF_RANGE:
+        return ns
+    return _OUT_OF_RANGE if ns > 0 else -_OUT_OF_RANGE
+
+
+def _iso_ns(text: str) -> int | None:
+    if len(text) > 64:
+        return None
+    moment = datetime.fromisoformat(text)  # ValueError when it is no ISO-8601 time
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment.replace(microsecond=0) - _EPOCH
+    ns = (delta.days * 86_400 + delta.seconds) * 1_000_000_000
+    fraction = _FRACTION.search(text)
+    if fraction is not None:
+        ns += int(fraction.group(1)[:9].ljust(9, "0"))
+    return ns
 
 
 #: Epoch values that read as a date between 2001 and 2100, per unit: what a live feed sends.
