@@ -27,6 +27,7 @@ from .exceptions import (
     SubscriptionRefused,
 )
 from .headless import Stream, open
+from .history_store import history
 from .secret import Secret
 
 __version__ = "0.1.0"
@@ -52,6 +53,7 @@ __all__ = [
     "SubscriptionResult",
     "__version__",
     "feeds",
+    "history",
     "open",
     "read_export",
 ]

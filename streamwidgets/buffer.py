@@ -333,6 +333,11 @@ class EventBuffer:
         return self._dropped_rows
 
     @property
+    def explode(self) -> dict[str, str]:
+        """The ``explode`` this buffer was made with: event type -> dotted record path."""
+        return {kind: ".".join(path) for kind, path in self._explode.items()}
+
+    @property
     def columns(self) -> list[str]:
         """Column names, meta columns first, without building a DataFrame."""
         self._flush()

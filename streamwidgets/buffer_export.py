@@ -44,6 +44,7 @@ from .jsonutil import dumps_exact, loads_lenient
 __all__ = [
     "EXPORT_FORMATS",
     "export_bytes",
+    "frame_from_table",
     "read_export",
     "write_csv",
     "write_jsonl",
@@ -203,13 +204,21 @@ def read_export(path: str | os.PathLike[str]) -> pd.DataFrame:
 def _read_parquet(path: Path) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path)
+    return frame_from_table(pq.read_table(path))
+
+
+def frame_from_table(table: pa.Table) -> pd.DataFrame:
+    """A table read from a Parquet file :func:`write_parquet` made, with the buffer's
+    dtypes and values restored (JSON-text columns decoded, lists as Arrow lists); a table
+    from another writer comes back as pyarrow's ``to_pandas`` gives it."""
     ours = (table.schema.metadata or {}).get(_METADATA_KEY)
     frame = table.to_pandas()
     if ours is None:
         return frame
     info = orjson.loads(ours)
     for name in info.get("json_columns", []):
+        if name not in frame.columns:
+            continue  # not read
         texts = table.column(name).to_pylist()  # None stays None (pandas would say NaN)
         values = [None if v is None else loads_lenient(v) for v in texts]
         frame[name] = pd.Series(values, index=frame.index, dtype=object)

@@ -167,8 +167,11 @@ def open(
             ``"drop_oldest"`` (drops counted, a :class:`~streamwidgets.events.Gap` in
             the iteration) or ``"block"`` (the socket reader waits for it).
         record: record every received frame to this file from the first one (see
-            :mod:`streamwidgets.recording`); ``stream.connection.stop_recording()`` ends it.
-        record_options: options of the recording (``max_bytes``, ``max_duration``...).
+            :mod:`streamwidgets.recording`), or, given a directory, write the buffer's
+            rows there as rolled, partitioned Parquet (see :mod:`streamwidgets.history_store`);
+            ``stream.connection.stop_recording()`` ends it.
+        record_options: options of the recording (``max_bytes``, ``max_duration``...)
+            or of the history (``partition_by``, ``roll_every``...).
         **connection_options: passed to :class:`~streamwidgets.connection.Connection`.
 
     Example:

@@ -15,7 +15,7 @@ EXPECTED = {
     "AuthenticationFailed", "ConfigurationError", "Connection", "ConnectionFailed", "Event",
     "EventBuffer", "FrameError", "Gap", "RequestError", "Secret", "State", "StateChange",
     "Stream", "StreamError", "StreamNotAvailable", "StreamWidget", "SubscriptionRefused",
-    "SubscriptionResult", "__version__", "feeds", "open", "read_export",
+    "SubscriptionResult", "__version__", "feeds", "history", "open", "read_export",
 }  # fmt: skip
 
 
