@@ -4,7 +4,7 @@ Subcommands register themselves in :func:`build_parser` through one ``_add_<name
 function each, and set ``func`` (taking the parsed namespace, returning an exit code),
 so new ones (``demo``, ``record``, ...) plug in without touching the others. The ``sim``
 simulators live in :mod:`streamwidgets.cli_sim`, ``record`` and ``sim replay`` in
-:mod:`streamwidgets.cli_record`.
+:mod:`streamwidgets.cli_record`, ``relay`` in :mod:`streamwidgets.cli_relay`.
 
 Example:
     $ streamwidgets sim hydra --port 8765 --rate 20
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo(commands)
     _add_lab(commands)
     _add_record(commands)
+    _add_relay(commands)
     return parser
 
 
@@ -70,6 +71,12 @@ def _add_record(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     from .cli_record import add_record_command
 
     add_record_command(commands)
+
+
+def _add_relay(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from .cli_relay import add_relay_command
+
+    add_relay_command(commands)
 
 
 # -- demo --------------------------------------------------------------------------------------

@@ -313,6 +313,12 @@ def _add_sim_pusher(kinds: Kinds) -> None:
         own={
             "--activity-timeout": {"type": float, "default": 120.0, "help": "seconds"},
             "--token": {"default": None, "help": "the Bearer token to accept (default: new)"},
+            "--mode": {
+                "choices": ["session", "app"],
+                "default": "session",
+                "help": "session: the REST bootstrap of feeds.pusher; app: a plain Pusher app "
+                "(feeds.pusher_app) with its auth endpoints on the REST port",
+            },
         },
     )
     sim.set_defaults(func=_run_pusher)
@@ -323,6 +329,17 @@ def _run_pusher(args: argparse.Namespace) -> int:
     from streamwidgets.simulators.pusher_protocol import generate_token
 
     def announce(sim: PusherSimulator) -> None:
+        if sim.mode == "app":
+            print(f"Pusher simulator (plain app {sim.app_key!r}): WebSocket {sim.url}{sim.app_key}")
+            print("Simulator Bearer token for the auth endpoints (not a real credential):")
+            print(sim.token)
+            print(
+                f"Connect with: feeds.pusher_app({sim.app_key!r}, host={sim.host!r}, "
+                f"port={sim.port}, "
+                f"tls=False, auth_endpoint={sim.auth_url!r}, "
+                "auth_headers={'Authorization': 'Bearer ...'})"
+            )
+            return
         # Clients need only the REST base URL: the session answer names the WebSocket.
         print(f"Pusher simulator: REST {sim.base_url}, WebSocket {sim.url}{sim.app_key}")
         # A simulator token, printed on purpose: it is no real credential.
@@ -338,6 +355,7 @@ def _run_pusher(args: argparse.Namespace) -> int:
         rest=True,
         tokens={args.token or generate_token(): "user_1"},
         activity_timeout=args.activity_timeout,
+        mode=args.mode,
     )
 
 

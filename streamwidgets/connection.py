@@ -54,6 +54,7 @@ from .exceptions import (
     StreamNotAvailable,
     SubscriptionRefused,
 )
+from .history_store import HistoryWriter, is_history_target
 from .jsonutil import LENIENT, preview
 from .outage import Outage
 from .secret import redact_url
@@ -367,6 +368,8 @@ class Connection:
         self._closing = False
         self._paused_at_ns: int | None = None
         self._recorder: Recorder | None = None
+        self._history: HistoryWriter | None = None
+        self._stop_history_tap: Callable[[], None] = _nothing
         self._wire_log = RedactingLogger(
             logging.getLogger("streamwidgets.wire"), self.dialect.secrets
         )
@@ -517,6 +520,7 @@ class Connection:
             queue.end()
         if self._recorder is not None:
             await self._recorder.aclose("the connection was closed")
+        await self._stop_history("the connection was closed")
         await self.dialect.aclose()
 
     # Subscriptions and requests -----------------------------------------------
@@ -685,11 +689,18 @@ class Connection:
     # Recording --------------------------------------------------------------------
 
     def record(self, path: str | os.PathLike[str], **options: Any) -> Recorder:
-        """Record every received frame, with its time and the state changes, to ``path``.
+        """Record every received frame, with its time and the state changes, to ``path``;
+        or, for a directory, keep the buffer's rows there as history.
 
         See :mod:`streamwidgets.recording` for the formats and ``options``
         (``include_sent``, ``max_bytes``, ``max_duration``...). The recording ends with
         :meth:`stop_recording`, when a bound is reached, or when the connection closes.
+
+        A directory (one that exists, a path ending with ``/``, or any path given
+        ``partition_by`` or ``roll_every``) gets a
+        :class:`~streamwidgets.history_store.HistoryWriter`: every buffered row, in
+        hive-partitioned Parquet files rolled every ``roll_every`` (default ``"10min"``),
+        read back with :func:`streamwidgets.history`.
 
         Raises:
             ConfigurationError: already recording, or a bad path or option.
@@ -702,22 +713,47 @@ class Connection:
 
         if self._recorder is not None and self._recorder.active:
             raise ConfigurationError(f"already recording to {self._recorder.path}")
+        if self._history is not None and self._history.active:
+            raise ConfigurationError(f"already writing history to {self._history.directory}")
+        if is_history_target(path, options):
+            return self._record_history(path, **options)
         recorder = Recorder(path, dialect=self.dialect, **options)
         recorder.follow(self)
         self._recorder = recorder
         return recorder
 
-    @property
-    def recorder(self) -> Recorder | None:
-        """The current (or last stopped) recording made by :meth:`record`, else None."""
-        return self._recorder
+    def _record_history(self, path: str | os.PathLike[str], **options: Any) -> HistoryWriter:
+        def received() -> int:
+            return self.stats.bytes
 
-    async def stop_recording(self) -> Recorder | None:
-        """End the current recording (if any), wait until its file is complete, return it."""
+        writer = HistoryWriter(
+            path, bytes_received=received, explode=self.buffer.explode or None, **options
+        )
+        self._history = writer
+        self._stop_history_tap = self.on_event(writer.add)
+        return writer
+
+    @property
+    def recorder(self) -> Recorder | HistoryWriter | None:
+        """The current (or last stopped) recording or history made by :meth:`record`."""
+        return self._recorder if self._recorder is not None else self._history
+
+    async def stop_recording(self) -> Recorder | HistoryWriter | None:
+        """End the current recording or history (if any), wait until its files are
+        complete, return it."""
         recorder, self._recorder = self._recorder, None
         if recorder is not None:
             await recorder.aclose()
-        return recorder
+            return recorder
+        return await self._stop_history()
+
+    async def _stop_history(self, reason: str = "stopped by the user") -> HistoryWriter | None:
+        writer, self._history = self._history, None
+        if writer is None:
+            return None
+        self._stop_history_tap()
+        await writer.aclose(reason)
+        return writer
 
     def _note_options_changed(self) -> None:
         # A feed that filters on the client (Hyperoru's mute) parses differently from now
@@ -813,6 +849,7 @@ class Connection:
                     self._record_sent(message)
                     await ws.send(message)
                 watchdog, pinger = self._keep_alive(ws, keepalive)
+                resubscribing: asyncio.Task[None] | None = None
                 try:
                     if self.dialect.needs_welcome:
                         await self._await_welcome(ws)
@@ -824,9 +861,12 @@ class Connection:
                             watchdog, pinger = self._keep_alive(ws, self.dialect.keepalive())
                     self._resent.clear()
                     self._on_connected(lost_at_ns)
-                    self._spawn(self._resubscribe_and_follow_up(list(self._wanted)))
+                    resubscribing = self._spawn(self._resubscribe_and_follow_up(list(self._wanted)))
                     await self._receive(ws)
                 finally:
+                    if resubscribing is not None:
+                        # It belongs to this socket; the next one resubscribes afresh.
+                        resubscribing.cancel()
                     watchdog.cancel()
                     if pinger is not None:
                         pinger.cancel()
@@ -968,11 +1008,16 @@ class Connection:
         refused: dict[str, str] = {}
         confirmed: set[str] = set()
         self._refusal_watchers.append(refused)
+        socket = self._ws
         try:
             before = await self.dialect.authorize(streams)
             if before:
                 self._refuse(before)
             todo = [s for s in streams if s not in refused]
+            if self._ws is not socket:
+                # The socket changed while signing: what was signed is for the old one. The
+                # streams stay wanted; the new socket's resubscription signs them anew.
+                todo = []
             settling = []
             for out in self.dialect.subscribe(todo) if todo else []:
                 try:
@@ -988,7 +1033,8 @@ class Connection:
                 # holds up (or stops) the streams after it.
                 await asyncio.gather(*settling)
         finally:
-            self._refusal_watchers.remove(refused)
+            # By identity: two watchers told the same refusals are equal dicts.
+            self._refusal_watchers = [w for w in self._refusal_watchers if w is not refused]
         rejected = {self._mask(s): refused[s] for s in streams if s in refused}
         pending = [s for s in streams if s in self._wanted and s not in confirmed]
         return SubscriptionResult(list(self._wanted), rejected, pending)
@@ -1348,6 +1394,10 @@ class Connection:
                 logger.warning("a state listener raised", exc_info=True)
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
+
+
+def _nothing() -> None:
+    pass
 
 
 def _discard(items: list[Any], item: Any) -> None:

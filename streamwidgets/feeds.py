@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import datetime
 import os
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from .dialects.hydra_v1 import HydraV1Dialect
     from .dialects.hyperoru import HyperoruDialect
     from .dialects.pusher import PusherDialect
+    from .dialects.pusher_app import PusherAppDialect
+    from .redis_feed import RedisDialect
     from .replay import ReplayDialect
 
 __all__ = [
@@ -38,6 +41,8 @@ __all__ = [
     "hydra_v1",
     "hyperoru",
     "pusher",
+    "pusher_app",
+    "redis",
     "replay",
 ]
 
@@ -234,6 +239,71 @@ def pusher(
     return PusherDialect(base_url, token=token, streams=streams, **options)
 
 
+def pusher_app(
+    key: str,
+    *,
+    cluster: str | None = None,
+    host: str | None = None,
+    port: int | None = None,
+    tls: bool = True,
+    auth_endpoint: str | None = None,
+    auth_headers: dict[str, str | Secret] | None = None,
+    **options: Any,
+) -> PusherAppDialect:
+    """A plain Pusher app: Pusher Channels, soketi, Laravel Reverb
+    (:mod:`streamwidgets.dialects.pusher_app`).
+
+    Streams are channel names: public ones as they are, ``private-`` and ``presence-``
+    ones signed by the app's ``auth_endpoint`` for each socket. Server data (a JSON
+    string) is decoded into ``event.data``; presence members become ``member`` rows.
+    Facts from Pusher's public documentation: the socket is
+    ``wss://ws-{cluster}.pusher.com:443/app/{key}?protocol=7&...`` (port 80 without TLS);
+    the auth endpoint takes a form POST of ``socket_id`` and ``channel_name`` and answers
+    ``{"auth": "key:signature"}`` (presence: also ``channel_data``); a sign-in
+    (``pusher:signin``) carries ``{"auth", "user_data"}`` from the user-authentication
+    endpoint.
+
+    Args:
+        key: the app key (public).
+        cluster: the Pusher cluster, e.g. ``"mt1"``; or give ``host`` instead.
+        host: a self-hosted server's host name or IP address.
+        port: TCP port, 1-65535 (default 443 with TLS, 80 without).
+        tls: ``wss://`` (True, default) or ``ws://``.
+        auth_endpoint: the app's channel-authorization URL (needed for private and
+            presence channels); ``http://`` beside a TLS socket needs ``allow_insecure=True``.
+        auth_headers: headers for the auth endpoints only (a cookie, a Bearer token); never
+            shown, logged or sent anywhere else.
+        **options: ``user_auth_endpoint`` (sign in on every connection), ``activity_timeout``,
+            ``pong_timeout``, ``auth_timeout`` (seconds), ``reconnect_delay``,
+            ``max_members``, ``allow_insecure``.
+
+    Raises:
+        ConfigurationError: a bad argument (no key, both cluster and host, a port out of
+            range...), naming it and what is allowed.
+
+    Example:
+        >>> feed = pusher_app("app-key", cluster="eu")
+        >>> feed.describe()["url"], feed.state_labels["connected"]
+        ('wss://ws-eu.pusher.com:443/app/app-key', 'Connected')
+        >>> pusher_app("app-key", cluster="eu", host="127.0.0.1")
+        Traceback (most recent call last):
+        ...
+        streamwidgets.exceptions.ConfigurationError: give cluster= ... or host= ..., not both
+    """
+    from .dialects.pusher_app import PusherAppDialect
+
+    return PusherAppDialect(
+        key,
+        cluster=cluster,
+        host=host,
+        port=port,
+        tls=tls,
+        auth_endpoint=auth_endpoint,
+        auth_headers=auth_headers,
+        **options,
+    )
+
+
 def generic(url: str, **config: Any) -> Dialect:
     """Any other JSON feed, described by configuration (see :mod:`streamwidgets.dialects.generic`).
 
@@ -277,3 +347,45 @@ def replay(
     from .replay import ReplayDialect
 
     return ReplayDialect(path, speed=speed, dialect=dialect, start=start, paused=paused)
+
+
+def redis(
+    url: str,
+    key: str,
+    *,
+    start: str | datetime.datetime = "now",
+    dialect: Dialect | None = None,
+    password: str | Secret | None = None,
+    page: int = 1000,
+) -> RedisDialect:
+    """A relay's Redis Stream as a live feed (``streamwidgets relay``; see
+    :mod:`streamwidgets.redis_feed`), parsed by the relayed feed's own dialect.
+
+    Reads with ``XREAD BLOCK`` after ``start``: backfill in pages of ``page`` entries, then
+    live. Any number of readers at once. Redis down: ``reconnecting``, then on from the last
+    entry read, nothing twice. The relay chose the subscriptions: streams (the widget's
+    toggles) filter here, on the client.
+
+    Args:
+        url: ``redis://HOST:PORT/DB`` (``rediss://`` for TLS).
+        key: the stream's key (the relay's ``--key``; by default ``streamwidgets:<feed>``).
+        start: ``"now"`` (entries added from the first connect on), ``"begin"`` (the oldest
+            entry the stream keeps) or a timezone-aware datetime (entries received from then).
+        dialect: parse with this dialect instead of the one the relay's header names.
+        password: the Redis password, if it needs one.
+        page: entries per ``XREAD`` (1-100,000).
+
+    Raises:
+        ConfigurationError: a bad URL, key or start; no relay header at ``KEY:header``.
+        ConnectionFailed: Redis unreachable while reading the header (one ``GET``, needed
+            to know the dialect unless ``dialect=`` is given).
+
+    Example:
+        >>> redis("redis://127.0.0.1:6379/0", "hydra", start="begin", page=0)
+        Traceback (most recent call last):
+        ...
+        streamwidgets.exceptions.ConfigurationError: page must be >= 1 and <= 100,000, got 0
+    """
+    from .redis_feed import RedisDialect
+
+    return RedisDialect(url, key, start=start, dialect=dialect, password=password, page=page)

@@ -154,6 +154,12 @@ class Recorder:
         compression_level: gzip level, 1 (fast) to 9 (small). The default, 3, costs
             feed frames less than half the CPU of level 6 for files about a fifth larger:
             recording must not slow ingest.
+        poll_interval: seconds the writer waits for frames when the queue is empty (a
+            relay keeps it short: it is the latency the writer adds).
+        sink: write the lines there instead of to ``path`` (which then only names the
+            recording): an object with the file sinks' methods and a ``format``, opened
+            with the header (``sink.open(header)``), e.g. the relay's Redis stream
+            (:mod:`streamwidgets.relay_sink`).
     """
 
     def __init__(
@@ -170,13 +176,15 @@ class Recorder:
         # Writing
         flush_interval: float = 1.0,
         compression_level: int = 3,
+        poll_interval: float = _POLL,
+        sink: Any = None,
     ) -> None:
-        self.format = recording_format(path)
+        self.format = recording_format(path) if sink is None else str(sink.format)
         _check_options(max_bytes, max_duration, max_queue, max_queue_bytes, flush_interval)
         if not isinstance(compression_level, int) or not 1 <= compression_level <= 9:
             raise ConfigurationError(f"compression_level must be 1-9, got {compression_level!r}")
         self.path = Path(path)
-        if not self.path.parent.is_dir():
+        if sink is None and not self.path.parent.is_dir():
             raise ConfigurationError(f"no such directory for the recording: {self.path.parent}")
         self.include_sent = bool(include_sent)
         self.max_bytes = max_bytes
@@ -185,6 +193,9 @@ class Recorder:
         self._max_queue = max_queue
         self._max_queue_bytes = max_queue_bytes
         self._flush_interval = flush_interval
+        if not isinstance(poll_interval, (int, float)) or not 0 < poll_interval <= 1:
+            raise ConfigurationError(f"poll_interval must be 0-1 seconds, got {poll_interval!r}")
+        self._poll = float(poll_interval)
         self._started_ns = time.time_ns()
         self._deadline_ns = (
             None if max_duration is None else self._started_ns + int(max_duration * 1e9)
@@ -207,7 +218,11 @@ class Recorder:
         # The replay options last written, checked again at each session's first frame.
         self._replay_config = dialect.replay_config()
         self._config_due = True
-        self._sink = _open_sink(self.format, self.path, self._header(), compression_level)
+        self._sink: _Sink = (
+            _open_sink(self.format, self.path, self._header(), compression_level)
+            if sink is None
+            else sink.open(self._header())
+        )
         self._thread = threading.Thread(
             target=self._write_loop, name=f"streamwidgets-recorder-{self.path.name}", daemon=True
         )
@@ -382,7 +397,7 @@ class Recorder:
                     sink.flush()
                     next_flush = time.monotonic() + self._flush_interval
                 if not batch:
-                    self._closing.wait(_POLL)
+                    self._closing.wait(self._poll)
         except Exception as exc:
             # A full disk or a vanished directory: stop recording, never the feed.
             logger.warning("recording to %s failed", self.path, exc_info=True)

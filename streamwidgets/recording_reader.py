@@ -33,7 +33,7 @@ import orjson
 from .exceptions import ConfigurationError
 from .recording import FORMAT, FORMAT_VERSION, PARQUET_HEADER_KEY, recording_format
 
-__all__ = ["Entry", "RecordingReader"]
+__all__ = ["Entry", "RecordingReader", "read_line"]
 
 _CHUNK = 64 * 1024
 _FEED = 4 * 1024  # compressed bytes given to zlib at a time
@@ -225,6 +225,28 @@ class RecordingReader:
                     yield Entry(int(t_ns), "marker", str(marker), detail or "")
                 else:
                     yield Entry(int(t_ns), str(direction), text if data is None else bytes(data))
+
+
+def read_line(line: bytes | str) -> Entry:
+    """One recording line (a frame or a marker, not the header) as an :class:`Entry`.
+
+    What a relay's Redis stream holds in each entry (:mod:`streamwidgets.relay_sink`).
+
+    Raises:
+        ValueError: not JSON, or not a recording line; the message says why.
+
+    Example:
+        >>> read_line(b'{"t_ns":5,"dir":"in","text":"{}"}')
+        Entry(t_ns=5, kind='in', payload='{}', detail='')
+        >>> read_line(b'{"t_ns":5}')
+        Traceback (most recent call last):
+        ...
+        ValueError: not a recording line (no 'dir')
+    """
+    try:
+        return _entry(orjson.loads(line))
+    except (orjson.JSONDecodeError, ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"not a recording line ({_why(exc)})") from None
 
 
 def _entry(record: Any) -> Entry:

@@ -42,6 +42,7 @@ from .checks import ArgumentTypeError
 from .dialects.base import CloseAction, CloseDecision, ConnectTarget, Dialect, Keepalive
 from .events import Control, Event, ServerNotice
 from .exceptions import ConfigurationError, FrameError
+from .recorded_session import follow_marker
 from .recording import REPLAY_CONFIG_MARKER
 from .recording_reader import RecordingReader
 from .replay_dialects import rebuild_dialect
@@ -50,8 +51,6 @@ from .secret import Secret
 
 __all__ = ["ReplayDialect", "replay"]
 
-#: Markers after which the recorded feed started a new session.
-_NEW_SESSION = frozenset({"reconnecting", "disconnected", "failed", "connecting"})
 #: Entries read ahead, at most, for the options of the recording's first session.
 _LOOK_AHEAD = 1000
 
@@ -179,13 +178,12 @@ class ReplayDialect(Dialect):
             self._finished.set()
             if detail:
                 return [ServerNotice(detail, {"recording": str(self.path)}, is_error=True)]
-        elif payload in _NEW_SESSION:
-            self.inner.reset()
-        elif payload == REPLAY_CONFIG_MARKER and self._rebuilds:
-            try:
-                self.inner = rebuild_dialect(self.header["dialect"], orjson.loads(detail))
-            except (orjson.JSONDecodeError, ConfigurationError) as exc:
-                return [ServerNotice(f"recorded replay options not applied: {exc}", is_error=True)]
+        else:
+            # What the live connection did at this marker (shared with the Redis reader).
+            self.inner, notices = follow_marker(
+                self.inner, self.header["dialect"], payload, detail, rebuild=self._rebuilds
+            )
+            return notices
         return []
 
     # Playback controls -----------------------------------------------------------------------

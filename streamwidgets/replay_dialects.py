@@ -73,6 +73,13 @@ def _pusher(config: Mapping[str, Any]) -> Dialect:
     return PusherDialect.parse_only(config, token=_PLACEHOLDER)
 
 
+def _pusher_app(config: Mapping[str, Any]) -> Dialect:
+    from .dialects.pusher_app import PusherAppDialect
+
+    # Parsing needs no auth endpoint: what was signed is in the recorded frames.
+    return PusherAppDialect(**dict(config))
+
+
 def _hyperoru(config: Mapping[str, Any]) -> Dialect:
     from .dialects.hyperoru import HyperoruDialect
 
@@ -97,6 +104,7 @@ REPLAYABLE_DIALECTS: dict[str, Callable[[Mapping[str, Any]], Dialect]] = {
     "axol-mempool": _axol_endpoint("axol-mempool"),
     "axol-liquidations": _axol_endpoint("axol-liquidations"),
     "pusher": _pusher,
+    "pusher-app": _pusher_app,
     "hyperoru": _hyperoru,
     "generic": _generic,
 }

@@ -72,29 +72,24 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from .. import __version__, checks
-from ..events import Control, Event, Heartbeat, Refused, Reply, ServerNotice, Welcome
+from .. import checks
 from ..exceptions import (
     AuthenticationFailed,
     ConfigurationError,
-    ConnectionFailed,
-    FrameError,
+    StreamError,
     StreamNotAvailable,
 )
-from ..jsonutil import dumps, loads_lenient, loads_object, preview
-from ..secret import Secret, redact
-from ._config import require_counts, require_seconds, to_ns
-from .base import (
-    CloseAction,
-    CloseDecision,
-    ConnectTarget,
-    Dialect,
-    Keepalive,
-    Outgoing,
-    require_names,
+from ..secret import Secret
+from ._config import require_seconds
+from .base import ConnectTarget, require_names
+from .pusher_channels import (
+    PUSHER_STATE_LABELS,
+    ChannelAuth,
+    PusherProtocol,
+    close_decision,
+    socket_url,
 )
 from .pusher_session import (
-    ChannelAuth,
     Session,
     StreamInfo,
     authorize_channel,
@@ -104,67 +99,20 @@ from .pusher_session import (
 
 __all__ = ["PUSHER_STATE_LABELS", "PusherDialect", "close_decision"]
 
-PUSHER_STATE_LABELS = {
-    "disconnected": "Disconnected",
-    "connecting": "Connecting",
-    "connected": "Connected",
-    "reconnecting": "Reconnecting",
-    "failed": "Failed",
-    "closed": "Disconnected",
-}
-PING_FRAME = dumps({"event": "pusher:ping", "data": {}})
-PONG_FRAME = dumps({"event": "pusher:pong", "data": {}})
-# Limits: a server pinging in a loop must not grow the answer list without bound.
-_MAX_ANSWERS = 16
-_MAX_AWAITING = 1000
 
-
-def close_decision(
-    code: int | None, reason: str, *, reconnect_delay: float = 1.0
-) -> CloseDecision | None:
-    """What a Pusher close code means (None for codes outside 4000-4399).
-
-    Example:
-        >>> [close_decision(c, "").action.value for c in (4009, 4100, 4200, 4301)]
-        ['stop', 'reconnect_slow', 'reconnect', 'reconnect_slow']
-        >>> close_decision(4201, "").max_delay, close_decision(1000, "") is None
-        (0.0, True)
-    """
-    said = f" ({code}{': ' + reason if reason else ''})"
-    if code is None or not 4000 <= code < 4400:
-        return None
-    if code < 4100:
-        if code == 4009:
-            return CloseDecision(
-                CloseAction.STOP, f"unauthorized{said}; check the token", auth_failure=True
-            )
-        return CloseDecision(CloseAction.STOP, f"refused by the server{said}; not reconnecting")
-    if code < 4200:
-        return CloseDecision(
-            CloseAction.RECONNECT_SLOW,
-            f"closed by the server{said}; reconnecting after {reconnect_delay:g} s or more",
-            min_delay=reconnect_delay,
-        )
-    if code < 4300:
-        return CloseDecision(
-            CloseAction.RECONNECT, f"closed by the server{said}; reconnecting now", max_delay=0.0
-        )
-    return CloseDecision(
-        CloseAction.RECONNECT_SLOW,
-        f"server error{said}; reconnecting after {reconnect_delay:g} s or more",
-        min_delay=reconnect_delay,
-    )
-
-
-class PusherDialect(Dialect):
+class PusherDialect(PusherProtocol):
     """Speak the Pusher-compatible stream: bootstrap over REST, then Pusher protocol 7.
+
+    The protocol itself (frames, subscriptions, presence, keepalive, close codes) is
+    :class:`~streamwidgets.dialects.pusher_channels.PusherProtocol`, shared with
+    :mod:`streamwidgets.dialects.pusher_app`.
 
     Args:
         base_url: the REST base (``https://...``) of the catalog, session and auth calls.
         token: the Bearer token, kept in a :class:`~streamwidgets.secret.Secret`.
         streams: the streams the session bootstrap asks for (None: every catalog stream).
-        activity_timeout: seconds of silence before the client pings (the server's
-            value wins when lower).
+        activity_timeout: seconds of silence before the client pings (the server's value
+            wins when lower).
         pong_timeout: seconds after that ping before the connection is declared dead.
         rest_timeout: seconds for one REST call.
         reconnect_delay: the least wait after a 4100-4399 close.
@@ -183,7 +131,6 @@ class PusherDialect(Dialect):
     """
 
     name = "pusher"
-    state_labels = PUSHER_STATE_LABELS
 
     def __init__(
         self,
@@ -202,7 +149,6 @@ class PusherDialect(Dialect):
         ws_hosts: Sequence[str] = (),
         allow_insecure: bool = False,
     ) -> None:
-        super().__init__()
         checks.endpoint("base_url", base_url, schemes=("http", "https"))
         if not isinstance(base_url, str) or urlsplit(base_url).scheme not in ("http", "https"):
             raise ConfigurationError(f"base_url starts with http:// or https://, got {base_url!r}")
@@ -216,7 +162,12 @@ class PusherDialect(Dialect):
             rest_timeout=rest_timeout,
             reconnect_delay=reconnect_delay,
         )
-        require_counts(max_members=max_members)
+        super().__init__(
+            activity_timeout=activity_timeout,
+            pong_timeout=pong_timeout,
+            reconnect_delay=reconnect_delay,
+            max_members=max_members,
+        )
         if isinstance(ws_hosts, str) or not all(isinstance(h, str) and h for h in ws_hosts):
             raise ConfigurationError(f"ws_hosts must be a list of host names, got {ws_hosts!r}")
         if not isinstance(allow_insecure, bool):
@@ -228,11 +179,7 @@ class PusherDialect(Dialect):
         self.token = checks.credential("token", token)
         self.base_url = base_url.rstrip("/")
         self.streams = list(dict.fromkeys(streams)) if streams is not None else None
-        self.activity_timeout = float(activity_timeout)
-        self.pong_timeout = float(pong_timeout)
         self.rest_timeout = float(rest_timeout)
-        self.reconnect_delay = float(reconnect_delay)
-        self.max_members = max_members
         self._parse_only = False  # a copy made by parse_only(): no REST call, ever
         self.new_session()
 
@@ -241,18 +188,10 @@ class PusherDialect(Dialect):
         if not self._parse_only:  # a parse-only copy's catalog is its configuration
             #: The stream catalog, by name (read before every connection attempt).
             self.catalog: dict[str, StreamInfo] = {}
-            self._streams_of: dict[str, str] = {}  # channel -> stream
         #: The current session (None before the first bootstrap).
         self.session: Session | None = None
         #: How many session bootstraps this connection made.
         self.bootstraps = 0
-        #: Presence members per stream: user_id -> user_info.
-        self.members: dict[str, dict[str, Any]] = {}
-        self.socket_id: str | None = None
-        self.server_activity_timeout: float | None = None
-        self._auths: dict[str, ChannelAuth] = {}  # channel -> signature of this socket
-        self._answers: list[str] = []
-        self._awaiting: dict[str, None] = {}  # channels subscribed, not yet answered
 
     @classmethod
     def parse_only(cls, config: Mapping[str, Any], *, token: str) -> PusherDialect:
@@ -291,25 +230,8 @@ class PusherDialect(Dialect):
 
     # Session ------------------------------------------------------------------
 
-    def reset(self) -> None:
-        super().reset()
-        self.socket_id = None
-        self.server_activity_timeout = None
-        self.members = {}
-        self._auths = {}
-        self._answers = []
-        self._awaiting = {}
-
     def secrets(self) -> list[Secret]:
-        out = [self.token]
-        for signed in self._auths.values():
-            out.append(signed.auth)
-            # A server may echo the bare signature ("... but got <hex>"): mask it alone too
-            # (only when long enough that masking it cannot eat ordinary words).
-            bare = signed.auth.reveal().rpartition(":")[2]
-            if len(bare) >= 16:
-                out.append(Secret(bare))
-        return out
+        return [self.token, *self.signature_secrets()]
 
     async def prepare(self) -> None:
         """Read the catalog and bootstrap a session (again before every attempt).
@@ -333,10 +255,8 @@ class PusherDialect(Dialect):
         if session is None:
             raise ConfigurationError("no session yet: the connection calls prepare() first")
         self._check_destination(session)
-        scheme = "wss" if session.force_tls else "ws"
-        url = (
-            f"{scheme}://{session.ws_host}:{session.ws_port}/app/{session.app_key}"
-            f"?protocol=7&client=streamwidgets&version={__version__}"
+        url = socket_url(
+            tls=session.force_tls, host=session.ws_host, port=session.ws_port, key=session.app_key
         )
         # The app key is public in Pusher (every browser client holds it).
         return ConnectTarget(url=url, display_url=url)
@@ -357,10 +277,6 @@ class PusherDialect(Dialect):
                 "allow_insecure=True to accept it"
             )
 
-    @property
-    def needs_welcome(self) -> bool:
-        return True
-
     def channel_of(self, stream: str) -> str:
         """The channel of a stream: the session's, else the catalog's template, else its name.
 
@@ -377,113 +293,8 @@ class PusherDialect(Dialect):
         user = session.user_id if session is not None and session.user_id else "me"
         return info.channel.replace("{userId}", user)
 
-    # Frames -------------------------------------------------------------------
-
-    def parse(self, frame: str | bytes, received_ns: int) -> list[Event | Control]:
-        message = loads_object(frame)
-        name = message.get("event")
-        if not isinstance(name, str) or not name:
-            raise FrameError(f"message without an 'event': {preview(frame)}")
-        channel = message.get("channel")
-        if channel is not None and not isinstance(channel, str):
-            raise FrameError(f"'channel' is not a string: {preview(frame)}")
-        data = _decode(message.get("data"))
-        if channel is None:
-            return self._connection_event(name, data, frame)
-        stream = self._streams_of.get(channel, channel)
-        if name.startswith("pusher_internal:") or name.startswith("pusher:"):
-            return self._channel_event(name, channel, stream, data, received_ns)
-        event_ns = to_ns(data.get("timestamp"), "ms") if isinstance(data, dict) else None
-        return [Event(stream, name, data, received_ns, event_ns)]
-
-    def _connection_event(self, name: str, data: Any, frame: str | bytes) -> list[Event | Control]:
-        if name == "pusher:connection_established":
-            if not isinstance(data, dict) or not isinstance(data.get("socket_id"), str):
-                raise FrameError(f"connection_established without socket_id: {preview(frame)}")
-            self.socket_id = data["socket_id"]
-            timeout = data.get("activity_timeout")
-            if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
-                self.server_activity_timeout = float(timeout)
-            self.available_streams = list(self.catalog)
-            info = {"socket_id": self.socket_id, "activity_timeout": self.server_activity_timeout}
-            return [Welcome(list(self.available_streams), info)]
-        if name == "pusher:ping":
-            if len(self._answers) < _MAX_ANSWERS:
-                self._answers.append(PONG_FRAME)
-            return [Heartbeat()]
-        if name == "pusher:pong":
-            return [Heartbeat()]
-        if name == "pusher:error":
-            return self._error(None, data)
-        return [ServerNotice(f"{name}", data)]
-
-    def _error(self, channel: str | None, data: Any) -> list[Event | Control]:
-        """A ``pusher:error``: a notice, and the refusal of the subscription it concerns."""
-        text = redact(
-            str(data.get("message", data) if isinstance(data, dict) else data), self.secrets()
-        )
-        code = data.get("code") if isinstance(data, dict) else None
-        said = f" ({code})" if code is not None else ""
-        out: list[Event | Control] = [ServerNotice(f"server error{said}: {text}", is_error=True)]
-        if channel is None:
-            # Pusher's own refusal names no channel, but quotes the signed
-            # "socket_id:channel"; failing that, a signature error is the oldest signed one's.
-            quoted = [c for c in self._awaiting if c in text]
-            signed = [c for c in self._awaiting if c in self._auths]
-            if quoted:
-                channel = quoted[0]
-            elif signed and any(w in text.lower() for w in ("signature", "auth")):
-                channel = signed[0]
-        if channel is not None and channel in self._awaiting:
-            out.extend(self._refusal(channel, text))
-        return out
-
-    def _refusal(self, channel: str, why: str) -> list[Event | Control]:
-        self._awaiting.pop(channel, None)
-        stream = self._streams_of.get(channel, channel)
-        return [Reply(channel, None, error=why), Refused({stream: why})]
-
-    def _channel_event(
-        self, name: str, channel: str, stream: str, data: Any, received_ns: int
-    ) -> list[Event | Control]:
-        if name == "pusher_internal:subscription_succeeded":
-            self._awaiting.pop(channel, None)
-            out: list[Event | Control] = [Reply(channel, data)]
-            presence = data.get("presence") if isinstance(data, dict) else None
-            if isinstance(presence, dict):
-                known = presence.get("hash")
-                known = known if isinstance(known, dict) else {}
-                ids = presence.get("ids")
-                ids = ids if isinstance(ids, list) else list(known)
-                members = self.members[stream] = {}
-                for user in ids[: self.max_members]:
-                    members[str(user)] = known.get(user)
-                    member = {"user_id": str(user), "user_info": known.get(user)}
-                    out.append(Event(stream, "member", member, received_ns, snapshot=True))
-            return out
-        if name in ("pusher:subscription_error", "pusher_internal:subscription_error"):
-            said = data.get("error", data.get("message", data)) if isinstance(data, dict) else data
-            return self._refusal(channel, redact(str(said), self.secrets()))
-        if name == "pusher:error":
-            return self._error(channel, data)
-        if name == "pusher_internal:member_added" and isinstance(data, dict):
-            members = self.members.setdefault(stream, {})
-            user = str(data.get("user_id"))
-            if user in members or len(members) < self.max_members:
-                members[user] = data.get("user_info")
-            return [Event(stream, "member_added", data, received_ns)]
-        if name == "pusher_internal:member_removed" and isinstance(data, dict):
-            self.members.get(stream, {}).pop(str(data.get("user_id")), None)
-            return [Event(stream, "member_removed", data, received_ns)]
-        # Another protocol event on a channel (pusher_internal:subscription_count...):
-        # the protocol's own business, not the stream's data.
-        return [ServerNotice(f"{name} on {stream}", data)]
-
-    def take_answers(self) -> Sequence[str]:
-        if not self._answers:
-            return ()
-        answers, self._answers = self._answers, []
-        return answers
+    def offered(self) -> list[str] | None:
+        return list(self.catalog)
 
     # Subscriptions ------------------------------------------------------------
 
@@ -494,79 +305,24 @@ class PusherDialect(Dialect):
             if missing:
                 raise StreamNotAvailable(missing, list(self.available_streams))
 
-    async def authorize(self, streams: Sequence[str]) -> dict[str, str]:
-        """Sign this socket's subscription to every presence stream among ``streams``.
+    def needs_auth(self, stream: str, channel: str) -> bool:
+        """Presence (and private) streams of the catalog need a channel signature."""
+        info = self.catalog.get(stream)
+        return info is not None and info.needs_auth
 
-        A :meth:`parse_only` copy signs nothing and calls no REST endpoint.
-        """
-        refused: dict[str, str] = {}
-        if self._parse_only:
-            return refused
-        for stream in streams:
-            info = self.catalog.get(stream)
-            channel = self.channel_of(stream)
-            if info is None or not info.needs_auth or channel in self._auths:
-                continue
-            if self.socket_id is None:
-                refused[stream] = "not connected (no socket_id to sign)"
-                continue
-            try:
-                self._auths[channel] = await authorize_channel(
-                    self.token, self.base_url, self.socket_id, channel, timeout=self.rest_timeout
-                )
-            except AuthenticationFailed as exc:
-                refused[stream] = f"channel auth refused (HTTP {exc.code})"
-            except ConnectionFailed as exc:
-                refused[stream] = exc.reason
-        return refused
-
-    def subscribe(self, streams: Sequence[str]) -> list[Outgoing]:
-        self.check_streams(streams)
-        out = []
-        for stream in streams:
-            channel = self.channel_of(stream)
-            self._streams_of[channel] = stream
-            data: dict[str, Any] = {"channel": channel}
-            signed = self._auths.get(channel)
-            if signed is not None:
-                data["auth"] = signed.auth.reveal()
-                if signed.channel_data is not None:
-                    data["channel_data"] = signed.channel_data
-            frame = dumps({"event": "pusher:subscribe", "data": data})
-            out.append(Outgoing(frame, channel, (stream,)))
-            if len(self._awaiting) < _MAX_AWAITING:
-                self._awaiting[channel] = None
-        return out
-
-    def unsubscribe(self, streams: Sequence[str]) -> list[Outgoing]:
-        out = []
-        for stream in streams:
-            channel = self.channel_of(stream)
-            self.members.pop(stream, None)
-            self._awaiting.pop(channel, None)
-            # A new subscription needs a new signature: drop the used one.
-            self._auths.pop(channel, None)
-            frame = dumps({"event": "pusher:unsubscribe", "data": {"channel": channel}})
-            out.append(Outgoing(frame))
-        return out
-
-    # Liveness and closing -----------------------------------------------------
-
-    def keepalive(self) -> Keepalive:
-        idle = self.activity_timeout
-        if self.server_activity_timeout is not None:
-            idle = min(idle, self.server_activity_timeout)
-        return Keepalive(
-            idle_timeout=idle + self.pong_timeout,
-            ping_interval=idle,
-            ping_frame=PING_FRAME,
-            protocol_ping_interval=None,
-            ping_when_idle=True,
+    async def sign(self, channel: str) -> ChannelAuth:
+        assert self.socket_id is not None  # authorize() asks only once connected
+        return await authorize_channel(
+            self.token, self.base_url, self.socket_id, channel, timeout=self.rest_timeout
         )
 
-    def on_close(self, code: int | None, reason: str) -> CloseDecision:
-        decision = close_decision(code, reason, reconnect_delay=self.reconnect_delay)
-        return decision if decision is not None else super().on_close(code, reason)
+    def auth_failed(self, stream: str, error: StreamError) -> str | None:
+        """A channel-auth refusal or failure refuses that stream only (the others go on)."""
+        if isinstance(error, AuthenticationFailed):
+            return f"channel auth refused (HTTP {error.code})"
+        return getattr(error, "reason", str(error))
+
+    # Liveness and closing -----------------------------------------------------
 
     def describe(self) -> dict[str, Any]:
         facts: dict[str, Any] = {"dialect": self.name, "url": self.base_url}
@@ -598,13 +354,3 @@ class PusherDialect(Dialect):
             },
             "channels": dict(self._streams_of),
         }
-
-
-def _decode(data: Any) -> Any:
-    # Server data is JSON inside a JSON string; a string that is not JSON stays a string.
-    if isinstance(data, str):
-        try:
-            return loads_lenient(data)
-        except ValueError:
-            return data
-    return data

@@ -29,6 +29,7 @@ from typing import Any
 
 from ..exceptions import ConnectionFailed
 from ..secret import Secret
+from .pusher_channels import ChannelAuth
 from .rest import request_json
 
 __all__ = [
@@ -78,14 +79,6 @@ class Session:
     force_tls: bool
     user_id: str | None
     channels: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelAuth:
-    """A channel signature (secret) and, for presence, the exact channel_data it signs."""
-
-    auth: Secret = field(repr=False)
-    channel_data: str | None = None
 
 
 def endpoint(base_url: str, path: str) -> str:

@@ -18,14 +18,31 @@ Example:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
 from ..exceptions import AuthenticationFailed, ConnectionFailed
+from ..secret import redact_url
 
 __all__ = ["MAX_ANSWER_BYTES", "request_json"]
+
+
+class _MaskedRequestURLs(logging.Filter):
+    """httpx logs every request's whole URL at INFO; a credential in its query string
+    (an auth endpoint's ``?token=``) must not reach a log line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(a, httpx.URL) for a in record.args):
+            record.args = tuple(
+                redact_url(str(a)) if isinstance(a, httpx.URL) else a for a in record.args
+            )
+        return True
+
+
+logging.getLogger("httpx").addFilter(_MaskedRequestURLs())
 
 # Limits: a REST step's answer is a few KiB; anything huge is not one.
 MAX_ANSWER_BYTES = 64 * 1024

@@ -1,9 +1,18 @@
-"""A local Pusher-compatible server: REST session bootstrap and Pusher protocol 7.
+"""A local Pusher-compatible server: REST session bootstrap or a plain app, and Pusher protocol 7.
 
 Two listeners on the loopback interface, each on its own port, bound together (both are
 known as soon as the server starts) and stopped together.
 
-REST (:attr:`PusherSimulator.base_url`, for ``feeds.pusher``), every call with
+Two modes. ``mode="session"`` (default) is the seed's stream (``feeds.pusher``): the REST
+side below says where the socket is. ``mode="app"`` is a plain Pusher app
+(``feeds.pusher_app``): the client knows the key, host and port; the REST side is the
+app's own auth endpoints instead, :attr:`PusherSimulator.auth_url` (``POST /pusher/auth``)
+and :attr:`PusherSimulator.user_auth_url` (``POST /pusher/user-auth``), which sign with
+the app secret (see :mod:`streamwidgets.simulators.pusher_auth`; the same answers run
+alone as :class:`~streamwidgets.simulators.pusher_auth.PusherAuthEndpoint`); any channel
+name gets data (market data on public channels, account updates on the others).
+
+REST in session mode (:attr:`PusherSimulator.base_url`, for ``feeds.pusher``), every call with
 ``Authorization: Bearer <token>`` (401 without a known token):
 
 - ``GET /api/v2/ws/streams``: the catalog ``{"streams": [{name, type, channel, events,
@@ -22,7 +31,13 @@ is closed with 4001, a protocol other than 5-7 with 4007; then
 (presence: the members); ``pusher:unsubscribe``; ``member_added``/``member_removed`` to
 the other members; ``pusher:ping`` -> ``pusher:pong``; a client silent for
 ``activity_timeout`` is pinged, and closed with 4201 if it stays silent for
-``pong_timeout``. Data of subscribed channels at ``rate`` events per second.
+``pong_timeout``. Data of subscribed channels at ``rate`` events per second. Both modes:
+``pusher:signin {auth, user_data}`` (Pusher's "User authentication") is checked against
+``hex(HMAC-SHA256(secret, socket_id::user::user_data))`` and answered by
+``pusher:signin_success {user_data}``; the channel ``#server-to-user-{id}`` then joins
+(only for that signed-in user). With ``authorize_within=`` (Pusher's "authorized
+connections"), a socket that neither signed in nor joined a private or presence channel
+in time is closed with 4009 "Connection not authorized within timeout".
 
 Profiles (:mod:`streamwidgets.simulators.profiles`); the REST side is the same in both.
     ``strict`` (default) follows Pusher protocol 7 as NOTES.md describes it (the seed,
@@ -37,11 +52,18 @@ Profiles (:mod:`streamwidgets.simulators.profiles`); the REST side is the same i
     over 100 channels, get a ``pusher:error`` (code null) too: the simulator's words,
     in the protocol's error frame. No ``pusher:subscription_error`` (NOTES.md shows none
     from the server). Unreadable messages, client events and unknown events are ignored.
+    A bad sign-in gets a ``pusher:error`` (code null) in the channel error's form,
+    ``"Invalid signature: Expected HMAC SHA256 hex digest of <socket_id>::user::
+    <user_data>, but got <the auth sent>"`` (Pusher documents no words for it; servers
+    such as Vask answer a bad sign-in with ``pusher:error``); a user channel asked for
+    without its sign-in, ``pusher:error`` (the simulator's words).
     ``lenient`` is the simulator's earlier protocol: ``pusher:subscription_error`` with
     the channel and ``{type, error, status}`` for a bad signature (``AuthError``, 401),
     a bad ``channel_data`` (400), too many channels (``LimitReached``) or a channel not
     in the catalog (``NotFound``, 404); ``pusher:error`` for an unreadable message, an
-    unsupported event, or a client event (4301).
+    unsupported event, or a client event (4301). In app mode, where any channel name is
+    the app's, lenient refuses like strict but as ``pusher:subscription_error`` naming
+    the channel (no ``NotFound``).
     ``unanswered=["pusher:subscribe", ...]`` (events) silences every reply to those
     messages, in both profiles, errors included, while they still take effect (an
     unanswered subscribe still joins, and the other members still see member_added).
@@ -53,7 +75,8 @@ only bodiless GET upgrades, and the session and auth calls are POSTs.
 Fault hooks: :meth:`~PusherSimulator.close_connections` (4009, 4100, 4200, ...),
 :meth:`~PusherSimulator.mute`, :meth:`~PusherSimulator.rotate_app_key`,
 :meth:`~PusherSimulator.add_member` / :meth:`~PusherSimulator.remove_member`,
-:meth:`~PusherSimulator.fail_rest`.
+:meth:`~PusherSimulator.fail_rest` (in app mode: the auth endpoints), and
+``auth_answers.denied`` (channels the app's endpoint refuses with 403).
 
 Example:
     >>> sim = PusherSimulator(tokens={"sk_sim_t": "u1"})
@@ -79,7 +102,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
@@ -88,6 +111,7 @@ from websockets.exceptions import ConnectionClosed
 
 from streamwidgets.simulators.http import HttpRequest, RestSideServer
 from streamwidgets.simulators.profiles import Profile, Replying, reply_policy
+from streamwidgets.simulators.pusher_auth import AUTH_PATH, USER_AUTH_PATH, AuthAnswers
 from streamwidgets.simulators.pusher_protocol import (
     CATALOG,
     PUSHER_COMMANDS,
@@ -96,10 +120,15 @@ from streamwidgets.simulators.pusher_protocol import (
     generate_token,
     payload,
     sign,
+    sign_user,
     signature_error,
 )
 
 __all__ = ["PusherSimulator"]
+
+Mode = Literal["session", "app"]
+#: The channel of a signed-in user's own events (pusher-js's name for it).
+_USER_CHANNEL = "#server-to-user-"
 
 # Pusher serves protocol 7 and still the compatible 5 and 6 (pysher speaks 6).
 _PROTOCOLS = ("5", "6", "7")
@@ -119,6 +148,10 @@ class _Client:
     channels: dict[str, str | None] = field(default_factory=dict)
     heard: float = field(default_factory=time.monotonic)
     pinged: float | None = None
+    #: The user this socket signed in as (pusher:signin), if any.
+    user: str | None = None
+    #: Signed in, or joined a private or presence channel ("authorized connections").
+    authorized: bool = False
 
 
 class PusherSimulator(Replying, RestSideServer):
@@ -141,10 +174,19 @@ class PusherSimulator(Replying, RestSideServer):
             docstring.
         unanswered: events (``"pusher:subscribe"``, ``"pusher:ping"``, ...) that get no
             reply at all, though they still take effect.
+        mode: ``"session"`` (the REST session bootstrap of ``feeds.pusher``) or ``"app"``
+            (a plain app for ``feeds.pusher_app``: key and secret, any channel name, and
+            the app's auth endpoints on the REST port: :attr:`auth_url`,
+            :attr:`user_auth_url`); see the module docstring.
+        authorize_within: seconds after which a connection that neither signed in nor
+            joined a private or presence channel is closed with 4009 (Pusher's
+            "authorized connections"); None (default): never.
 
     Example:
         >>> PusherSimulator(activity_timeout=2).activity_timeout
         2.0
+        >>> PusherSimulator(mode="app", app_key="k", app_secret="s").sign("1.2", "private-a")[:2]
+        'k:'
         >>> PusherSimulator(unanswered=["pusher:ping"]).unanswered
         frozenset({'pusher:ping'})
     """
@@ -170,8 +212,15 @@ class PusherSimulator(Replying, RestSideServer):
         # Replies
         profile: Profile = "strict",
         unanswered: Iterable[str] = (),
+        # Plain app
+        mode: Mode = "session",
+        authorize_within: float | None = None,
     ) -> None:
         self._policy = reply_policy(profile, unanswered, known=PUSHER_COMMANDS)
+        if mode not in ("session", "app"):
+            raise ValueError(f"mode must be 'session' or 'app', not {mode!r}")
+        if authorize_within is not None and not authorize_within > 0:
+            raise ValueError("authorize_within must be > 0 seconds, or None")
         if tokens is None:
             tokens = {generate_token(): "user_1"}
         if not tokens or not all(tokens) or not all(tokens.values()):
@@ -185,6 +234,10 @@ class PusherSimulator(Replying, RestSideServer):
         self.activity_timeout = float(activity_timeout)
         self.pong_timeout = float(pong_timeout)
         self.rate = float(rate)
+        self.mode: Mode = mode
+        self.authorize_within = authorize_within
+        #: The app's auth endpoints (served on the REST port in ``"app"`` mode).
+        self.auth_answers = AuthAnswers(self, self.tokens)
 
         #: (connection number, app key used, outcome) of every WebSocket, in order.
         self.connections: deque[tuple[int, str, str]] = deque(maxlen=10_000)
@@ -242,6 +295,24 @@ class PusherSimulator(Replying, RestSideServer):
     def sign(self, socket_id: str, channel: str, channel_data: str | None = None) -> str:
         """The ``auth`` value a subscription of ``socket_id`` to ``channel`` needs."""
         return f"{self.app_key}:{sign(self._secret, socket_id, channel, channel_data)}"
+
+    def sign_user(self, socket_id: str, user_data: str) -> str:
+        """The ``auth`` value a ``pusher:signin`` of ``socket_id`` as ``user_data`` needs."""
+        return f"{self.app_key}:{sign_user(self._secret, socket_id, user_data)}"
+
+    @property
+    def auth_url(self) -> str:
+        """The app's channel-authorization endpoint (``"app"`` mode), for ``auth_endpoint=``."""
+        return self.rest_url + AUTH_PATH
+
+    @property
+    def user_auth_url(self) -> str:
+        """The app's user-authentication endpoint (``"app"`` mode), for ``user_auth_endpoint=``."""
+        return self.rest_url + USER_AUTH_PATH
+
+    def signed_in(self) -> dict[int, str]:
+        """Connection number -> user id of every open connection that signed in."""
+        return {n: c.user for n, c in self._open.items() if c.user is not None}
 
     def members(self, channel: str) -> dict[str, Any]:
         """The members of a presence channel now: user_id -> user_info."""
@@ -318,6 +389,10 @@ class PusherSimulator(Replying, RestSideServer):
 
     def _route_http(self, request: HttpRequest) -> tuple[int, Any]:
         path = urlsplit(request.path).path
+        if self.mode == "app":
+            if self._failing:
+                return self._failing.pop(0), {"error": "service unavailable"}
+            return self.auth_answers.answer(request)
         routes = {
             "/api/v2/ws/streams": ("GET", self._catalog),
             "/api/v2/ws/session": ("POST", self._session),
@@ -403,6 +478,8 @@ class PusherSimulator(Replying, RestSideServer):
             asyncio.create_task(self._emit(client)),
             asyncio.create_task(self._check_activity(client)),
         ]
+        if self.authorize_within is not None:
+            tasks.append(asyncio.create_task(self._require_authorization(client)))
         try:
             established = {"socket_id": socket_id, "activity_timeout": self.activity_timeout}
             await self._send(client, "pusher:connection_established", established)
@@ -450,10 +527,12 @@ class PusherSimulator(Replying, RestSideServer):
         elif event == "pusher:pong":
             pass
         elif event == "pusher:subscribe" and isinstance(data, dict):
-            if lenient:
+            if lenient and self.mode == "session":
                 await self._subscribe(client, data, answer)
             else:
-                await self._strict_subscribe(client, data, answer)
+                await self._strict_subscribe(client, data, answer, lenient=lenient)
+        elif event == "pusher:signin" and isinstance(data, dict):
+            await self._signin(client, data, answer)
         elif event == "pusher:unsubscribe" and isinstance(data, dict):
             await self._leave(client, str(data.get("channel")))
         elif not lenient or not answer:
@@ -463,14 +542,24 @@ class PusherSimulator(Replying, RestSideServer):
         else:
             await self._error(client, f"Unsupported event {event}", None)
 
-    async def _strict_subscribe(self, client: _Client, data: dict[str, Any], answer: bool) -> None:
-        """Pusher's own rules: any public name joins; private and presence need a signature."""
+    async def _strict_subscribe(
+        self, client: _Client, data: dict[str, Any], answer: bool, *, lenient: bool = False
+    ) -> None:
+        """Pusher's own rules: any public name joins; private and presence need a signature;
+        a user's own channel needs its sign-in. ``lenient`` (plain-app mode) words a
+        refusal as a ``pusher:subscription_error`` naming the channel."""
         channel = data.get("channel")
         if not isinstance(channel, str) or not channel:
             return  # nothing to subscribe to, and Pusher documents no answer
         if len(client.channels) >= _MAX_CHANNELS_PER_SOCKET and channel not in client.channels:
             if answer:
-                await self._error(client, "Too many channels on this connection", None)
+                words = "Too many channels on this connection"
+                await self._deny(client, channel, lenient, words, ("LimitReached", 400))
+            return
+        if channel.startswith(_USER_CHANNEL) and client.user != channel[len(_USER_CHANNEL) :]:
+            if answer:
+                words = "Not signed in as the user of this channel"
+                await self._deny(client, channel, lenient, words, ("AuthError", 401))
             return
         presence = channel.startswith("presence-")
         if not presence and not channel.startswith("private-"):
@@ -487,8 +576,14 @@ class PusherSimulator(Replying, RestSideServer):
             if answer:
                 sent = auth if isinstance(auth, str) else ""
                 error = signature_error(client.socket_id, channel, sent)
-                await self._send(client, "pusher:error", error, raw=True)
+                if lenient:
+                    await self._subscription_error(
+                        client, channel, "AuthError", "Invalid signature", 401
+                    )
+                else:
+                    await self._send(client, "pusher:error", error, raw=True)
             return
+        client.authorized = True
         if not presence:
             client.channels[channel] = None
             if answer:
@@ -498,9 +593,55 @@ class PusherSimulator(Replying, RestSideServer):
         if member is None:
             if answer:
                 words = "Invalid channel_data: a JSON object with a user_id is required"
-                await self._error(client, words, None)
+                await self._deny(client, channel, lenient, words, ("AuthError", 400))
             return
         await self._join(client, channel, member, answer)
+
+    async def _deny(
+        self, client: _Client, channel: str, lenient: bool, words: str, kind: tuple[str, int]
+    ) -> None:
+        """Refuse a subscription: the protocol's ``pusher:error`` (strict), or a
+        ``pusher:subscription_error`` naming the channel (lenient)."""
+        if lenient:
+            await self._subscription_error(client, channel, kind[0], words, kind[1])
+        else:
+            await self._error(client, words, None)
+
+    async def _signin(self, client: _Client, data: dict[str, Any], answer: bool) -> None:
+        """``pusher:signin {auth, user_data}``: checked against ``socket_id::user::user_data``;
+        ``pusher:signin_success {user_data}``, else a ``pusher:error`` in the form of the
+        service's channel-signature error (code null)."""
+        auth, user_data = data.get("auth"), data.get("user_data")
+        shown = user_data if isinstance(user_data, str) else ""
+        if not isinstance(auth, str) or not hmac.compare_digest(
+            auth, self.sign_user(client.socket_id, shown)
+        ):
+            if answer:
+                sent = auth if isinstance(auth, str) else ""
+                words = (
+                    "Invalid signature: Expected HMAC SHA256 hex digest of "
+                    f"{client.socket_id}::user::{shown}, but got {sent}"
+                )
+                await self._error(client, words, None)
+            return
+        user = _user_of(shown)
+        if user is None:
+            if answer:
+                words = "Invalid user_data: a JSON object with a non-empty string id is required"
+                await self._error(client, words, None)
+            return
+        client.user, client.authorized = user, True
+        if answer:
+            await self._send(client, "pusher:signin_success", {"user_data": shown})
+
+    async def _require_authorization(self, client: _Client) -> None:
+        # Pusher's "authorized connections": unauthorized sockets are closed after a timeout.
+        assert self.authorize_within is not None
+        await asyncio.sleep(self.authorize_within)
+        if not client.authorized:
+            why = "Connection not authorized within timeout"
+            self.closes.append((client.number, 4009, why))
+            await client.ws.close(4009, why)
 
     async def _subscribe(self, client: _Client, data: dict[str, Any], answer: bool) -> None:
         """The lenient profile's subscribe: catalog channels only, subscription errors."""
@@ -586,9 +727,16 @@ class PusherSimulator(Replying, RestSideServer):
                 continue
             channel = rng.choice(list(client.channels))
             stream = self._stream_of(channel)
-            if stream is None:
+            if stream is not None:
+                owner = channel.removeprefix(CATALOG[stream][1].removesuffix("{userId}"))
+            elif self.mode == "app":
+                # A plain app's channels are the app's own: market data on public ones,
+                # account updates on private, presence and user channels.
+                signed = channel.startswith(("private-", "presence-", _USER_CHANNEL))
+                stream = "portfolio" if signed else "prices"
+                owner = client.channels.get(channel) or client.user or "anonymous"
+            else:
                 continue
-            owner = channel.removeprefix(CATALOG[stream][1].removesuffix("{userId}"))
             event, data = payload(stream, rng, owner)
             await self._send(client, event, data, channel)
 
@@ -666,6 +814,22 @@ class PusherSimulator(Replying, RestSideServer):
         for number, client in list(self._open.items()):
             self.closes.append((number, code, reason))
             self._keep(asyncio.get_running_loop().create_task(client.ws.close(code, reason)))
+
+
+def _user_of(user_data: str) -> str | None:
+    """The user id a sign-in's ``user_data`` names; None if it names none.
+
+    Example:
+        >>> _user_of('{"id": "u1"}'), _user_of('{"id": ""}'), _user_of("[")
+        ('u1', None, None)
+    """
+    try:
+        user = json.loads(user_data)
+    except ValueError:
+        return None
+    if not isinstance(user, dict) or not isinstance(user.get("id"), str) or not user["id"]:
+        return None
+    return user["id"]
 
 
 def _member_of(channel_data: Any) -> dict[str, Any] | None:

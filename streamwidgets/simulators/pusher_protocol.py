@@ -30,6 +30,7 @@ __all__ = [
     "generate_token",
     "payload",
     "sign",
+    "sign_user",
     "signature_error",
 ]
 
@@ -75,6 +76,7 @@ PUSHER_COMMANDS: tuple[str, ...] = (
     "pusher:unsubscribe",
     "pusher:ping",
     "pusher:pong",
+    "pusher:signin",
 )
 _SYMBOLS = {"BTC-USD": 97_000.0, "ETH-USD": 3_400.0, "SOL-USD": 180.0, "AAPL": 230.0}
 _AUTOMATIONS = ("rebalance", "stop-loss", "dca-btc", "take-profit")
@@ -103,6 +105,18 @@ def channel_of(stream: str, user_id: str) -> str:
 def sign(secret: str, socket_id: str, channel: str, channel_data: str | None = None) -> str:
     """Hex HMAC-SHA256 of ``socket_id:channel[:channel_data]``, as Pusher signs channels."""
     subject = f"{socket_id}:{channel}" + (f":{channel_data}" if channel_data is not None else "")
+    return hmac.new(secret.encode(), subject.encode(), hashlib.sha256).hexdigest()
+
+
+def sign_user(secret: str, socket_id: str, user_data: str) -> str:
+    """Hex HMAC-SHA256 of ``socket_id::user::user_data``, as Pusher signs a user's sign-in
+    (Pusher's "Generating authentication and authorization strings").
+
+    Example:
+        >>> len(sign_user("secret", "1.2", '{"id":"u1"}'))
+        64
+    """
+    subject = f"{socket_id}::user::{user_data}"
     return hmac.new(secret.encode(), subject.encode(), hashlib.sha256).hexdigest()
 
 
