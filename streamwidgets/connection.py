@@ -369,7 +369,6 @@ class Connection:
         self._paused_at_ns: int | None = None
         self._recorder: Recorder | None = None
         self._history: HistoryWriter | None = None
-        self._stop_history_tap: Callable[[], None] = _nothing
         self._wire_log = RedactingLogger(
             logging.getLogger("streamwidgets.wire"), self.dialect.secrets
         )
@@ -730,7 +729,6 @@ class Connection:
             path, bytes_received=received, explode=self.buffer.explode or None, **options
         )
         self._history = writer
-        self._stop_history_tap = self.on_event(writer.add)
         return writer
 
     @property
@@ -751,7 +749,6 @@ class Connection:
         writer, self._history = self._history, None
         if writer is None:
             return None
-        self._stop_history_tap()
         await writer.aclose(reason)
         return writer
 
@@ -1186,6 +1183,12 @@ class Connection:
             else:
                 buffer.extend(events)
             stats.count_events(len(events), now // 1_000_000_000)
+            history = self._history
+            if history is not None:
+                # The buffer's seqs: the last event took the buffer's last one.
+                first = buffer.last_seq - len(events) + 1
+                for i, event in enumerate(events):
+                    history.add(event, first + i)
             for sink in self._event_sinks:
                 for event in events:
                     try:
@@ -1394,10 +1397,6 @@ class Connection:
                 logger.warning("a state listener raised", exc_info=True)
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
-
-
-def _nothing() -> None:
-    pass
 
 
 def _discard(items: list[Any], item: Any) -> None:

@@ -38,6 +38,7 @@ from urllib.parse import quote, unquote
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import checks
@@ -67,6 +68,7 @@ _DURATION = re.compile(r"\s*([0-9]*\.?[0-9]+)\s*(s|sec|m|min|h|hour)\s*", re.IGN
 _SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600}
 # Parquet files of one roll carry the rows' first receive time and a roll number.
 _PART = "part-{first:019d}-{roll:06d}.parquet"
+_FIXED = ("seq", "received_at", "event_time", "stream", "type", "snapshot")
 # Hive's name for a null partition value (an event without a stream), as pyarrow, DuckDB
 # and Spark read it.
 _NULL = "__HIVE_DEFAULT_PARTITION__"
@@ -146,10 +148,19 @@ class HistoryWriter:
             "max_pending_rows", max_pending_rows, minimum=1_000, maximum=_MAX_PENDING_ROWS
         )
         self._explode = explode_paths(explode)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            probe = self.directory / f".write-check-{os.getpid()}-{id(self)}"
+            probe.touch()
+            probe.unlink()
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot write a history in {self.directory}: {exc.strerror or exc}"
+            ) from None
         self._lock = threading.Lock()
         self._pending = PendingRows(self._explode)
-        self._seq = 0
+        self._seqs: list[int] = []  # per pending event, its seq
+        self._numbered = 0
         self._roll_number = 0
         self._files = self._rows = self._bytes = self._lost = 0
         self._stopped: str | None = None
@@ -163,8 +174,9 @@ class HistoryWriter:
 
     # Called on the event loop: cheap, never blocks on the disk.
 
-    def add(self, event: Event) -> None:
-        """Take one buffered event (from the connection's loop thread)."""
+    def add(self, event: Event, seq: int | None = None) -> None:
+        """Take one buffered event (from the connection's loop thread); ``seq`` is the
+        buffer's for it (the connection passes it), else the writer numbers events from 1."""
         if self._stopped is not None:
             return
         with self._lock:
@@ -172,6 +184,8 @@ class HistoryWriter:
             if pending.rows >= 2 * self._max_pending:
                 self._lost += 1  # the writer is a whole roll behind: bounded memory first
                 return
+            self._numbered += 1
+            self._seqs.append(self._numbered if seq is None else seq)
             try:
                 pending.add(event)
             except Exception:  # the buffer sets such an event aside and counts it
@@ -251,18 +265,20 @@ class HistoryWriter:
             if not pending.events:
                 return
             self._pending = PendingRows(self._explode)
-            first = self._seq + 1
-            self._seq += pending.events
+            seqs, self._seqs = self._seqs, []
             self._roll_number += 1
             roll = self._roll_number
         if not pending.rows:
             return
-        chunk = convert(pending, np.arange(first, first + pending.events, dtype=np.int64))
+        chunk = convert(pending, np.array(seqs, dtype=np.int64))
         frame = build_frame([chunk], list(pending.columns))
+        keep_empty = {c for c in pending.columns if not frame[c].notna().any()}
         for values, part in _partitions(frame, self.partition_by):
-            self._write_part(values, part, roll)
+            self._write_part(values, part, roll, keep_empty)
 
-    def _write_part(self, values: dict[str, str], part: pd.DataFrame, roll: int) -> None:
+    def _write_part(
+        self, values: dict[str, str], part: pd.DataFrame, roll: int, keep_empty: set[str]
+    ) -> None:
         folder = self.directory.joinpath(
             *(f"{key}={_segment(values[key])}" for key in self.partition_by)
         )
@@ -271,7 +287,11 @@ class HistoryWriter:
         name = _PART.format(first=first, roll=roll)
         staging = folder / f".{name}.tmp"
         part = part.drop(columns=[k for k in self.partition_by if k in part.columns])
-        part = part.dropna(axis=1, how="all").reset_index(drop=True)  # a field of another part
+        # A field only other partitions hold stays out of this one's file; the fixed
+        # columns, and a field null everywhere in the roll, stay in (as in the buffer).
+        others = [c for c in part.columns if c not in _FIXED and c not in keep_empty]
+        empty = [c for c in others if not part[c].notna().any()]
+        part = part.drop(columns=empty).reset_index(drop=True)
         write_parquet(part, staging)
         os.replace(staging, folder / name)  # readers only ever see whole files
         self._files += 1
@@ -337,9 +357,19 @@ def history(
             frames.append(frame)
     if not frames:
         return _empty(keep)
+    columns = list(dict.fromkeys(c for frame in frames for c in frame.columns))
+    # A file where a field is null throughout says nothing of its type: left out of the
+    # concatenation, it cannot turn ints and floats of other files into objects.
+    frames = [
+        frame.drop(columns=[c for c in frame.columns if c not in _FIXED and frame[c].isna().all()])
+        for frame in frames
+    ]
     out = pd.concat(frames, ignore_index=True, sort=False)
+    for name in columns:
+        if name not in out.columns:
+            out[name] = pd.Series([None] * len(out), dtype=object)
     order = np.lexsort((out["seq"].to_numpy(), out["received_at"].to_numpy()))
-    return out.iloc[order].reset_index(drop=True)
+    return out[columns].iloc[order].reset_index(drop=True)
 
 
 def history_events(frame: pd.DataFrame) -> list[Event]:
@@ -512,10 +542,11 @@ def _read_file(
     columns: list[str] | None,
 ) -> pd.DataFrame:
     filters = []
+    # As Arrow scalars: a pandas Timestamp in a filter would be cut to microseconds.
     if start is not None:
-        filters.append(("received_at", ">=", start))
+        filters.append(("received_at", ">=", _ns_scalar(start)))
     if end is not None:
-        filters.append(("received_at", "<", end))
+        filters.append(("received_at", "<", _ns_scalar(end)))
     schema = pq.read_schema(path)
     names = schema.names
     if columns is not None:
@@ -532,7 +563,8 @@ def _read_file(
     return frame
 
 
-_FIXED = ("seq", "received_at", "event_time", "stream", "type", "snapshot")
+def _ns_scalar(stamp: pd.Timestamp) -> pa.Scalar:
+    return pa.scalar(stamp.as_unit("ns").value, pa.timestamp("ns", tz="UTC"))
 
 
 def _empty(columns: list[str] | None) -> pd.DataFrame:

@@ -30,8 +30,9 @@ and counted, and a ``lost`` marker says how many: memory never grows without bou
 the recording cleanly with an ``end`` marker giving the reason.
 
 Secrets: only frames and non-secret metadata are written, and every line is checked
-against the dialect's :meth:`~streamwidgets.dialects.base.Dialect.secrets` (as given
-and URL-encoded); a match becomes ``***``. Welcome frames that echo a token, and sent
+against the dialect's :meth:`~streamwidgets.dialects.base.Dialect.secrets` (as given,
+URL-encoded, base64 and hex: :func:`~streamwidgets.secret.encoded_forms`); a match
+becomes ``***``. Welcome frames that echo a token, and sent
 auth frames, are therefore recorded without it.
 
 Example:
@@ -57,11 +58,11 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
-from urllib.parse import quote
 
 import orjson
 
 from .exceptions import ConfigurationError
+from .secret import encoded_forms
 
 if TYPE_CHECKING:
     from .connection import Connection, StateChange
@@ -184,6 +185,8 @@ class Recorder:
         if not isinstance(compression_level, int) or not 1 <= compression_level <= 9:
             raise ConfigurationError(f"compression_level must be 1-9, got {compression_level!r}")
         self.path = Path(path)
+        # As given: Path would fold a sink's URL (redis://h) into redis:/h.
+        self._shown = os.fspath(path)
         if sink is None and not self.path.parent.is_dir():
             raise ConfigurationError(f"no such directory for the recording: {self.path.parent}")
         self.include_sent = bool(include_sent)
@@ -366,8 +369,8 @@ class Recorder:
         # Every credential ever held is kept: a refreshed JWT may still echo the old one.
         forms = self._secrets_seen
         for secret in self._dialect.secrets():
-            value = secret.reveal()
-            forms.update({value, quote(value, safe=""), quote(value)})
+            # Raw, URL-encoded, base64 and hex: a server may echo a credential in any.
+            forms.update(encoded_forms(secret.reveal()))
         return sorted(forms, key=len, reverse=True)
 
     def _redact(self, text: str, forms: list[str] | None = None) -> str:
@@ -400,7 +403,11 @@ class Recorder:
                     self._closing.wait(self._poll)
         except Exception as exc:
             # A full disk or a vanished directory: stop recording, never the feed.
-            logger.warning("recording to %s failed", self.path, exc_info=True)
+            # A refusal the sink expects (a wrong password) needs no traceback.
+            expected = isinstance(exc, getattr(sink, "refusals", ()))
+            logger.warning(
+                "recording to %s failed: %s", self._shown, exc, exc_info=None if expected else exc
+            )
             self._active = False
             self._stop_reason = f"write failed: {type(exc).__name__}: {exc}"
             sink.abandon()

@@ -67,6 +67,9 @@ class RedisSink(_LineSink):
 
     format = "redis"
 
+    #: Failures the recorder reports without a traceback: Redis said no.
+    refusals = (RelayRefused,)
+
     def __init__(
         self,
         target: RedisTarget,
@@ -99,6 +102,7 @@ class RedisSink(_LineSink):
         self._client: Any = None
         self._header: dict[str, Any] = {}
         self._header_due = True
+        self._header_checked = 0.0
         self._pending: list[bytes] = []
         self._configs: dict[int, Any] = {}  # index in _pending -> replay options it starts
         self._last = (0, 0)
@@ -162,6 +166,11 @@ class RedisSink(_LineSink):
                 if ids is None:
                     ids = self._ids(lines)
                     self._note_configs(ids, configs)
+                if not self._header_due and time.monotonic() >= self._header_checked + 1.0:
+                    # Once a second: a FLUSHALL or a DEL of it leaves new readers nothing
+                    # to rebuild the feed's dialect from.
+                    self._header_checked = time.monotonic()
+                    self._header_due = not client.exists(self.target.header_key)
                 if self._header_due:
                     client.set(self.target.header_key, orjson.dumps(self._header))
                     self._header_due = False

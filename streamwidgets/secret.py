@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 __all__ = [
     "Secret",
+    "encoded_forms",
     "redact",
     "redact_frame",
     "redact_url",
@@ -103,6 +104,18 @@ def redact(text: str, secrets: Iterable[Secret | str | None], *, fragments: bool
                 if any(anchor in text for anchor in anchors):
                     text = _mask_fragments(text, source)
     return text
+
+
+def encoded_forms(value: str) -> list[str]:
+    """Every whole form of a secret :func:`redact` masks (as written, URL-encoded, base64
+    standard and URL-safe with and without padding, hex), longest first: for a writer
+    that masks many lines with plain ``str.replace``.
+
+    Example:
+        >>> encoded_forms("ab")[-1], "YWI" in encoded_forms("ab")
+        ('ab', True)
+    """
+    return list(_encodings(value).whole)
 
 
 #: The shortest piece of a secret that :func:`redact` masks on its own (``fragments``).
