@@ -11,7 +11,18 @@ StreamWidget runs in a real JupyterLab in Chromium, and this prints:
 - the latency from the simulator stamping an event to the frame that draws it
   (goal: median <= 100 ms at 1k events/s).
 
-Run from the repository root: ``python3 benchmarks/bench_browser.py [--seconds 10]``.
+And what a widget costs a page (``--only footprint``), with two demo widgets:
+
+- the bytes of the app bundle (sent once per page) and of every widget's loader;
+- the comm bytes of the second widget in the page up to its first drawn point, without
+  and with the feed's data messages (goal: < 50 KB without);
+- the bytes a notebook saved with widget state holds per widget (goal: < 300 KB);
+- the time from running a cell to its widget's first drawn point: the import done in
+  an earlier cell, for the first and the second widget, and a fresh kernel running
+  ``import`` and the widget in one cell (goal: < 1.5 s).
+
+Run from the repository root:
+``python3 benchmarks/bench_browser.py [--seconds 10] [--only rates|footprint]``.
 Needs Debian's chromium, jupyterlab and playwright (the test extras).
 """
 
@@ -19,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -33,11 +45,18 @@ sys.path.insert(0, str(REPO))
 
 from servers import start_server  # noqa: E402  (benchmarks/ is the script's directory)
 
+from tests.browser.footprint import (  # noqa: E402
+    CommMeter,
+    run_cell_timed,
+    save_notebook,
+    saved_state_bytes,
+)
 from tests.browser.jupyter import (  # noqa: E402
     CHROMIUM_ARGS,
     chromium_path,
     open_notebook,
     run_all_cells,
+    run_cell,
     start_jupyter_server,
     wait_for_selector_in_output,
 )
@@ -74,6 +93,113 @@ PERF_JS = """() => {
     events: events ? Number(events.dataset.value || 0) : 0,
   };
 }"""
+
+
+KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+WIDGET_SETTINGS = "lab/api/settings/@jupyter-widgets/jupyterlab-manager:plugin"
+
+
+def write_notebook(server, name: str, *cells: str) -> str:
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(cell) for cell in cells]
+    notebook.metadata["kernelspec"] = KERNELSPEC
+    nbformat.write(notebook, server.root_dir / name)
+    return name
+
+
+async def save_with_snapshots(page, server, name: str, widgets: int) -> None:
+    """Save (widget state on) until every widget's snapshot is in the file."""
+    for _ in range(40):
+        await save_notebook(page, name)
+        saved = json.loads((server.root_dir / name).read_text())
+        states = saved["metadata"].get("widgets", {}).values()
+        found = (
+            sum('"_snapshot"' in json.dumps(s) for state in states for s in state["state"].values())
+            if states
+            else 0
+        )
+        if found >= widgets:
+            return
+        await asyncio.sleep(0.5)
+
+
+async def footprint(browser, server) -> dict[str, float]:
+    """Two demo widgets in one page: comm bytes, saved bytes, time to first point."""
+    from streamwidgets.widget_frontend import frontend
+
+    built = frontend()
+    out: dict[str, float] = {"app": len(built.app), "loader": len(built.loader)}
+    server.api("PUT", WIDGET_SETTINGS, {"raw": json.dumps({"saveState": True})})
+    context = await browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = await context.new_page()
+    meter = CommMeter().attach(page)
+    name = write_notebook(
+        server,
+        "bench_footprint.ipynb",
+        "from streamwidgets import StreamWidget",
+        "w1 = StreamWidget.demo()\nw1",
+        "w2 = StreamWidget.demo()\nw2",
+    )
+    try:
+        await open_notebook(page, server, name, "lab")
+        await run_cell(page, 0)
+        first = await run_cell_timed(page, 1)
+        await asyncio.sleep(0.5)
+        second = await run_cell_timed(page, 2)
+        widgets = meter.widgets()
+        until = second["started"] + second["point"] / 1000 + 0.1
+        out["first_widget_bytes"] = meter.bytes_of(
+            widgets[0].comm_id, first["started"] + first["point"] / 1000 + 0.1, data=False
+        )
+        out["second_widget_bytes"] = meter.bytes_of(widgets[1].comm_id, until, data=False)
+        out["second_widget_bytes_with_data"] = meter.bytes_of(widgets[1].comm_id, until)
+        out["first_point_ms"] = first["point"]
+        out["second_point_ms"] = second["point"]
+        await asyncio.sleep(2.5)  # the charts are pictured every 2 s at most
+        await save_with_snapshots(page, server, name, widgets=2)
+        size, state = saved_state_bytes(server.root_dir / name)
+        out["saved_bytes"] = size
+        out["saved_bytes_per_widget"] = state / 2
+    finally:
+        await context.close()
+        server.shutdown_kernels()
+        server.api("PUT", WIDGET_SETTINGS, {"raw": json.dumps({"saveState": False})})
+
+    # From a fresh kernel: Shift+Enter on one cell that imports and makes the widget.
+    context = await browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = await context.new_page()
+    name = write_notebook(
+        server,
+        "bench_cold.ipynb",
+        "1",
+        "from streamwidgets import StreamWidget\nStreamWidget.demo()",
+    )
+    try:
+        await open_notebook(page, server, name, "lab")
+        cold = await run_cell_timed(page, 1)
+        out["cold_point_ms"] = cold["point"]
+        out["cold_visible_ms"] = cold["visible"]
+    finally:
+        await context.close()
+        server.shutdown_kernels()
+    return out
+
+
+def print_footprint(r: dict[str, float]) -> None:
+    kb = lambda key: f"{r[key] / 1000:>9,.1f} KB"  # noqa: E731
+    ms = lambda key: f"{r[key]:>9,.0f} ms"  # noqa: E731
+    print("\nWhat a widget costs (two demo widgets in one JupyterLab page)")
+    print(f"  app bundle, once per page          {kb('app')}")
+    print(f"  loader, every widget's _esm        {kb('loader')}")
+    print(f"  comm bytes, first widget           {kb('first_widget_bytes')}  (brings the app)")
+    print(f"  comm bytes, second widget          {kb('second_widget_bytes')}")
+    print(f"    with the feed's data to 1st point {kb('second_widget_bytes_with_data')}")
+    print(f"  saved notebook (2 widgets)         {kb('saved_bytes')}")
+    print(f"  saved widget state per widget      {kb('saved_bytes_per_widget')}")
+    print(f"  run cell -> 1st point, widget 1    {ms('first_point_ms')}  (import done before)")
+    print(f"  run cell -> 1st point, widget 2    {ms('second_point_ms')}")
+    print(f"  fresh kernel, import + widget      {ms('cold_point_ms')}  to the first point")
+    print(f"                                     {ms('cold_visible_ms')}  to a visible widget")
 
 
 def start_simulator(rate: int) -> tuple[subprocess.Popen[bytes], str]:
@@ -146,6 +272,9 @@ async def measure(browser, server, name: str, seconds: float) -> dict[str, float
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="measured time per rate")
+    parser.add_argument(
+        "--only", choices=("rates", "footprint"), help="run one part (default: both)"
+    )
     args = parser.parse_args()
 
     from playwright.async_api import async_playwright
@@ -153,37 +282,43 @@ async def main() -> None:
     from streamwidgets.simulators.hydra import ALL_STREAMS
     from streamwidgets.simulators.tokens import issue_token
 
-    simulators = {rate: start_simulator(rate) for rate in RATES}
+    # The token reaches the kernels through the server's environment, never the notebook.
     os.environ["SW_BENCH_TOKEN"] = issue_token(SECRET, address="0xbench", streams=ALL_STREAMS)
     base = Path(tempfile.mkdtemp(prefix="bench-browser-"))
     server = start_jupyter_server(base)
-    results = {}
     try:
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(
                 executable_path=str(chromium_path()), args=CHROMIUM_ARGS, headless=True
             )
-            for rate in RATES:
-                cell = CELL.format(
-                    url=simulators[rate][1], streams=STREAMS, charts=CHARTS, max_points=MAX_POINTS
-                )
-                notebook = nbformat.v4.new_notebook()
-                notebook.cells = [nbformat.v4.new_code_cell(cell)]
-                notebook.metadata["kernelspec"] = {
-                    "name": "python3",
-                    "display_name": "Python 3",
-                    "language": "python",
-                }
-                name = f"bench_{rate}.ipynb"
-                nbformat.write(notebook, server.root_dir / name)
-                results[rate] = await measure(browser, server, name, args.seconds)
+            if args.only in (None, "footprint"):
+                print_footprint(await footprint(browser, server))
+            if args.only in (None, "rates"):
+                print_rates(await rates(browser, server, args.seconds), args.seconds)
             await browser.close()
     finally:
         server.stop()
+
+
+async def rates(browser, server, seconds: float) -> dict[int, dict[str, float]]:
+    """The widget on a Hydra simulator at each of RATES events/s."""
+    simulators = {rate: start_simulator(rate) for rate in RATES}
+    results = {}
+    try:
+        for rate in RATES:
+            cell = CELL.format(
+                url=simulators[rate][1], streams=STREAMS, charts=CHARTS, max_points=MAX_POINTS
+            )
+            name = write_notebook(server, f"bench_{rate}.ipynb", cell)
+            results[rate] = await measure(browser, server, name, seconds)
+    finally:
         for proc, _ in simulators.values():
             proc.terminate()
+    return results
 
-    print(f"\nStreamWidget in JupyterLab + Chromium, {args.seconds:.0f} s per feed rate")
+
+def print_rates(results: dict[int, dict[str, float]], seconds: float) -> None:
+    print(f"\nStreamWidget in JupyterLab + Chromium, {seconds:.0f} s per feed rate")
     print(
         f"{'feed ev/s':>10} {'got ev/s':>9} {'msgs/s':>7} {'KiB/s':>8} "
         f"{'apply p50':>9} {'p95 ms':>7} {'points':>7} {'latency p50':>11} {'p95 ms':>7}"

@@ -42,6 +42,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import checks
+from .buffer import EventBuffer
 from .buffer_columns import build_frame, convert
 from .buffer_export import frame_from_table, write_parquet
 from .buffer_options import explode_paths
@@ -53,6 +54,7 @@ __all__ = [
     "PARTITION_KEYS",
     "HistorySummary",
     "HistoryWriter",
+    "fill_from_history",
     "history",
     "history_events",
     "is_history_target",
@@ -408,6 +410,38 @@ def history_events(frame: pd.DataFrame) -> list[Event]:
             )
         )
     return events
+
+
+def fill_from_history(
+    buffer: EventBuffer,
+    directory: str | os.PathLike[str],
+    *,
+    streams: Iterable[str] | None = None,
+    max_rows: int | None = None,
+    window_ns: int | None = None,
+) -> int:
+    """Start ``buffer`` from a history store: its newest rows (at most ``max_rows``, within
+    ``window_ns`` of now), then a ``gap`` marker from the last of them to now, so a chart
+    breaks its line between history and live. Returns the rows added.
+
+    Raises:
+        ConfigurationError: no such history directory.
+
+    Example:
+        >>> fill_from_history(EventBuffer(max_rows=1000), "history")  # doctest: +SKIP
+        1000
+    """
+    now = time.time_ns()
+    start = None if window_ns is None else pd.Timestamp(now - window_ns, tz="UTC")
+    frame = history(directory, start=start, streams=streams)
+    if max_rows is not None:
+        frame = frame.tail(max_rows)
+    if not len(frame):
+        return 0
+    buffer.extend(history_events(frame))
+    last = int(frame["received_at"].iloc[-1].value)
+    buffer.mark("gap", f"history from {Path(directory).name} until here", at_ns=last, until_ns=now)
+    return len(frame)
 
 
 # Helpers

@@ -58,6 +58,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import orjson
 
@@ -94,6 +95,8 @@ _POLL = 0.02  # seconds the writer sleeps when the queue is empty
 _RESERVE = {"gzip": 1024, "plain": 1024, "parquet": 16 * 1024}
 _PARQUET_ROWS = 20_000
 _MASK = "***"
+#: The shortest credential whose base64 and hex forms are masked as well.
+_ENCODED_MIN = 8
 
 
 def recording_format(path: str | os.PathLike[str]) -> str:
@@ -369,8 +372,12 @@ class Recorder:
         # Every credential ever held is kept: a refreshed JWT may still echo the old one.
         forms = self._secrets_seen
         for secret in self._dialect.secrets():
-            # Raw, URL-encoded, base64 and hex: a server may echo a credential in any.
-            forms.update(encoded_forms(secret.reveal()))
+            value = secret.reveal()
+            forms.update({value, quote(value, safe=""), quote(value)})
+            if len(value) >= _ENCODED_MIN:
+                # Base64 and hex too: a server may echo a credential in any form. Not for
+                # a short one, whose hex ("74" for "t") would turn up inside numbers.
+                forms.update(encoded_forms(value))
         return sorted(forms, key=len, reverse=True)
 
     def _redact(self, text: str, forms: list[str] | None = None) -> str:

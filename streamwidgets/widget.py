@@ -20,7 +20,6 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anywidget
@@ -30,6 +29,7 @@ import traitlets
 from . import feeds
 from .buffer import EventBuffer
 from .buffer_export import EXPORT_FORMATS, export_bytes
+from .buffer_options import window_ns
 from .callbacks import FailureReport
 from .connection import (
     CONNECTION_OPTIONS,
@@ -41,8 +41,10 @@ from .connection import (
 from .dialects.base import Dialect
 from .events import Event
 from .exceptions import ConfigurationError, StreamError
+from .history_store import fill_from_history
 from .kernel_loop import block_on, running_loop
 from .secret import redact_frame
+from .widget_frontend import BUNDLE_REQUEST, Frontend, app_for_new_widget, frontend
 from .widget_protocol import SeriesKey
 from .widget_registry import current_cell_id, live_widgets, register, unregister
 from .widget_updates import UpdateBuilder
@@ -54,10 +56,6 @@ __all__ = ["StreamWidget"]
 
 logger = logging.getLogger(__name__)
 
-_STATIC = Path(__file__).parent / "static"
-_BUNDLE = _STATIC / "widget.js"
-_STYLES = _STATIC / "widget.css"
-
 #: ``async def`` callbacks (see :meth:`StreamWidget.on`) running at once, at most.
 MAX_CALLBACK_TASKS = 100
 #: Streams the embedded demo subscribes to.
@@ -68,15 +66,6 @@ DEMO_CHART = ("markets", "market_update", "data.changePct")
 _EXPORTS = EXPORT_FORMATS
 #: Largest export sent to the browser in one message.
 MAX_EXPORT_BYTES = 256 * 1024 * 1024
-
-
-def _bundle() -> str:
-    if not _BUNDLE.exists():
-        raise ConfigurationError(
-            "the widget's frontend bundle is missing; reinstall the package "
-            "(`pip install -e .` builds it and needs node and npm)"
-        )
-    return _BUNDLE.read_text(encoding="utf-8")
 
 
 class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
@@ -91,6 +80,9 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         update_hz: updates sent to the browser per second, at most (1-30).
         max_points: points each chart trace keeps (10-100,000).
         recent: events kept in the recent list (1-1,000).
+        history: a history directory (``record("dir/", ...)``): the buffer, and with it the
+            charts, starts from its newest rows of the wanted streams (at most
+            ``max_rows``, within ``window``), then goes live, a gap marked between.
         **options: connection options (``open_timeout``, ``request_timeout``,
             ``backoff``, ``healthy_after``, ``max_attempts``, ``give_up_after``,
             ``max_frame_bytes``, ``read_bytes``, ``yield_every``, ``keep_rejected``).
@@ -101,10 +93,14 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         >>> w.wait(events=100); w.df.tail()    # doctest: +SKIP
     """
 
-    # Placeholders so anywidget makes the traits; the content is read per widget.
+    # Placeholders so anywidget makes the traits; each widget gets the loader (a few KB)
+    # and the app reaches a page once (see widget_frontend).
     _esm = ""
     _css = ""
 
+    # The app, for the first widget of a kernel only (see widget_frontend); the browser
+    # keeps it on the page and drops it from the model.
+    _app = traitlets.Bytes(b"", allow_none=True).tag(sync=True)
     feed = traitlets.Dict().tag(sync=True)
     state = traitlets.Unicode("disconnected").tag(sync=True)
     reason = traitlets.Unicode("").tag(sync=True)
@@ -130,6 +126,7 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         update_hz: float = 20.0,
         max_points: int = 2000,
         recent: int = 100,
+        history: str | os.PathLike[str] | None = None,
         _demo_rate: float = 50.0,
         **options: Any,
     ) -> None:
@@ -161,7 +158,7 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
                 f"expected a feed from streamwidgets.feeds, got {type(feed).__name__}"
             )
         # Everything that can be refused is checked before a demo simulator starts.
-        esm = _bundle()
+        self._frontend: Frontend = frontend()
         charted = _series_keys(chart or ([DEMO_CHART] if feed is None else []))
         self._simulator: Any = None
         if feed is None:
@@ -171,6 +168,15 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         try:
             buffer = EventBuffer(max_rows=max_rows, window=window, explode=feed.explode)
             self.connection = Connection(feed, streams=streams, buffer=buffer, **options)
+            if history is not None:
+                # Before the first update: the charts start from the store, then go live.
+                fill_from_history(
+                    buffer,
+                    history,
+                    streams=list(self.connection.subscriptions) or None,
+                    max_rows=max_rows,
+                    window_ns=window_ns(window),
+                )
         except BaseException:
             if self._simulator is not None:
                 self._simulator.stop_background()
@@ -184,13 +190,16 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         self._finisher: asyncio.Task[None] | None = None
 
         super().__init__(
-            _esm=esm,
-            _css=_STYLES.read_text(encoding="utf-8") if _STYLES.exists() else "",
+            _esm=self._frontend.loader,
+            _css=self._frontend.styles,
+            _app=app_for_new_widget(self._frontend),
             feed={
                 "name": feed.name,
                 "url": str(feed.describe().get("url", "")),
                 # The feed's own words for the states, for the badge (Pusher: "Connected").
                 **({"states": dict(feed.state_labels)} if feed.state_labels else {}),
+                # ...and under stream toggles that filter (a relayed feed: feeds.redis).
+                **_streams_note(feed),
             },
             subscriptions=self.connection.subscriptions,
             subscribe_supported=feed.supports_subscribe,
@@ -687,7 +696,10 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
             return
         kind = content.get("kind")
         try:
-            if kind == "hello":
+            if kind == BUNDLE_REQUEST:
+                # Asked once per page (the loader keeps the app on the page after that).
+                self.send(*self._frontend.reply())
+            elif kind == "hello":
                 self._send_window(_view_id(content))
             elif kind in ("subscribe", "unsubscribe"):
                 task = self._request(kind, [str(content.get("stream", ""))])
@@ -802,3 +814,8 @@ def _unknown_message(unknown: list[str]) -> str:
         close = difflib.get_close_matches(name, known, n=1)
         hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
     return f"unknown StreamWidget option {', '.join(hints)}; known: {', '.join(known)}"
+
+
+def _streams_note(feed: Dialect) -> dict[str, str]:
+    note = getattr(feed, "streams_note", None)
+    return {"streams_note": note} if isinstance(note, str) and note else {}

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import streamwidgets
-from streamwidgets import ConfigurationError, feeds
+from streamwidgets import ConfigurationError, StreamWidget, feeds
 from streamwidgets.buffer import EventBuffer
 from streamwidgets.events import Event
 from streamwidgets.history_store import HistoryWriter, history, history_events
@@ -191,3 +191,38 @@ def test_history_rows_become_the_same_buffer_rows(tmp_path):
     buffer = EventBuffer()
     buffer.extend(history_events(frame))
     pd.testing.assert_frame_equal(buffer.df.drop(columns="seq"), frame.drop(columns="seq"))
+
+
+async def test_a_widget_starts_its_charts_from_the_history(recorded, tmp_path):
+    """StreamWidget(feed, history=dir): the buffer holds the store's rows of the wanted
+    streams before the live ones, the chart's first window carries them, and a gap marker
+    separates history from live."""
+    from .test_widget import customs, from_browser, series_from
+
+    writer = HistoryWriter(tmp_path, roll_every="1h")
+    for i in range(120):
+        data = {"symbol": "BTC", "price": 1000.0 + i}
+        writer.add(Event("markets", "market_update", data, received_ns=T0 + i * 10**9))
+        writer.add(Event("signals", "signal_new", {"severity": 1}, received_ns=T0 + i))
+    writer.close()
+    async with HydraSimulator(rate=50) as sim:
+        w = StreamWidget(
+            feeds.hydra(sim.url, token=sim.issue_token()),
+            streams=["markets"],
+            history=tmp_path,
+            max_rows=100,
+            chart=[("markets", "market_update", "data.price")],
+        )
+        recorded.append(w)
+        first = w.df
+        assert len(first) == 100 and set(first["stream"]) == {"markets"}
+        assert first["data.price"].tolist() == [1020.0 + i for i in range(100)]
+        assert w.buffer.markers["kind"].tolist()[:1] == ["gap"]
+        await w.wait_async(events=20, timeout=seconds(10))
+        assert w.df["received_at"].iloc[-1] > pd.Timestamp(T0 + 200 * 10**9, tz="UTC")
+        from_browser(w, kind="hello")  # a view opens: it gets the buffer's window
+        window = customs(w, "window")
+        assert window, "no window was sent"
+        _, prices = series_from(window[-1:], "markets|market_update|data.price")
+        # The newest history rows (the oldest gave way to live ones), then live prices.
+        assert 1119.0 in prices.tolist() and prices.tolist()[-1] != 1119.0

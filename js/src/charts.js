@@ -2,7 +2,7 @@
 // added/removed and data is extended or (for rare window messages) replaced, because
 // resending a figure at update rate would redraw everything from scratch. The field
 // chart gives each series its own y axis, stacked as subplots over one date x axis.
-import Plotly from "plotly.js-dist-min";
+import Plotly from "./plotly.js";
 import { concatTail } from "./buffers.js";
 import { h } from "./dom.js";
 import { RATE_POINTS } from "./pending.js";

@@ -39,9 +39,10 @@ export function createControls({ send, view, onFilter }) {
     send({ kind: subscribed ? "unsubscribe" : "subscribe", stream: name });
   });
 
-  function renderStreams({ names, subscriptions, pending, supported, hidden }) {
+  function renderStreams({ names, subscriptions, pending, supported, hidden, note: said }) {
     streamState = { names, subscriptions, pending, supported, hidden };
     note.hidden = supported;
+    note.textContent = typeof said === "string" && said ? said : NO_SUBSCRIBE_NOTE;
     streams.dataset.mode = supported ? "subscribe" : "filter";
     for (const [name, button] of buttons) {
       if (!names.includes(name)) {

@@ -1,5 +1,7 @@
-// anywidget entry: builds the view, wires traits and custom messages to the parts, and
-// draws everything that arrives in bulk at most once per animation frame.
+// The app: builds the view, wires traits and custom messages to the parts, and draws
+// everything that arrives in bulk at most once per animation frame. The loader
+// (loader.js, every widget's anywidget `_esm`) imports it once per page and calls its
+// render; it also keeps a snapshot of the charts in the model for saved notebooks.
 import "./widget.css";
 import { messageSize } from "./buffers.js";
 import { FieldChart, RateChart } from "./charts.js";
@@ -10,6 +12,8 @@ import { createHeader } from "./header.js";
 import { Palette } from "./palette.js";
 import { Pending } from "./pending.js";
 import { createRecent } from "./recent.js";
+import { chartSvg } from "./snapshot.js";
+import { SNAPSHOT_KEY } from "./snapshot_view.js";
 import { themeColors, watchTheme } from "./theme.js";
 
 const TRAITS = [
@@ -17,6 +21,8 @@ const TRAITS = [
   "subscribe_supported", "paused", "fields", "charts", "max_points", "error",
 ];
 const PERF_SAMPLES = 200;
+// How often, at most, the charts are pictured for a saved notebook (see snapshot.js).
+const SNAPSHOT_EVERY_MS = 2000;
 
 function list(value) {
   return Array.isArray(value) ? value : [];
@@ -123,6 +129,8 @@ function render({ model, el }) {
       pending: list(get("pending", [])).map(String),
       supported,
       hidden,
+      // The feed's own words for a stream list that filters (a relayed feed says so).
+      note: get("feed", {})?.streams_note,
     });
   }
 
@@ -135,7 +143,10 @@ function render({ model, el }) {
   }
 
   const onTrait = {
-    feed: () => header.setFeed(get("feed", {})),
+    feed: () => {
+      header.setFeed(get("feed", {}));
+      renderStreams();
+    },
     state: () => header.setState(get("state", "disconnected"), get("reason", "")),
     reason: () => header.setState(get("state", "disconnected"), get("reason", "")),
     available_streams: renderStreams,
@@ -166,7 +177,10 @@ function render({ model, el }) {
     const hiddenNow = filtering ? hidden : new Set();
 
     // Text parts draw even before the charts exist (e.g. while the output is hidden).
-    if (batch.stats) header.setStats(batch.stats, batch.statsReplace);
+    if (batch.stats) {
+      header.setStats(batch.stats, batch.statsReplace);
+      shownStats = batch.statsReplace ? { ...batch.stats } : { ...shownStats, ...batch.stats };
+    }
     batch.stats = null;
     batch.statsReplace = false;
     if (batch.recent.length || batch.recentReplace) {
@@ -214,6 +228,7 @@ function render({ model, el }) {
         rateChart.setHidden(hiddenNow);
         fieldChart.setHidden(hiddenNow);
       }
+      if (chartWork) pictureLater();
       if (!batch.empty) {
         perf.frames += 1;
         perf.updates += batch.updates;
@@ -252,6 +267,35 @@ function render({ model, el }) {
     }
   }
   model.on("msg:custom", onMessage);
+
+  // --- a picture of the charts, kept in the model for a notebook saved with widget state
+  // (the kernel never sees it). Taken in idle time, at most every SNAPSHOT_EVERY_MS.
+  let shownStats = {};
+  let pictureTimer = 0;
+  let picturedAt = 0;
+  function pictureLater() {
+    if (pictureTimer || disposed) return;
+    const wait = Math.max(0, picturedAt + SNAPSHOT_EVERY_MS - performance.now());
+    pictureTimer = setTimeout(() => {
+      const idle = globalThis.requestIdleCallback ?? ((fn) => setTimeout(fn, 0));
+      idle(picture, { timeout: 1000 });
+    }, wait);
+  }
+  function picture() {
+    pictureTimer = 0;
+    if (disposed || !chartsReady) return;
+    picturedAt = performance.now();
+    const charts = [];
+    for (const [caption, chart] of [
+      ["events per second by stream", rateChart],
+      ["charted fields", fieldChart],
+    ]) {
+      const svg = chartSvg(chart.gd);
+      const { width, height } = chart.gd._fullLayout ?? {};
+      if (svg) charts.push({ caption, svg, width, height });
+    }
+    if (charts.length) model.set(SNAPSHOT_KEY, { v: 1, at: Date.now(), stats: shownStats, charts });
+  }
 
   // --- charts appear once the view has a size ----------------------------------------
   let resizeFrame = 0;
@@ -300,6 +344,7 @@ function render({ model, el }) {
     disposed = true;
     if (frame) cancelAnimationFrame(frame);
     if (chartTimer) clearTimeout(chartTimer);
+    if (pictureTimer) clearTimeout(pictureTimer);
     if (resizeFrame) cancelAnimationFrame(resizeFrame);
     for (const [event, fn] of listeners) model.off(event, fn);
     model.off("msg:custom", onMessage);

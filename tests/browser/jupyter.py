@@ -368,6 +368,24 @@ KNOWN_NOISE: list[KnownNoise] = [
             and re.search(r"/static/notebook/notebook_core\.[0-9a-f]+\.js", e.location) is not None
         ),
     ),
+    KnownNoise(
+        name="shared-font-403",
+        why=(
+            "JupyterLab and Notebook 7 ship some fonts under the same hashed file name "
+            "(620019ed9d1100b6.woff2 in both /static/lab/ and /static/notebook/). "
+            "jupyter_server's FileFindHandler caches a file's absolute path by its name alone "
+            "(seen with 2.21): once one UI of a session loaded the font, the other UI's request "
+            "resolves to the first one's directory and is refused with 403 'not in root static "
+            "directory'. The page falls back to the next font; only servers that serve both "
+            "UIs, like the test server, see it."
+        ),
+        matches=lambda e: (
+            e.kind == "console.error"
+            and e.text.startswith("Failed to load resource: the server responded with a status")
+            and "403" in e.text
+            and re.search(r"/static/(?:lab|notebook)/[0-9a-f]{16}\.woff2?:", e.location) is not None
+        ),
+    ),
 ]
 
 

@@ -1,0 +1,55 @@
+// The static view of a widget restored from a saved notebook without its kernel: the
+// header as it was and the charts as last drawn (the SVG pictures snapshot.js made),
+// shown as images, so nothing in them can run or restyle the page. Part of the loader:
+// it needs neither plotly nor the app.
+import { h } from "./dom.js";
+import { createHeader } from "./header.js";
+
+/** The model key of the snapshot. The browser sets it; the kernel never has it. */
+export const SNAPSHOT_KEY = "_snapshot";
+
+function svgUrl(svg) {
+  return `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
+}
+
+function clock(ms) {
+  const at = new Date(Number(ms));
+  return Number.isFinite(at.getTime()) ? at.toLocaleString() : "an unknown time";
+}
+
+/** Draw `model`'s saved snapshot into `el`; returns the cleanup. */
+export function renderSnapshot(model, el) {
+  const snap = model.get(SNAPSHOT_KEY);
+  const saved = snap && typeof snap === "object" ? snap : {};
+  const header = createHeader();
+  header.setFeed(model.get("feed") ?? {});
+  header.setState("snapshot", `as of ${clock(saved.at)}`);
+  if (saved.stats && typeof saved.stats === "object") header.setStats(saved.stats, true);
+  const charts = Array.isArray(saved.charts) ? saved.charts : [];
+  const figures = charts
+    .filter((c) => c && typeof c.svg === "string" && c.svg.startsWith("<svg"))
+    .map((c) =>
+      h("figure", { class: "sw-chart" }, [
+        h("figcaption", { text: String(c.caption ?? "") }),
+        h("img", {
+          class: "sw-snapshot-image",
+          src: svgUrl(c.svg),
+          alt: `${c.caption ?? "chart"} as last drawn`,
+          width: Number(c.width) || null,
+          height: Number(c.height) || null,
+        }),
+      ]),
+    );
+  const root = h("div", { class: "sw-root sw-static", dataset: { snapshotAt: String(saved.at ?? "") } }, [
+    header.node,
+    h("div", {
+      class: "sw-snapshot-note",
+      text: figures.length
+        ? "A snapshot saved with the notebook: run the notebook again to see the live feed."
+        : "Saved before its charts were drawn: run the notebook again to see the live feed.",
+    }),
+    figures.length ? h("div", { class: "sw-charts" }, figures) : null,
+  ]);
+  el.append(root);
+  return () => root.remove();
+}
