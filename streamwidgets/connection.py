@@ -687,7 +687,7 @@ class Connection:
 
     # Recording --------------------------------------------------------------------
 
-    def record(self, path: str | os.PathLike[str], **options: Any) -> Recorder:
+    def record(self, path: str | os.PathLike[str], **options: Any) -> Recorder | HistoryWriter:
         """Record every received frame, with its time and the state changes, to ``path``;
         or, for a directory, keep the buffer's rows there as history.
 

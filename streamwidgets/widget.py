@@ -41,7 +41,7 @@ from .connection import (
 from .dialects.base import Dialect
 from .events import Event
 from .exceptions import ConfigurationError, StreamError
-from .history_store import fill_from_history
+from .history_store import HistorySummary, HistoryWriter, fill_from_history
 from .kernel_loop import block_on, running_loop
 from .secret import redact_frame
 from .widget_frontend import BUNDLE_REQUEST, Frontend, app_for_new_widget, frontend
@@ -359,22 +359,27 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         self._updates.note_live(self.connection.state is State.CONNECTED)
         self.paused = False
 
-    def record(self, path: str | os.PathLike[str], **options: Any) -> Recorder:
-        """Record every frame from now on to ``path`` (``.jsonl.gz``, ``.jsonl``, ``.parquet``).
+    def record(self, path: str | os.PathLike[str], **options: Any) -> Recorder | HistoryWriter:
+        """Record every frame from now on to ``path`` (``.jsonl.gz``, ``.jsonl``, ``.parquet``),
+        or keep the buffer's rows in a history directory (``"history/"``).
 
         Options: ``include_sent``, ``max_bytes``, ``max_duration`` and the others of
-        :class:`~streamwidgets.recording.Recorder`. Play it back later with
-        ``StreamWidget(feeds.replay(path))``. Closing the widget ends the recording.
+        :class:`~streamwidgets.recording.Recorder`; for a directory ``partition_by``,
+        ``roll_every`` and the others of :class:`~streamwidgets.history_store.HistoryWriter`.
+        Play a recording back with ``StreamWidget(feeds.replay(path))``, read a history
+        with :func:`streamwidgets.history`. Closing the widget ends either.
 
         Example:
             >>> rec = w.record("feed.jsonl.gz", max_duration=600)  # doctest: +SKIP
             >>> w.stop_recording().frames  # doctest: +SKIP
             1200
+            >>> w.record("history/", roll_every="10min")  # doctest: +SKIP
         """
         return self.connection.record(path, **options)
 
-    def stop_recording(self) -> RecordingSummary | None:
-        """End the recording started by :meth:`record`; return what it holds (None if none)."""
+    def stop_recording(self) -> RecordingSummary | HistorySummary | None:
+        """End the recording or history started by :meth:`record`; return what it holds
+        (None if none)."""
         recorder = self.connection.recorder
         if recorder is None:
             return None

@@ -226,3 +226,9 @@ async def test_a_widget_starts_its_charts_from_the_history(recorded, tmp_path):
         _, prices = series_from(window[-1:], "markets|market_update|data.price")
         # The newest history rows (the oldest gave way to live ones), then live prices.
         assert 1119.0 in prices.tolist() and prices.tolist()[-1] != 1119.0
+        # And the live rows go on into a new history, ended by stop_recording().
+        w.record(f"{tmp_path / 'more'}/", roll_every="1min")
+        await w.wait_async(events=20, timeout=seconds(10))
+        summary = w.stop_recording()
+        assert summary.stopped == "stopped by the user" and summary.rows >= 20
+        assert len(history(tmp_path / "more")) == summary.rows
