@@ -42,7 +42,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_record_command", "add_sim_replay", "parse_duration", "parse_size"]
+__all__ = [
+    "add_record_command",
+    "add_sim_replay",
+    "feed_from_args",
+    "parse_duration",
+    "parse_size",
+]
 
 #: feed -> (environment variable holding its credential, the option it goes to)
 _FEEDS = {
@@ -115,23 +121,36 @@ def run_record(args: argparse.Namespace) -> int:
     """Run ``record``; returns the exit code."""
     from .exceptions import ConfigurationError
 
-    variable, option = _FEEDS[args.feed]
-    variable = args.credential_env or variable
-    credential = os.environ.get(variable)
-    if not credential:
-        raise SystemExit(f"set the feed's credential in the environment variable {variable}")
-    if args.feed == "pusher" and not _streams(args):
-        raise SystemExit(
-            "pusher: name the streams to record with --streams (e.g. prices,portfolio)"
-        )
     try:
-        feed = _make_feed(args.feed, args.url, {option: credential}, args.rest_url, _streams(args))
+        feed = feed_from_args(args, "record")
         result = asyncio.run(_record(args, feed))
     except ConfigurationError as exc:
         raise SystemExit(str(exc)) from None
     except KeyboardInterrupt:
         return 130
     return result
+
+
+def feed_from_args(args: argparse.Namespace, verb: str) -> Any:
+    """The feed a ``record`` or ``relay`` command line names (``feed``, ``--url``,
+    ``--credential-env``, ``--rest-url``, ``--streams``), its credential read from the
+    environment.
+
+    Raises:
+        SystemExit: the credential's variable is unset, or Pusher without ``--streams``.
+        ConfigurationError: what the feed's constructor refuses.
+    """
+    variable, option = _FEEDS[args.feed]
+    variable = args.credential_env or variable
+    credential = os.environ.get(variable)
+    if not credential:
+        raise SystemExit(f"set the feed's credential in the environment variable {variable}")
+    streams = _streams(args)
+    if args.feed == "pusher" and not streams:
+        raise SystemExit(
+            f"pusher: name the streams to {verb} with --streams (e.g. prices,portfolio)"
+        )
+    return _make_feed(args.feed, args.url, {option: credential}, args.rest_url, streams)
 
 
 def _streams(args: argparse.Namespace) -> list[str]:

@@ -33,7 +33,7 @@ import sys
 import time
 from typing import Any
 
-from .cli_record import _FEEDS, _make_feed, _streams, parse_duration
+from .cli_record import _FEEDS, _streams, feed_from_args, parse_duration
 
 __all__ = ["add_relay_command", "run_relay"]
 
@@ -82,15 +82,8 @@ def run_relay(args: argparse.Namespace) -> int:
     from .exceptions import ConfigurationError
     from .relay import Relay
 
-    variable, option = _FEEDS[args.feed]
-    variable = args.credential_env or variable
-    credential = os.environ.get(variable)
-    if not credential:
-        raise SystemExit(f"set the feed's credential in the environment variable {variable}")
-    if args.feed == "pusher" and not _streams(args):
-        raise SystemExit("pusher: name the streams to relay with --streams (e.g. prices)")
     try:
-        feed = _make_feed(args.feed, args.url, {option: credential}, args.rest_url, _streams(args))
+        feed = feed_from_args(args, "relay")
         relay = Relay(
             feed,
             args.to,

@@ -14,7 +14,6 @@ import gzip
 import json
 import logging
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -37,7 +36,7 @@ from streamwidgets.simulators.pusher import PusherSimulator
 from streamwidgets.simulators.pusher_auth import PusherAuthEndpoint
 
 from .attack_servers import HttpStub
-from .conftest import RecordingComm, eventually, seconds
+from .conftest import NODE_MODULES, RecordingComm, eventually, pusher_js_node, seconds
 from .test_widget import assert_never_sent
 
 KEY = "app-key-7f3a"
@@ -47,9 +46,7 @@ TOKEN = "sk_app_session_Zq8vW2xR4tY6uI0oP3aS5dF7"
 OTHER = "sk_app_session_other_Hj2Kl4Zx6Cv8Bn0Mq1W"
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
 CHANNELS = ["market", "private-orders", "presence-room"]
-ROOT = Path(__file__).parents[1]
 JS_CLIENT = Path(__file__).with_name("pusher_js_app_client.cjs")
-NODE_MODULES = ROOT / "js" / "node_modules"
 
 
 @pytest.fixture
@@ -545,20 +542,11 @@ async def test_a_recording_replays_by_its_dialect_name(sim, tmp_path):
 # -- the real pusher-js ----------------------------------------------------------------------
 
 
-def _node() -> str:
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("Node.js is required for the pusher-js test (node not found)")
-    if not (NODE_MODULES / "pusher-js").is_dir():
-        pytest.fail("pusher-js is missing: run `npm install` in js/ (it is a devDependency)")
-    return node
-
-
 async def test_pusher_js_signs_in_and_joins_public_private_and_presence_channels():
     """pusher-js, configured as a browser app configures it (its own auth transport to the
     app's endpoints, with headers), signs in, joins every kind of channel, gets data and
     the user's own events, and is never closed as unauthorized."""
-    node = _node()
+    node = pusher_js_node()
     async with PusherSimulator(
         mode="app",
         app_key=KEY,

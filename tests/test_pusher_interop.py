@@ -13,35 +13,22 @@ import contextlib
 import json
 import os
 import queue
-import shutil
 import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from streamwidgets.simulators.pusher import PusherSimulator
 
-from .conftest import seconds
+from .conftest import NODE_MODULES, pusher_js_node, seconds
 
-ROOT = Path(__file__).parents[1]
 CLIENT = Path(__file__).with_name("pusher_js_client.cjs")
-NODE_MODULES = ROOT / "js" / "node_modules"
 TOKEN = "sk_sim_interop0123456789abcdef"
-
-
-def _node() -> str:
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("Node.js is required for the pusher-js interoperability test (node not found)")
-    if not (NODE_MODULES / "pusher-js").is_dir():
-        pytest.fail("pusher-js is missing: run `npm install` in js/ (it is a devDependency)")
-    return node
 
 
 async def test_pusher_js_subscribes_public_and_presence_and_gets_events():
     """pusher-js connects, answers server pings, joins both channels, sees data and members."""
-    node = _node()
+    node = pusher_js_node()
     async with PusherSimulator(tokens={TOKEN: "u1"}, rate=40.0, activity_timeout=0.5) as sim:
         env = {**os.environ, "NODE_PATH": str(NODE_MODULES)}
         process = await asyncio.create_subprocess_exec(
