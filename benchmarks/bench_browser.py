@@ -125,7 +125,7 @@ async def save_with_snapshots(page, server, name: str, widgets: int) -> None:
 
 async def footprint(browser, server) -> dict[str, float]:
     """Two demo widgets in one page: comm bytes, saved bytes, time to first point."""
-    from streamwidgets.widget_frontend import frontend
+    from streamwidgets.widget.frontend import frontend
 
     built = frontend()
     out: dict[str, float] = {"app": len(built.app), "loader": len(built.loader)}

@@ -21,9 +21,9 @@ import pandas as pd
 # Run from a checkout without installing: the repository root holds the package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streamwidgets.buffer import EventBuffer
+from streamwidgets.buffer.event_buffer import EventBuffer
 from streamwidgets.events import Event
-from streamwidgets.flatten import flatten
+from streamwidgets.buffer.flatten import flatten
 
 T0 = 1_710_000_000_000_000_000
 

@@ -31,8 +31,8 @@ from servers import start_server  # benchmarks/ is the script's own directory
 from websockets.asyncio.client import connect
 
 from streamwidgets import feeds
-from streamwidgets.buffer import EventBuffer
-from streamwidgets.connection import Connection
+from streamwidgets.buffer.event_buffer import EventBuffer
+from streamwidgets.connection.driver import Connection
 
 SECRET = "bench-secret"
 

@@ -428,8 +428,8 @@ class Streamwidgets(Client):
         from bench_ingest import token  # benchmarks/ is the script's own directory
 
         from streamwidgets import feeds
-        from streamwidgets.buffer import EventBuffer
-        from streamwidgets.connection import Connection
+        from streamwidgets.buffer.event_buffer import EventBuffer
+        from streamwidgets.connection.driver import Connection
 
         self.feed = feeds.hydra
         self.token = token()

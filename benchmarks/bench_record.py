@@ -23,8 +23,8 @@ from bench_ingest import SERVERS, token  # benchmarks/ is the script's own direc
 from servers import start_server
 
 from streamwidgets import feeds
-from streamwidgets.buffer import EventBuffer
-from streamwidgets.connection import Connection
+from streamwidgets.buffer.event_buffer import EventBuffer
+from streamwidgets.connection.driver import Connection
 
 FORMATS = {"none": None, "gzip": "feed.jsonl.gz", "parquet": "feed.parquet"}
 

@@ -50,9 +50,9 @@ from servers import start_server
 
 import streamwidgets
 from streamwidgets import feeds
-from streamwidgets.buffer import EventBuffer
-from streamwidgets.connection import Connection
-from streamwidgets.relay import Relay
+from streamwidgets.buffer.event_buffer import EventBuffer
+from streamwidgets.connection.driver import Connection
+from streamwidgets.relay.relay import Relay
 
 STREAMS = ["signals"]
 READERS = 5

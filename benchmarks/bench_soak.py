@@ -22,8 +22,8 @@ from pathlib import Path
 from servers import start_server  # benchmarks/ is the script's own directory
 
 from streamwidgets import feeds
-from streamwidgets.buffer import EventBuffer
-from streamwidgets.connection import Connection
+from streamwidgets.buffer.event_buffer import EventBuffer
+from streamwidgets.connection.driver import Connection
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 

@@ -1,4 +1,4 @@
-// Builds the widget's browser half into streamwidgets/static (not committed):
+// Builds the widget's browser half into streamwidgets/widget/static (not committed):
 //
 // - widget.js: the app (controls, charts, plotly.js core + scattergl), about 1.4 MB.
 //   The kernel sends it once per page, when a loader asks for it.
@@ -13,7 +13,7 @@ import * as esbuild from "esbuild";
 
 // Resolve from this file, so the build works from any working directory.
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
-const STATIC = "../streamwidgets/static/";
+const STATIC = "../streamwidgets/widget/static/";
 
 // plotly.js imports maplibre's stylesheet from its core; no map is ever drawn here, and
 // plotly injects the styles it needs itself. Our own widget.css is kept.

@@ -11,12 +11,14 @@ Headless use::
         stream.df  # the rolling DataFrame
 """
 
-from . import feeds
-from .buffer import EventBuffer
-from .buffer_export import read_export
-from .connection import Connection, State, StateChange, SubscriptionResult
-from .events import Event, Gap
-from .exceptions import (
+from streamwidgets import feeds
+from streamwidgets._util.secret import Secret
+from streamwidgets._util.version import VERSION
+from streamwidgets.buffer.event_buffer import EventBuffer
+from streamwidgets.buffer.export import read_export
+from streamwidgets.connection.driver import Connection, State, StateChange, SubscriptionResult
+from streamwidgets.events import Event, Gap
+from streamwidgets.exceptions import (
     AuthenticationFailed,
     ConfigurationError,
     ConnectionFailed,
@@ -26,11 +28,10 @@ from .exceptions import (
     StreamNotAvailable,
     SubscriptionRefused,
 )
-from .headless import Stream, open
-from .history_store import history
-from .secret import Secret
+from streamwidgets.headless import Stream, open
+from streamwidgets.recording.history import history
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 __all__ = [
     "AuthenticationFailed",
@@ -62,7 +63,7 @@ __all__ = [
 def __getattr__(name: str) -> object:
     # The widget pulls in ipywidgets and IPython; headless users never pay for that.
     if name == "StreamWidget":
-        from .widget import StreamWidget
+        from streamwidgets.widget.widget import StreamWidget
 
         return StreamWidget
     raise AttributeError(f"module 'streamwidgets' has no attribute {name!r}")

@@ -1,5 +1,5 @@
-"""``python -m streamwidgets``: the command line (see :mod:`streamwidgets.cli`)."""
+"""``python -m streamwidgets``: the command line (see :mod:`streamwidgets.cli.main`)."""
 
-from streamwidgets.cli import main
+from streamwidgets.cli.main import main
 
 raise SystemExit(main())

@@ -4,6 +4,7 @@ The tree::
 
     StreamError
     ├── ConfigurationError      a bad argument, caught before anything is sent
+    │   ├── ArgumentTypeError   an argument of the wrong type (also a TypeError)
     │   └── StreamNotAvailable  a stream outside what the feed offers
     ├── FrameError              a frame that cannot be understood (counted, never fatal)
     ├── RequestError            the server answered a request with an error, or not in time
@@ -17,6 +18,7 @@ Messages never contain a token, key or secret URL.
 from __future__ import annotations
 
 __all__ = [
+    "ArgumentTypeError",
     "AuthenticationFailed",
     "ConfigurationError",
     "ConnectionFailed",
@@ -34,6 +36,10 @@ class StreamError(Exception):
 
 class ConfigurationError(StreamError, ValueError):
     """An argument is invalid; raised before any network traffic."""
+
+
+class ArgumentTypeError(ConfigurationError, TypeError):
+    """An argument of the wrong type (a ConfigurationError, and a TypeError)."""
 
 
 class StreamNotAvailable(ConfigurationError):

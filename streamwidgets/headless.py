@@ -9,13 +9,18 @@ from typing import Any
 
 import pandas as pd
 
-from . import checks
-from .buffer import EventBuffer
-from .connection import CONNECTION_OPTIONS, Connection, State, SubscriptionResult
-from .consumer import ConsumerQueue, Overflow
-from .dialects.base import Dialect
-from .exceptions import ConfigurationError, ConnectionFailed
-from .stats import ConnectionStats
+from streamwidgets._util import checks
+from streamwidgets.buffer.event_buffer import EventBuffer
+from streamwidgets.connection.consumer import ConsumerQueue, Overflow
+from streamwidgets.connection.dialect import Dialect
+from streamwidgets.connection.driver import (
+    CONNECTION_OPTIONS,
+    Connection,
+    State,
+    SubscriptionResult,
+)
+from streamwidgets.connection.stats import ConnectionStats
+from streamwidgets.exceptions import ConfigurationError, ConnectionFailed
 
 __all__ = ["Stream", "open"]
 
@@ -33,7 +38,7 @@ class Stream:
     (raising :class:`ConnectionFailed` if the feed refuses), and closes on exit.
     Iterating yields every event from the moment iteration starts. The buffer
     (:attr:`df`) always gets every event; a consumer slower than the feed gets what
-    its ``on_overflow`` policy says (see :mod:`streamwidgets.consumer`): by default
+    its ``on_overflow`` policy says (see :mod:`streamwidgets.connection.consumer`): by default
     the oldest of the ``queue_size`` waiting events are dropped, counted in
     :attr:`dropped`, and iteration yields a :class:`~streamwidgets.events.Gap` where
     they were. Iteration ends when the stream is closed and raises
@@ -156,7 +161,7 @@ def open(
     """Open a feed headless.
 
     Args:
-        feed: a feed from :mod:`streamwidgets.feeds`.
+        feed: a feed from :mod:streamwidgets.feeds`.
         streams: streams to subscribe to (kept across reconnects).
         max_rows: rows the buffer keeps.
         window: time the buffer keeps (seconds or a timedelta).
@@ -167,12 +172,12 @@ def open(
             ``"drop_oldest"`` (drops counted, a :class:`~streamwidgets.events.Gap` in
             the iteration) or ``"block"`` (the socket reader waits for it).
         record: record every received frame to this file from the first one (see
-            :mod:`streamwidgets.recording`), or, given a directory, write the buffer's
-            rows there as rolled, partitioned Parquet (see :mod:`streamwidgets.history_store`);
+            :mod:`streamwidgets.recording.recorder`), or, given a directory, write the buffer's
+            rows there as rolled, partitioned Parquet (see :mod:`streamwidgets.recording.history`);
             ``stream.connection.stop_recording()`` ends it.
         record_options: options of the recording (``max_bytes``, ``max_duration``...)
             or of the history (``partition_by``, ``roll_every``...).
-        **connection_options: passed to :class:`~streamwidgets.connection.Connection`.
+        **connection_options: passed to :class:`~streamwidgets.connection.driver.Connection`.
 
     Example:
         >>> async def main(url, token):  # doctest: +SKIP

@@ -10,8 +10,7 @@ import pytest
 
 import streamwidgets
 from streamwidgets import ConfigurationError, StreamWidget, feeds
-
-from .conftest import RecordingComm  # noqa: F401 (the recorded fixture's comm)
+from tests.support.comms import RecordingComm  # noqa: F401 (the recorded fixture's comm)
 
 NAN, INF = float("nan"), float("inf")
 URL = "ws://127.0.0.1:9/stream"

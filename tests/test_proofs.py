@@ -13,15 +13,14 @@ import time
 import pytest
 
 from streamwidgets import StreamWidget, feeds
-from streamwidgets.backoff import Backoff
-from streamwidgets.connection import Connection, State
+from streamwidgets.connection.backoff import Backoff
+from streamwidgets.connection.driver import Connection, State
 from streamwidgets.simulators.axol import AxolSimulator
 from streamwidgets.simulators.hydra import HydraSimulator
 from streamwidgets.simulators.hydra_v1 import HydraV1Simulator
 from streamwidgets.simulators.hyperoru import HyperoruSimulator
 from streamwidgets.simulators.pusher import PusherSimulator
-
-from .conftest import eventually, seconds
+from tests.support.waiting import eventually, seconds
 
 FAST = {"backoff": Backoff(initial=0.01, maximum=0.05), "healthy_after": 0.05}
 

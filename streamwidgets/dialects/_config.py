@@ -29,9 +29,9 @@ from typing import Any
 
 import orjson
 
-from .. import checks
-from ..exceptions import ConfigurationError
-from ..jsonutil import dumps
+from streamwidgets._util import checks
+from streamwidgets._util.jsonutil import dumps
+from streamwidgets.exceptions import ConfigurationError
 
 __all__ = [
     "MISSING",
@@ -336,7 +336,7 @@ def require_positive(**values: Any) -> None:
 
 def require_seconds(**values: Any) -> None:
     """Raise :class:`ConfigurationError` for the first value that is not a duration: a
-    finite number of seconds > 0, at most a day (see :func:`streamwidgets.checks.seconds`).
+    finite number of seconds > 0, at most a day (see :func:`streamwidgets._util.checks.seconds`).
 
     Example:
         >>> require_seconds(ping_interval=30, timeout=2.5)
@@ -358,14 +358,14 @@ def require_counts(**values: Any) -> None:
         >>> require_counts(max_pending=True)
         Traceback (most recent call last):
         ...
-        streamwidgets.checks.ArgumentTypeError: max_pending must be an int from 1 to ..., got True
+        streamwidgets.exceptions.ArgumentTypeError: max_pending must be an int from 1 to ...
     """
     for name, value in values.items():
         checks.count(name, value, maximum=1_000_000_000)
 
 
 def positive_or_none(name: str, value: float | None) -> float | None:
-    """A duration in seconds, or None (see :func:`streamwidgets.checks.seconds`)."""
+    """A duration in seconds, or None (see :func:`streamwidgets._util.checks.seconds`)."""
     return checks.seconds(name, value, allow_none=True)
 
 

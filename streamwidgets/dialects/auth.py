@@ -1,6 +1,6 @@
 """Where a feed's credential goes: a URL query parameter, an HTTP header, or a first message.
 
-The credential is always a :class:`~streamwidgets.secret.Secret`, so it never shows in a
+The credential is always a :class:`~streamwidgets._util.secret.Secret`, so it never shows in a
 repr, a log or a display URL; a dialect reveals it only to build what goes on the wire.
 
 Example:
@@ -14,10 +14,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import checks
-from ..exceptions import ConfigurationError
-from ..secret import Secret
-from ._config import Template
+from streamwidgets._util import checks
+from streamwidgets._util.secret import Secret
+from streamwidgets.dialects._config import Template
+from streamwidgets.exceptions import ConfigurationError
 
 __all__ = ["Auth", "HeaderAuth", "MessageAuth", "QueryAuth"]
 

@@ -5,7 +5,7 @@ The configuration model has four parts, each a plain value a notebook user can t
 - **Where the credential goes** (``auth``): :class:`QueryAuth` (a URL query parameter),
   :class:`HeaderAuth` (an HTTP header on the upgrade request) or :class:`MessageAuth`
   (the first message after the socket opens). The credential is always a
-  :class:`~streamwidgets.secret.Secret` and never appears in a repr or a display URL.
+  :class:`~streamwidgets._util.secret.Secret` and never appears in a repr or a display URL.
 - **What the client sends** (``subscribe``, ``unsubscribe``, ``ping``): message
   templates, either a dict (sent as JSON) or a string (sent as is). Placeholders are
   ``{streams}`` (the list of names), ``{stream}`` (one message per name) and ``{id}``
@@ -34,12 +34,19 @@ from itertools import count
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .. import checks
-from ..events import Control, Event, Heartbeat, Reply, Welcome
-from ..exceptions import ConfigurationError, StreamNotAvailable
-from ..jsonutil import dumps, loads_object
-from ..secret import Secret, redact_url, url_shown, url_with_secret
-from ._config import (
+from streamwidgets._util import checks
+from streamwidgets._util.jsonutil import dumps, loads_object
+from streamwidgets._util.secret import Secret, redact_url, url_shown, url_with_secret
+from streamwidgets.connection.dialect import (
+    CloseAction,
+    CloseDecision,
+    ConnectTarget,
+    Dialect,
+    Keepalive,
+    Outgoing,
+    require_names,
+)
+from streamwidgets.dialects._config import (
     MISSING,
     TIME_UNITS,
     Template,
@@ -51,16 +58,9 @@ from ._config import (
     positive_or_none,
     to_ns,
 )
-from .auth import Auth, HeaderAuth, MessageAuth, QueryAuth
-from .base import (
-    CloseAction,
-    CloseDecision,
-    ConnectTarget,
-    Dialect,
-    Keepalive,
-    Outgoing,
-    require_names,
-)
+from streamwidgets.dialects.auth import Auth, HeaderAuth, MessageAuth, QueryAuth
+from streamwidgets.events import Control, Event, Heartbeat, Reply, Welcome
+from streamwidgets.exceptions import ConfigurationError, StreamNotAvailable
 
 __all__ = [
     "Auth",

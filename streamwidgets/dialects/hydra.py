@@ -45,13 +45,10 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from .. import checks
-from ..events import Control, Event, Heartbeat, Refused, Reply, ServerNotice, Welcome
-from ..exceptions import ConfigurationError, FrameError, StreamNotAvailable
-from ..jsonutil import dumps, loads_object, preview
-from ..secret import Secret, url_shown, url_with_secret
-from ._config import TimeReader, require_counts, require_seconds
-from .base import (
+from streamwidgets._util import checks
+from streamwidgets._util.jsonutil import dumps, loads_object, preview
+from streamwidgets._util.secret import Secret, url_shown, url_with_secret
+from streamwidgets.connection.dialect import (
     CloseAction,
     CloseDecision,
     ConnectTarget,
@@ -60,7 +57,10 @@ from .base import (
     Outgoing,
     require_names,
 )
-from .ledger import RequestLedger
+from streamwidgets.dialects._config import TimeReader, require_counts, require_seconds
+from streamwidgets.dialects.ledger import RequestLedger
+from streamwidgets.events import Control, Event, Heartbeat, Refused, Reply, ServerNotice, Welcome
+from streamwidgets.exceptions import ConfigurationError, FrameError, StreamNotAvailable
 
 __all__ = ["HYDRA_STREAMS", "HydraDialect"]
 
@@ -89,7 +89,7 @@ class HydraDialect(Dialect):
 
     Args:
         url: the stream endpoint, e.g. ``"wss://api.hydra.app/stream"``.
-        token: the JWT. It is kept in a :class:`~streamwidgets.secret.Secret` and only
+        token: the JWT. It is kept in a :class:`~streamwidgets._util.secret.Secret` and only
             put in the URL at connect time.
         heartbeat_interval: seconds between the server's heartbeats (30 in production).
         missed_heartbeats: how many missed heartbeats declare the connection dead.

@@ -68,13 +68,20 @@ from types import MappingProxyType
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from .. import checks
-from ..events import Control, Event, ServerNotice, Welcome
-from ..exceptions import ConfigurationError, FrameError, StreamNotAvailable
-from ..jsonutil import loads_typed, preview
-from ..secret import Secret, url_shown, url_with_secret
-from ._config import require_seconds, to_ns
-from .base import CloseAction, CloseDecision, ConnectTarget, Dialect, Keepalive, require_names
+from streamwidgets._util import checks
+from streamwidgets._util.jsonutil import loads_typed, preview
+from streamwidgets._util.secret import Secret, url_shown, url_with_secret
+from streamwidgets.connection.dialect import (
+    CloseAction,
+    CloseDecision,
+    ConnectTarget,
+    Dialect,
+    Keepalive,
+    require_names,
+)
+from streamwidgets.dialects._config import require_seconds, to_ns
+from streamwidgets.events import Control, Event, ServerNotice, Welcome
+from streamwidgets.exceptions import ConfigurationError, FrameError, StreamNotAvailable
 
 __all__ = [
     "HYDRA_V1_SCOPES",
@@ -162,7 +169,7 @@ class HydraV1Dialect(Dialect):
 
     Args:
         url: the stream endpoint.
-        api_key: the API key, kept in a :class:`~streamwidgets.secret.Secret`.
+        api_key: the API key, kept in a :class:`~streamwidgets._util.secret.Secret`.
         key_in: ``"header"`` (``x-api-key``, the default: the key stays out of URLs and
             logs) or ``"query"`` (``?apiKey=``, for servers that want it there).
         snapshot: False adds ``snapshot=false``: live events only.

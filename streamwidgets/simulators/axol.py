@@ -74,7 +74,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from streamwidgets.secret import redact_url
+from streamwidgets._util.secret import redact_url
 from streamwidgets.simulators.axol_protocol import (
     AXOL_CHAINS,
     AXOL_CHANNELS,

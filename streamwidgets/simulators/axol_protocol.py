@@ -1,6 +1,6 @@
 """What the Axol simulator sends (its HTTP side is :mod:`streamwidgets.simulators.http`).
 
-Channel names, chains and tier limits are those of :mod:`streamwidgets.dialects.axol`, so
+Channel names, chains and tier limits are those of :mod:`streamwidgets.dialects.axol.channels`, so
 simulator and client cannot drift apart. Payloads follow the document where it shows them
 (``gas_update``); the others (``new_block``, ``alert_triggered``, ``system_status``) are
 plausible shapes of our own.
@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from streamwidgets.dialects.axol import AXOL_CHAINS, AXOL_CHANNELS, AXOL_TIER_LIMITS
+from streamwidgets.dialects.axol.channels import AXOL_CHAINS, AXOL_CHANNELS, AXOL_TIER_LIMITS
 
 # Re-exported from their former home here.
 from streamwidgets.simulators.http import HttpRequest, http_response, read_http_request

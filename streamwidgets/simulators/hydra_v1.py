@@ -44,7 +44,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from streamwidgets.secret import redact_url
+from streamwidgets._util.secret import redact_url
 from streamwidgets.simulators.hydra_v1_protocol import (
     CLOSE_UNAUTHORIZED,
     HYDRA_V1_SCOPES,

@@ -1,6 +1,6 @@
 """A local Hyperoru account stream on one loopback port (``ws://HOST:PORT/ws``).
 
-Faithful to the document and to the choices in :mod:`streamwidgets.dialects.hyperoru`:
+Faithful to the document and to the choices in :mod:`streamwidgets.dialects.hyperoru.dialect`:
 
 - ``?session_token=`` is checked at connect: a missing or unknown token is closed with
   1008 right after the upgrade, before any message.

@@ -1,7 +1,7 @@
 """What the Hyperoru simulator sends: accounts, positions, orders, curves and model chat.
 
 Channel names, timeframes and broadcast types are those of
-:mod:`streamwidgets.dialects.hyperoru`, so simulator and client cannot drift apart. The
+:mod:`streamwidgets.dialects.hyperoru.dialect`, so simulator and client cannot drift apart. The
 broadcast payloads are the shapes documented there (the real ones are not public).
 
 Example:
@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from streamwidgets.dialects.hyperoru import (
+from streamwidgets.dialects.hyperoru.dialect import (
     BROADCAST_CHANNELS,
     HYPERORU_CHANNELS,
     HYPERORU_TIMEFRAMES,

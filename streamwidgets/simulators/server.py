@@ -24,7 +24,7 @@ from typing import Any, Self
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from streamwidgets.secret import redact_url
+from streamwidgets._util.secret import redact_url
 
 __all__ = ["LoopbackServer"]
 

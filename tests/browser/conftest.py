@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING
 import pytest
 import pytest_asyncio
 
-from ..conftest import seconds
+from tests.support.waiting import seconds
+
 from .jupyter import (
     CHROMIUM_ARGS,
     JupyterServer,

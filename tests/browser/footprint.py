@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..conftest import seconds
+from tests.support.waiting import seconds
+
 from .jupyter import _ERRORS_JS, _FIND_PANEL
 
 if TYPE_CHECKING:

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
-from ..conftest import seconds
+from tests.support.waiting import seconds
 
 if TYPE_CHECKING:
     from playwright.async_api import ConsoleMessage, Locator, Page

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from playwright.async_api import expect
 
-from ..conftest import seconds
+from tests.support.waiting import seconds
+
 from .jupyter import open_notebook, run_all_cells, save_screenshot, wait_for_selector_in_output
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"

@@ -18,9 +18,9 @@ import nbformat
 import pytest
 
 from streamwidgets import StreamWidget
-from streamwidgets.widget_frontend import app_for_new_widget, frontend
+from streamwidgets.widget.frontend import app_for_new_widget, frontend
+from tests.support.waiting import seconds
 
-from ..conftest import seconds
 from .footprint import CommMeter, run_cell_timed, save_notebook, saved_state_bytes
 from .jupyter import open_notebook, run_all_cells, run_cell, save_screenshot
 

@@ -12,7 +12,8 @@ import asyncio
 import pytest
 from playwright.async_api import expect
 
-from ..conftest import seconds
+from tests.support.waiting import seconds
+
 from .jupyter import (
     NOTEBOOKS,
     assert_no_console_errors,

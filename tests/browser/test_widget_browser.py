@@ -16,8 +16,8 @@ import nbformat
 from playwright.async_api import expect
 
 from streamwidgets import read_export
+from tests.support.waiting import seconds
 
-from ..conftest import seconds
 from .jupyter import (
     open_notebook,
     run_all_cells,

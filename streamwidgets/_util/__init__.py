@@ -1,0 +1,1 @@
+"""Small private helpers every layer uses: JSON, secrets and masking, argument checks."""

@@ -1,0 +1,1 @@
+"""The command line: ``streamwidgets sim|record|relay|lab|demo`` (``main`` parses)."""

@@ -1,0 +1,1 @@
+"""Hyperoru: the stream (``dialect``), its request helpers (``requests``), chat (``chat``)."""

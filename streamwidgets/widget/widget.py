@@ -1,0 +1,826 @@
+"""StreamWidget: a live feed in a notebook, with charts, controls and a DataFrame.
+
+The connection runs as a task on the kernel's event loop from the moment the
+widget is made. The browser receives small state as synced traits and data as
+coalesced messages, at most ``update_hz`` a second whatever the feed rate (see
+:mod:`streamwidgets.widget.protocol`). No secret is ever synced or sent.
+
+Re-running the cell that made a widget closes the old one (see
+:mod:`streamwidgets.widget.registry`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import difflib
+import inspect
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+import anywidget
+import pandas as pd
+import traitlets
+
+from streamwidgets import feeds
+from streamwidgets._util.secret import redact_frame
+from streamwidgets.buffer.event_buffer import EventBuffer
+from streamwidgets.buffer.export import EXPORT_FORMATS, export_bytes
+from streamwidgets.buffer.options import window_ns
+from streamwidgets.connection.callbacks import FailureReport
+from streamwidgets.connection.dialect import Dialect
+from streamwidgets.connection.driver import (
+    CONNECTION_OPTIONS,
+    Connection,
+    State,
+    StateChange,
+    SubscriptionResult,
+)
+from streamwidgets.events import Event
+from streamwidgets.exceptions import ConfigurationError, StreamError
+from streamwidgets.recording.history import HistorySummary, HistoryWriter, fill_from_history
+from streamwidgets.widget.frontend import BUNDLE_REQUEST, Frontend, app_for_new_widget, frontend
+from streamwidgets.widget.kernel_loop import block_on, running_loop
+from streamwidgets.widget.protocol import SeriesKey
+from streamwidgets.widget.registry import current_cell_id, live_widgets, register, unregister
+from streamwidgets.widget.updates import UpdateBuilder
+
+if TYPE_CHECKING:
+    from streamwidgets.recording.recorder import Recorder, RecordingSummary
+
+__all__ = ["StreamWidget"]
+
+logger = logging.getLogger(__name__)
+
+#: ``async def`` callbacks (see :meth:`StreamWidget.on`) running at once, at most.
+MAX_CALLBACK_TASKS = 100
+#: Streams the embedded demo subscribes to.
+DEMO_STREAMS = ("signals", "alerts", "markets", "aircraft", "cyber")
+#: What the demo charts from the start.
+DEMO_CHART = ("markets", "market_update", "data.changePct")
+
+_EXPORTS = EXPORT_FORMATS
+#: Largest export sent to the browser in one message.
+MAX_EXPORT_BYTES = 256 * 1024 * 1024
+
+
+class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
+    """A live feed in a notebook: state, stream toggles, charts, recent events, export.
+
+    Args:
+        feed: a feed from :mod:streamwidgets.feeds`; None starts the embedded demo.
+        streams: streams to subscribe to (kept across reconnects).
+        max_rows: rows the buffer keeps.
+        window: time the buffer keeps (seconds or a timedelta).
+        chart: series to chart from the start, as ``(stream, type, field)``.
+        update_hz: updates sent to the browser per second, at most (1-30).
+        max_points: points each chart trace keeps (10-100,000).
+        recent: events kept in the recent list (1-1,000).
+        history: a history directory (``record("dir/", ...)``): the buffer, and with it the
+            charts, starts from its newest rows of the wanted streams (at most
+            ``max_rows``, within ``window``), then goes live, a gap marked between.
+        **options: connection options (``open_timeout``, ``request_timeout``,
+            ``backoff``, ``healthy_after``, ``max_attempts``, ``give_up_after``,
+            ``max_frame_bytes``, ``read_bytes``, ``yield_every``, ``keep_rejected``).
+
+    Example:
+        >>> w = StreamWidget(feeds.hydra(url, token=token), streams=["signals"])  # doctest: +SKIP
+        >>> w                                  # the live widget  # doctest: +SKIP
+        >>> w.wait(events=100); w.df.tail()    # doctest: +SKIP
+    """
+
+    # Placeholders so anywidget makes the traits; each widget gets the loader (a few KB)
+    # and the app reaches a page once (see widget_frontend).
+    _esm = ""
+    _css = ""
+
+    # The app, for the first widget of a kernel only (see widget_frontend); the browser
+    # keeps it on the page and drops it from the model.
+    _app = traitlets.Bytes(b"", allow_none=True).tag(sync=True)
+    feed = traitlets.Dict().tag(sync=True)
+    state = traitlets.Unicode("disconnected").tag(sync=True)
+    reason = traitlets.Unicode("").tag(sync=True)
+    available_streams = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    subscriptions = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    pending = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    subscribe_supported = traitlets.Bool(True).tag(sync=True)
+    paused = traitlets.Bool(False).tag(sync=True)
+    fields = traitlets.List(traitlets.Dict()).tag(sync=True)
+    charts = traitlets.List(traitlets.Dict()).tag(sync=True)
+    max_points = traitlets.Int(2000).tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(
+        self,
+        feed: Dialect | None = None,
+        /,
+        *,
+        streams: Iterable[str] = (),
+        max_rows: int | None = 50_000,
+        window: float | datetime.timedelta | None = None,
+        chart: Iterable[tuple[str | None, str, str]] = (),
+        update_hz: float = 20.0,
+        max_points: int = 2000,
+        recent: int = 100,
+        history: str | os.PathLike[str] | None = None,
+        _demo_rate: float = 50.0,
+        **options: Any,
+    ) -> None:
+        # Until the connection runs there is nothing to shut (ipywidgets calls close()
+        # from __del__, also on a widget whose construction failed).
+        self._closed = True
+        self._ready = False
+        unknown = sorted(set(options) - CONNECTION_OPTIONS)
+        if unknown:
+            raise ConfigurationError(_unknown_message(unknown))
+        if isinstance(update_hz, bool) or not isinstance(update_hz, (int, float)):
+            raise ConfigurationError(f"update_hz must be a number, got {update_hz!r}")
+        if not 1 <= update_hz <= 30:
+            raise ConfigurationError(
+                f"update_hz must be between 1 and 30 (Jupyter drops fast comm traffic), "
+                f"got {update_hz}"
+            )
+        for name, value, low, high in (
+            ("max_points", max_points, 10, 100_000),
+            ("recent", recent, 1, 1000),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ConfigurationError(
+                    f"{name} must be an int between {low:,} and {high:,}, got {value!r}"
+                )
+        loop = running_loop("a StreamWidget")
+        if feed is not None and not isinstance(feed, Dialect):
+            raise ConfigurationError(
+                f"expected a feed from streamwidgets.feeds, got {type(feed).__name__}"
+            )
+        # Everything that can be refused is checked before a demo simulator starts.
+        self._frontend: Frontend = frontend()
+        charted = _series_keys(chart or ([DEMO_CHART] if feed is None else []))
+        self._simulator: Any = None
+        if feed is None:
+            feed, self._simulator = _start_demo_feed(_demo_rate)
+            # The demo's own streams unless some were named (None is refused as anywhere).
+            streams = DEMO_STREAMS if streams == () else streams
+        try:
+            buffer = EventBuffer(max_rows=max_rows, window=window, explode=feed.explode)
+            self.connection = Connection(feed, streams=streams, buffer=buffer, **options)
+            if history is not None:
+                # Before the first update: the charts start from the store, then go live.
+                fill_from_history(
+                    buffer,
+                    history,
+                    streams=list(self.connection.subscriptions) or None,
+                    max_rows=max_rows,
+                    window_ns=window_ns(window),
+                )
+        except BaseException:
+            if self._simulator is not None:
+                self._simulator.stop_background()
+            raise
+        self._updates = UpdateBuilder(buffer, max_points=max_points, recent_limit=recent)
+        self._update_interval = 1.0 / update_hz
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._callbacks: dict[str, list[Callable[[Event], Any]]] = {}
+        self._failures = FailureReport()
+        self._callback_tasks: set[asyncio.Task[None]] = set()
+        self._finisher: asyncio.Task[None] | None = None
+
+        super().__init__(
+            _esm=self._frontend.loader,
+            _css=self._frontend.styles,
+            _app=app_for_new_widget(self._frontend),
+            feed={
+                "name": feed.name,
+                "url": str(feed.describe().get("url", "")),
+                # The feed's own words for the states, for the badge (Pusher: "Connected").
+                **({"states": dict(feed.state_labels)} if feed.state_labels else {}),
+                # ...and under stream toggles that filter (a relayed feed: feeds.redis).
+                **_streams_note(feed),
+            },
+            subscriptions=self.connection.subscriptions,
+            subscribe_supported=feed.supports_subscribe,
+            max_points=max_points,
+        )
+        for key in charted:
+            self._chart(key)
+        self.on_msg(self._on_browser_message)
+        self._stop_listening = [
+            self.connection.on_state(self._on_state),
+            self.connection.on_event(self._on_event),
+            self.connection.on_refused(self._on_refused),
+        ]
+        previous = register(self, current_cell_id())
+        if previous is not None:
+            # Release its comm too: ipywidgets would otherwise keep every replaced
+            # widget (and its buffer) alive for as long as the kernel runs.
+            previous._shut("replaced by a new widget from the same cell")
+            _release(previous)
+        self._closed = False
+        self.connection.start()
+        self._spawn(self._publish(), loop)
+        self._ready = True
+
+    # Constructors -----------------------------------------------------------------
+
+    @classmethod
+    def demo(cls, *, rate: float = 50.0, **kwargs: Any) -> StreamWidget:
+        """The embedded demo: the Hydra simulator in this kernel, no network, no token.
+
+        Args:
+            rate: events per second the simulator sends.
+            **kwargs: as for :class:`StreamWidget`.
+
+        Example:
+            >>> w = StreamWidget.demo()  # doctest: +SKIP
+        """
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 100_000:
+            raise ConfigurationError(f"rate must be a number in (0, 100000], got {rate!r}")
+        return cls(None, _demo_rate=rate, **kwargs)
+
+    @staticmethod
+    def running() -> list[StreamWidget]:
+        """The widgets of this kernel whose connections are still running.
+
+        Example:
+            >>> for w in StreamWidget.running():  # doctest: +SKIP
+            ...     w.close()
+        """
+        return [w for w in live_widgets() if isinstance(w, StreamWidget) and not w._closed]
+
+    # Data ---------------------------------------------------------------------------
+
+    @property
+    def buffer(self) -> EventBuffer:
+        """The rolling buffer behind :attr:`df`."""
+        return self.connection.buffer
+
+    @property
+    def df(self) -> pd.DataFrame:
+        """Every buffered row, now, as a DataFrame."""
+        return self.connection.buffer.df
+
+    def to_dataframe(self, stream: str | None = None, type: str | None = None) -> pd.DataFrame:
+        """Buffered rows of one stream and/or event type.
+
+        Example:
+            >>> w.to_dataframe("markets", "market_update")  # doctest: +SKIP
+        """
+        return self.connection.buffer.to_dataframe(stream, type)
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """Counters of the connection and buffer (events, rates, reconnects, errors)."""
+        return self._stats()
+
+    @property
+    def simulator(self) -> Any:
+        """The embedded simulator of a demo widget, else None."""
+        return self._simulator
+
+    @property
+    def requests(self) -> Any:
+        """The feed's own requests bound to this widget's connection, for feeds that have
+        them (e.g. :class:`~streamwidgets.dialects.hyperoru.requests.HyperoruRequests`).
+
+        Example:
+            >>> state = await w.requests.bootstrap()  # doctest: +SKIP
+        """
+        return self.connection.dialect.requests(self.connection)
+
+    def __repr__(self) -> str:
+        if "connection" not in self.__dict__:
+            return "<StreamWidget (not started)>"
+        return (
+            f"<StreamWidget {self.connection.dialect.name} state={self.connection.state.value} "
+            f"rows={len(self.connection.buffer)} streams={self.connection.subscriptions}>"
+        )
+
+    # Control ----------------------------------------------------------------------
+
+    def subscribe(self, *streams: str) -> SubscriptionResult:
+        """Subscribe to more streams and wait for the server's answer (kept across reconnects).
+
+        A stream the server does not offer raises
+        :class:`~streamwidgets.StreamNotAvailable` before anything is sent; a refusal
+        shows in the result's ``rejected`` and in the widget.
+
+        Example:
+            >>> w.subscribe("cyber")  # doctest: +SKIP
+            SubscriptionResult(active=['signals', 'cyber'], rejected={})
+        """
+        return block_on(self.subscribe_async(*streams))
+
+    def unsubscribe(self, *streams: str) -> SubscriptionResult:
+        """Unsubscribe from streams and wait for the server's answer.
+
+        Example:
+            >>> w.unsubscribe("cyber")  # doctest: +SKIP
+        """
+        return block_on(self.unsubscribe_async(*streams))
+
+    async def subscribe_async(self, *streams: str) -> SubscriptionResult:
+        """The ``await`` form of :meth:`subscribe`.
+
+        Example:
+            >>> result = await w.subscribe_async("cyber")  # doctest: +SKIP
+        """
+        return await self._request("subscribe", streams)
+
+    async def unsubscribe_async(self, *streams: str) -> SubscriptionResult:
+        """The ``await`` form of :meth:`unsubscribe`.
+
+        Example:
+            >>> result = await w.unsubscribe_async("cyber")  # doctest: +SKIP
+        """
+        return await self._request("unsubscribe", streams)
+
+    def pause(self) -> None:
+        """Stop buffering and drawing; the connection stays up (the gap is marked).
+
+        Example:
+            >>> w.pause(); frozen = w.df; w.resume()  # doctest: +SKIP
+        """
+        self.connection.pause()
+        self._updates.note_live(False)
+        self.paused = True
+
+    def resume(self) -> None:
+        """Buffer and draw again after :meth:`pause`.
+
+        Example:
+            >>> w.resume(); w.paused  # doctest: +SKIP
+            False
+        """
+        self.connection.resume()
+        self._updates.note_live(self.connection.state is State.CONNECTED)
+        self.paused = False
+
+    def record(self, path: str | os.PathLike[str], **options: Any) -> Recorder | HistoryWriter:
+        """Record every frame from now on to ``path`` (``.jsonl.gz``, ``.jsonl``, ``.parquet``),
+        or keep the buffer's rows in a history directory (``"history/"``).
+
+        Options: ``include_sent``, ``max_bytes``, ``max_duration`` and the others of
+        :class:`~streamwidgets.recording.recorder.Recorder`; for a directory ``partition_by``,
+        ``roll_every`` and the others of :class:`~streamwidgets.recording.history.HistoryWriter`.
+        Play a recording back with ``StreamWidget(feeds.replay(path))``, read a history
+        with :func:`streamwidgets.history`. Closing the widget ends either.
+
+        Example:
+            >>> rec = w.record("feed.jsonl.gz", max_duration=600)  # doctest: +SKIP
+            >>> w.stop_recording().frames  # doctest: +SKIP
+            1200
+            >>> w.record("history/", roll_every="10min")  # doctest: +SKIP
+        """
+        return self.connection.record(path, **options)
+
+    def stop_recording(self) -> RecordingSummary | HistorySummary | None:
+        """End the recording or history started by :meth:`record`; return what it holds
+        (None if none)."""
+        recorder = self.connection.recorder
+        if recorder is None:
+            return None
+        # Blocks only until the writer has written what is queued (the file is complete).
+        return recorder.close()
+
+    def clear(self) -> None:
+        """Empty the buffer, charts and recent list; counters and the connection go on.
+
+        Example:
+            >>> w.clear(); len(w.df)  # doctest: +SKIP
+            0
+        """
+        self.connection.buffer.clear()
+        self._updates.reset()
+        self.fields = []
+        self._send_window(None)
+
+    def chart(self, field: str, *, stream: str | None = None, type: str | None = None) -> str:
+        """Chart a numeric field; returns the series id.
+
+        ``field`` may omit the ``data.`` prefix. Without ``type`` (and ``stream``), the
+        field must have been seen in exactly one stream and type.
+
+        Example:
+            >>> w.chart("price", stream="markets", type="market_update")  # doctest: +SKIP
+            'markets|market_update|data.price'
+        """
+        name = _field_name(field)
+        if type is None:
+            self._learn_fields_now(force=True)
+            seen = [
+                (group["stream"], group["type"])
+                for group in self.fields
+                if name in group["fields"] and (stream is None or group["stream"] == stream)
+            ]
+            if len(seen) != 1:
+                where = "; ".join(f"{s} / {t}" for s, t in seen) or "no stream yet"
+                raise ConfigurationError(
+                    f"say which stream and type to chart {name!r} for (seen in: {where})"
+                )
+            stream, type = seen[0]
+        return self._chart(SeriesKey(stream, type, name))
+
+    def unchart(self, series_id: str) -> None:
+        """Stop charting a series (by the id :meth:`chart` returned).
+
+        Example:
+            >>> w.unchart("markets|market_update|data.price")  # doctest: +SKIP
+        """
+        if not self._updates.unchart(series_id):
+            raise ConfigurationError(f"no charted series {series_id!r}")
+        self.charts = [c for c in self.charts if c["id"] != series_id]
+
+    def on(self, type: str, callback: Callable[[Event], Any]) -> Callable[[], None]:
+        """Call ``callback(event)`` for each event of ``type`` ("*" for all); returns a
+        function that stops it. A callback that raises is reported, never fatal: its first
+        failure with the traceback, then a count at most every 10 s, also on the widget.
+
+        An ``async def`` callback runs as a task per event; at most
+        :data:`MAX_CALLBACK_TASKS` run at once, and an event that finds them all busy is
+        skipped for that callback (counted as a failure), so a slow one cannot pile up.
+
+        Example:
+            >>> stop = w.on("alert_issued", lambda e: print(e.data["title"]))  # doctest: +SKIP
+        """
+        if not callable(callback):
+            raise ConfigurationError("on() needs a callable")
+        if not isinstance(type, str) or not type:
+            raise ConfigurationError(f"on() takes an event type (or '*'), got {type!r}")
+        self._callbacks.setdefault(type, []).append(callback)
+
+        def stop() -> None:
+            with contextlib.suppress(ValueError):
+                self._callbacks.get(type, []).remove(callback)
+
+        return stop
+
+    def wait(self, *, events: int = 1, timeout: float = 10.0, state: str | None = None) -> int:
+        """Block a synchronous cell until ``events`` more events arrived (or ``state``).
+
+        The connection and charts keep running while it waits. Returns the rows in
+        the buffer. Raises ``TimeoutError`` saying how far it got, or
+        :class:`~streamwidgets.ConnectionFailed` if the feed fails meanwhile.
+
+        Example:
+            >>> w.wait(events=100, timeout=10)  # doctest: +SKIP
+            100
+        """
+        return block_on(self.wait_async(events=events, timeout=timeout, state=state))
+
+    async def wait_async(
+        self, *, events: int = 1, timeout: float = 10.0, state: str | None = None
+    ) -> int:
+        """The ``await`` form of :meth:`wait`, for async cells and scripts.
+
+        Example:
+            >>> rows = await w.wait_async(events=100)  # doctest: +SKIP
+        """
+        if isinstance(events, bool) or not isinstance(events, int) or events < 0:
+            raise ConfigurationError(f"events must be an int >= 0, got {events!r}")
+        if not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise ConfigurationError(f"timeout must be a number > 0, got {timeout!r}")
+        wanted = State(state) if state is not None else None
+        start = self.connection.stats.events - self.connection.stats.skipped_while_paused
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self.connection.stats.events - self.connection.stats.skipped_while_paused
+            if wanted is not None and self.connection.state is wanted:
+                return len(self.connection.buffer)
+            if wanted is None and got - start >= events:
+                return len(self.connection.buffer)
+            if self.connection.state in (State.FAILED, State.CLOSED) and wanted is None:
+                self.connection._raise_if_ended()
+            if time.monotonic() >= deadline:
+                what = f"state {wanted.value}" if wanted else f"{events} events"
+                raise TimeoutError(
+                    f"waited {timeout} s for {what}: {got - start} events arrived, "
+                    f"state {self.connection.state.value} ({self.connection.reason})"
+                )
+            await asyncio.sleep(0.02)
+
+    def close(self) -> None:
+        """Stop the connection and every task (and a demo's simulator), close the view.
+
+        The buffer stays readable: ``w.df`` still works after closing. The widget's comm
+        is released, and so is that of the layout ipywidgets gave it.
+
+        Example:
+            >>> w.close(); w.state  # doctest: +SKIP
+            'closed'
+        """
+        self._shut("closed by the user")
+        _release(self)
+
+    async def aclose(self) -> None:
+        """Close and wait until the socket and tasks are gone.
+
+        Example:
+            >>> await w.aclose()  # doctest: +SKIP
+        """
+        self.close()
+        if self._finisher is not None:
+            await self._finisher
+
+    # Internals ----------------------------------------------------------------------
+
+    def _shut(self, reason: str) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        unregister(self)
+        for stop in self._stop_listening:
+            stop()
+        for task in [*self._tasks, *self._callback_tasks]:
+            task.cancel()
+        try:
+            self._finisher = asyncio.get_running_loop().create_task(self._finish())
+        except RuntimeError:  # no running loop (interpreter exit): nothing left to drive
+            self._finisher = None
+        with self.hold_sync():
+            self.state = State.CLOSED.value
+            self.reason = reason
+            self.pending = []
+
+    async def _finish(self) -> None:
+        await self.connection.close()
+        if self._simulator is not None:
+            await self._simulator.stop()
+
+    def _spawn(self, coro: Any, loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Task[Any]:
+        task = (loop or asyncio.get_running_loop()).create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning("a widget task failed", exc_info=task.exception())
+
+    def _stats(self) -> dict[str, Any]:
+        stats = self.connection.stats.as_dict()
+        buffer = self.connection.buffer
+        stats["rows"] = len(buffer)
+        stats["dropped_rows"] = buffer.dropped_rows
+        return stats
+
+    async def _publish(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        while True:
+            # A fixed schedule, not a fixed pause: the work of a tick and a busy loop
+            # would otherwise stretch every interval and halve the update rate.
+            next_at = max(next_at + self._update_interval, loop.time())
+            await asyncio.sleep(next_at - loop.time())
+            try:
+                self._publish_once()
+            except Exception:  # a drawing bug must not stop the updates for good
+                logger.warning("building a widget update failed", exc_info=True)
+
+    def _publish_once(self) -> None:
+        # Paused: nothing new is buffered, so updates carry only the counters.
+        built = self._updates.update(self._stats())
+        self._learn_fields_now()
+        if built is not None:
+            message, buffers = built
+            self.send(message, buffers)
+
+    def _learn_fields_now(self, *, force: bool = False) -> None:
+        fields = self.connection.mask(self._updates.fields(refresh=force))
+        if fields != self.fields:
+            self.fields = fields
+
+    def _send_window(self, view: str | None, only: list[str] | None = None) -> None:
+        message, buffers = self._updates.window(self._stats(), view, only=only)
+        self.send(message, buffers)
+
+    def _chart(self, key: SeriesKey) -> str:
+        if key.id not in self._updates.series:
+            self._updates.chart(key)
+            self.charts = [*self.charts, key.as_dict()]
+            if self._ready:
+                self._send_window(None, only=[key.id])
+        return key.id
+
+    def _on_state(self, change: StateChange) -> None:
+        if self._closed:
+            return
+        self._updates.note_live(change.state is State.CONNECTED and not self.connection.paused)
+        with self.hold_sync():
+            self.state = change.state.value
+            self.reason = self.connection.reason
+            self.subscriptions = self.connection.subscriptions
+            self.available_streams = list(self.connection.available_streams or [])
+
+    def _on_refused(self, rejected: dict[str, str]) -> None:
+        # Also refusals of what a reconnect re-sent, which no user request waits for.
+        if self._closed:
+            return
+        with self.hold_sync():
+            self.subscriptions = self.connection.subscriptions
+            self.error = "subscription refused: " + "; ".join(
+                f"{s}: {why}" for s, why in rejected.items()
+            )
+
+    def _on_event(self, event: Event) -> None:
+        self._updates.note_event(event)
+        if self._callbacks:
+            for key in (event.type, "*"):
+                for callback in self._callbacks.get(key, ()):
+                    try:
+                        result = callback(event)
+                    except Exception as exc:
+                        self._callback_failed(f"on({key!r})", exc)
+                    else:
+                        if inspect.isawaitable(result):
+                            self._run_async_callback(f"on({key!r})", result)
+
+    def _run_async_callback(self, label: str, awaitable: Any) -> None:
+        if len(self._callback_tasks) >= MAX_CALLBACK_TASKS:
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()  # never awaited on purpose: no "never awaited" warning
+            self._callback_failed(label, RuntimeError("too many of its calls still running"))
+            return
+
+        async def run() -> None:
+            try:
+                await awaitable
+            except Exception as exc:
+                self._callback_failed(label, exc)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._callback_tasks.add(task)
+        task.add_done_callback(self._callback_tasks.discard)
+
+    def _callback_failed(self, label: str, exc: Exception) -> None:
+        # Bounded: the first failure with its traceback, then a count now and then, so a
+        # callback failing on every event cannot flood the output (or suspend it).
+        words = self._failures.failed(label, exc)
+        if words is None:
+            return
+        first = self._failures.counts[label] == 1
+        logger.warning("%s", words, exc_info=exc if first else None)
+        if not self._closed:
+            self.error = self.connection.mask(words)
+
+    def _request(self, action: str, streams: Iterable[str]) -> asyncio.Task[SubscriptionResult]:
+        names = list(streams)
+        if self._closed:
+            raise ConfigurationError("this widget is closed; make a new one")
+        if not names or not all(isinstance(s, str) and s for s in names):
+            raise ConfigurationError(f"{action}() takes stream names, got {names!r}")
+        self.pending = sorted({*self.pending, *names})
+        return self._spawn(self._run_request(action, names))
+
+    async def _run_request(self, action: str, names: list[str]) -> SubscriptionResult:
+        method = getattr(self.connection, action)
+        try:
+            result: SubscriptionResult = await method(names)
+        except StreamError as exc:
+            self.error = self.connection.mask(f"{action} {', '.join(names)}: {exc}")
+            raise
+        else:
+            rejected = result.rejected
+            self.error = (
+                f"{action} refused: " + "; ".join(f"{s}: {why}" for s, why in rejected.items())
+                if rejected
+                else ""
+            )
+            return result
+        finally:
+            with self.hold_sync():
+                self.pending = [s for s in self.pending if s not in names]
+                self.subscriptions = self.connection.subscriptions
+
+    def _on_browser_message(self, _widget: Any, content: Any, buffers: list[Any]) -> None:
+        if not isinstance(content, dict):
+            return
+        kind = content.get("kind")
+        try:
+            if kind == BUNDLE_REQUEST:
+                # Asked once per page (the loader keeps the app on the page after that).
+                self.send(*self._frontend.reply())
+            elif kind == "hello":
+                self._send_window(_view_id(content))
+            elif kind in ("subscribe", "unsubscribe"):
+                task = self._request(kind, [str(content.get("stream", ""))])
+                # The browser learns the outcome from the traits; don't log it twice.
+                task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            elif kind == "pause":
+                self.pause()
+            elif kind == "resume":
+                self.resume()
+            elif kind == "clear":
+                self.clear()
+            elif kind == "chart":
+                self._chart(
+                    SeriesKey(
+                        _optional_str(content.get("stream")),
+                        str(content.get("type", "")),
+                        _field_name(str(content.get("field", ""))),
+                    )
+                )
+            elif kind == "unchart":
+                self.unchart(str(content.get("id", "")))
+            elif kind == "export":
+                self._export(str(content.get("format", "")), _view_id(content))
+            else:
+                self.error = f"unknown request from the browser: {kind!r}"
+        except StreamError as exc:
+            self.error = str(exc)
+
+    def _export(self, fmt: str, view: str | None) -> None:
+        if fmt not in _EXPORTS:
+            raise ConfigurationError(f"export format must be parquet, csv or jsonl, got {fmt!r}")
+        mime, suffix = _EXPORTS[fmt]
+        # The same writers as buffer.to_parquet/to_csv/to_jsonl: types read back the same.
+        # The file leaves the kernel: no credential a server quoted into the data goes too.
+        frame = redact_frame(self.connection.buffer.df, self.connection.dialect.secrets())
+        data = export_bytes(frame, fmt)
+        if len(data) > MAX_EXPORT_BYTES:
+            raise ConfigurationError(
+                f"the export is {len(data) / 2**20:.0f} MiB, over the "
+                f"{MAX_EXPORT_BYTES // 2**20} MiB a browser download may take here; "
+                "use w.buffer.to_parquet(path) instead"
+            )
+        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+        filename = f"{self.connection.dialect.name.replace(':', '-')}-{stamp}{suffix}"
+        self.send({"kind": "download", "view": view, "filename": filename, "mime": mime}, [data])
+
+    def send(self, content: Any, buffers: list[Any] | None = None) -> None:
+        """Send a custom message to the browser views, every text in it masked: a server
+        may have quoted the credential in an event, a stream name or a field name.
+        (Binary buffers carry numbers and the files the user asked to download.)"""
+        connection = self.__dict__.get("connection")
+        if connection is not None:
+            content = connection.mask(content)
+        super().send(content, buffers)
+
+
+def _release(widget: StreamWidget) -> None:
+    # ipywidgets gives every DOMWidget a Layout widget with a comm of its own, which
+    # closing the widget leaves open: one leaked comm per widget ever made.
+    layout = widget.__dict__.get("_trait_values", {}).get("layout")
+    anywidget.AnyWidget.close(widget)
+    if layout is not None:
+        layout.close()
+
+
+def _start_demo_feed(rate: float) -> tuple[Dialect, Any]:
+    from streamwidgets.simulators.hydra import HydraSimulator
+
+    simulator = HydraSimulator(rate=rate)
+    simulator.start_background()
+    return feeds.hydra(simulator.url, token=simulator.issue_token()), simulator
+
+
+def _series_keys(chart: Iterable[Any]) -> list[SeriesKey]:
+    keys = []
+    for entry in chart:
+        if not isinstance(entry, (tuple, list)) or len(entry) != 3:
+            raise ConfigurationError(f"chart takes (stream, type, field) triples, got {entry!r}")
+        stream, type_, field = entry
+        if (
+            not isinstance(type_, str)
+            or not type_
+            or not (stream is None or isinstance(stream, str))
+        ):
+            raise ConfigurationError(f"chart needs a stream (or None) and a type, got {entry!r}")
+        keys.append(SeriesKey(stream, type_, _field_name(field)))
+    return keys
+
+
+def _field_name(field: str) -> str:
+    if not isinstance(field, str) or not field:
+        raise ConfigurationError(f"a field name is a non-empty str, got {field!r}")
+    return field if field.startswith("data") else f"data.{field}"
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+def _view_id(content: dict[str, Any]) -> str | None:
+    view = content.get("view")
+    return view if isinstance(view, str) else None
+
+
+def _unknown_message(unknown: list[str]) -> str:
+    known = sorted(
+        {"streams", "max_rows", "window", "chart", "update_hz", "max_points", "recent"}
+        | CONNECTION_OPTIONS
+    )
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, known, n=1)
+        hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return f"unknown StreamWidget option {', '.join(hints)}; known: {', '.join(known)}"
+
+
+def _streams_note(feed: Dialect) -> dict[str, str]:
+    note = getattr(feed, "streams_note", None)
+    return {"streams_note": note} if isinstance(note, str) and note else {}
