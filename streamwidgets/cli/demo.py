@@ -1,4 +1,8 @@
-"""The no-network demo: the Hydra simulator in this process, and a live summary of the buffer."""
+"""The no-network demo: the Hydra simulator in this process, and a live summary of the buffer.
+
+The feed, its simulator, the client and the streams shown are the feed registry's
+(:data:`~streamwidgets.feeds.registry.DEMO_FEED`).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,10 @@ import sys
 import time
 from typing import TextIO
 
-from streamwidgets import feeds
+from streamwidgets.feeds import registry
 from streamwidgets.headless import open as open_stream
 
 __all__ = ["run_demo"]
-
-DEMO_STREAMS = ["signals", "alerts", "markets", "aircraft", "cyber"]
 
 
 async def run_demo(
@@ -34,12 +36,14 @@ async def run_demo(
         >>> rows > 0
         True
     """
-    from streamwidgets.simulators.hydra import HydraSimulator
-
-    async with HydraSimulator(rate=rate) as sim:
-        feed = feeds.hydra(sim.url, token=sim.issue_token())
-        async with open_stream(feed, streams=DEMO_STREAMS, max_rows=20_000) as stream:
-            print(f"connected to the simulated Hydra feed at {sim.url}", file=out)
+    entry = registry.FEEDS[registry.DEMO_FEED]
+    simulated = entry.simulator
+    assert simulated is not None and simulated.client is not None  # the demo feed's
+    streams = list(simulated.demo_streams)
+    async with simulated.cls(rate=rate) as sim:
+        feed = simulated.client(sim)
+        async with open_stream(feed, streams=streams, max_rows=20_000) as stream:
+            print(f"connected to the simulated {entry.title} feed at {sim.url}", file=out)
             started = time.monotonic()
             while seconds is None or time.monotonic() - started < seconds:
                 await asyncio.sleep(min(1.0, seconds or 1.0))

@@ -43,21 +43,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from streamwidgets.exceptions import ConfigurationError
+from streamwidgets.feeds import registry
+
 __all__ = [
     "add_record_command",
     "feed_from_args",
     "parse_duration",
     "parse_size",
+    "streams_from_args",
 ]
 
-#: feed -> (environment variable holding its credential, the option it goes to)
-_FEEDS = {
-    "hydra": ("HYDRA_TOKEN", "token"),
-    "hydra-v1": ("HYDRA_API_KEY", "api_key"),
-    "axol": ("AXOL_API_KEY", "api_key"),
-    "pusher": ("PUSHER_TOKEN", "token"),
-    "hyperoru": ("HYPERORU_SESSION_TOKEN", "session_token"),
-}
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600}
 _SIZES = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
@@ -94,7 +90,9 @@ def parse_size(text: str) -> int:
 def add_record_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``record`` to the command line."""
     record = commands.add_parser("record", help="record a feed's frames to a file")
-    record.add_argument("feed", choices=sorted(_FEEDS), help="the feed's dialect")
+    record.add_argument(
+        "feed", choices=sorted(registry.on_command_line()), help="the feed's dialect"
+    )
     record.add_argument(
         "--url", required=True, help="the feed's WebSocket URL (pusher: its REST base URL)"
     )
@@ -119,8 +117,6 @@ def add_record_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
 
 def run_record(args: argparse.Namespace) -> int:
     """Run ``record``; returns the exit code."""
-    from streamwidgets.exceptions import ConfigurationError
-
     try:
         feed = feed_from_args(args, "record")
         result = asyncio.run(_record(args, feed))
@@ -134,56 +130,47 @@ def run_record(args: argparse.Namespace) -> int:
 def feed_from_args(args: argparse.Namespace, verb: str) -> Any:
     """The feed a ``record`` or ``relay`` command line names (``feed``, ``--url``,
     ``--credential-env``, ``--rest-url``, ``--streams``), its credential read from the
-    environment.
+    environment; what each feed needs is its registry entry's
+    (:class:`~streamwidgets.feeds.entry.CommandLine`).
 
     Raises:
-        SystemExit: the credential's variable is unset, or Pusher without ``--streams``.
+        SystemExit: the credential's variable is unset, or a feed that needs ``--streams``
+            (Pusher) without them.
         ConfigurationError: what the feed's constructor refuses.
     """
-    variable, option = _FEEDS[args.feed]
-    variable = args.credential_env or variable
+    entry = registry.FEEDS[args.feed]
+    line = entry.command_line
+    assert line is not None  # the parser offers only feeds with a command line
+    variable = args.credential_env or line.credential_env
     credential = os.environ.get(variable)
     if not credential:
         raise SystemExit(f"set the feed's credential in the environment variable {variable}")
-    streams = _streams(args)
-    if args.feed == "pusher" and not streams:
+    streams = streams_from_args(args)
+    if line.streams_example and not streams:
         raise SystemExit(
-            f"pusher: name the streams to {verb} with --streams (e.g. prices,portfolio)"
+            f"{args.feed}: name the streams to {verb} with --streams (e.g. {line.streams_example})"
         )
-    return _make_feed(args.feed, args.url, {option: credential}, args.rest_url, streams)
+    return entry.from_command_line(args.url, credential, streams, args.rest_url)
 
 
-def _streams(args: argparse.Namespace) -> list[str]:
-    streams = [s for s in args.streams.split(",") if s]
-    if not streams and args.feed == "hyperoru":
-        from streamwidgets.dialects.hyperoru.dialect import HYPERORU_CHANNELS
+def streams_from_args(args: argparse.Namespace) -> list[str]:
+    """The streams a ``record`` or ``relay`` command line subscribes to: ``--streams``,
+    else the feed's default ones (Hyperoru: every channel).
 
-        return list(HYPERORU_CHANNELS)  # an account stream: every channel unless told
-    return streams
-
-
-def _make_feed(
-    name: str, url: str, credential: dict[str, str], rest_url: str | None, streams: list[str]
-) -> Any:
-    from streamwidgets import feeds
-
-    if name == "hydra":
-        return feeds.hydra(url, **credential)  # type: ignore[arg-type]
-    if name == "hydra-v1":
-        return feeds.hydra_v1(url, **credential)  # type: ignore[arg-type]
-    if name == "pusher":
-        # The session is asked for the recorded streams only (it resolves their channels).
-        return feeds.pusher(url, streams=streams, **credential)  # type: ignore[arg-type]
-    if name == "hyperoru":
-        return feeds.hyperoru(url, **credential)  # type: ignore[arg-type]
-    return feeds.axol(url, rest_url=rest_url, **credential)  # type: ignore[arg-type]
+    Example:
+        >>> streams_from_args(argparse.Namespace(feed="hyperoru", streams=""))
+        ['trades', 'positions', 'model_chat', 'asset_curve']
+    """
+    line = registry.FEEDS[args.feed].command_line
+    assert line is not None  # the parser offers only feeds with a command line
+    return line.streams(args.streams)
 
 
 async def _record(args: argparse.Namespace, feed: Any) -> int:
     from streamwidgets.buffer.event_buffer import EventBuffer
     from streamwidgets.connection.driver import Connection, State
 
-    streams = _streams(args)
+    streams = streams_from_args(args)
     # The command keeps no rows: the file is what it is for.
     connection = Connection(feed, streams=streams, buffer=EventBuffer(max_rows=1))
     recorder = connection.record(

@@ -33,7 +33,9 @@ import sys
 import time
 from typing import Any
 
-from streamwidgets.cli.record import _FEEDS, _streams, feed_from_args, parse_duration
+from streamwidgets.cli.record import feed_from_args, parse_duration, streams_from_args
+from streamwidgets.exceptions import ConfigurationError
+from streamwidgets.feeds import registry
 
 __all__ = ["add_relay_command", "run_relay"]
 
@@ -51,7 +53,9 @@ def _entries(text: str) -> int:
 def add_relay_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``relay`` to the command line."""
     relay = commands.add_parser("relay", help="relay a feed's frames into a Redis Stream")
-    relay.add_argument("feed", choices=sorted(_FEEDS), help="the feed's dialect")
+    relay.add_argument(
+        "feed", choices=sorted(registry.on_command_line()), help="the feed's dialect"
+    )
     relay.add_argument(
         "--url", required=True, help="the feed's WebSocket URL (pusher: its REST base URL)"
     )
@@ -79,7 +83,6 @@ def add_relay_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
 
 def run_relay(args: argparse.Namespace) -> int:
     """Run ``relay``; returns the exit code."""
-    from streamwidgets.exceptions import ConfigurationError
     from streamwidgets.relay.relay import Relay
 
     try:
@@ -88,7 +91,7 @@ def run_relay(args: argparse.Namespace) -> int:
             feed,
             args.to,
             key=args.key,
-            streams=_streams(args),
+            streams=streams_from_args(args),
             keep=args.keep,
             max_len=args.max_len,
             password=os.environ.get("REDIS_PASSWORD") or None,

@@ -285,9 +285,10 @@ class Dialect:
     def replay_config(self) -> dict[str, Any] | None:
         """Non-secret constructor options that rebuild this dialect to parse a recording.
 
-        A recording stores them in its header; :mod:`streamwidgets.replay.rebuild` turns
-        them back into a dialect with a placeholder credential. None: this dialect
-        cannot be rebuilt by name (replay it with ``feeds.replay(path, dialect=...)``).
+        A recording stores them in its header; the dialect's ``parse_only`` classmethod
+        (found by name in :mod:`streamwidgets.feeds.registry`) turns them back into a
+        dialect with a placeholder credential. None: this dialect cannot be rebuilt by
+        name (replay it with ``feeds.replay(path, dialect=...)``).
         """
         return None
 

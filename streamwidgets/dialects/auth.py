@@ -19,7 +19,11 @@ from streamwidgets._util.secret import Secret
 from streamwidgets.dialects._config import Template
 from streamwidgets.exceptions import ConfigurationError
 
-__all__ = ["Auth", "HeaderAuth", "MessageAuth", "QueryAuth"]
+__all__ = ["PARSE_ONLY_CREDENTIAL", "Auth", "HeaderAuth", "MessageAuth", "QueryAuth"]
+
+#: Stands in for the credential a dialect's constructor requires in a parse-only copy (a
+#: dialect's ``parse_only``, for replay): such a copy never sends it anywhere.
+PARSE_ONLY_CREDENTIAL = "replay-without-credentials"
 
 
 def _as_secret(value: str | Secret, what: str) -> Secret:

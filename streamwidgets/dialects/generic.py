@@ -443,6 +443,17 @@ class GenericDialect(Dialect):
     def replay_config(self) -> dict[str, Any] | None:
         return dict(self._parse_options)
 
+    @classmethod
+    def parse_only(cls, config: Mapping[str, Any]) -> GenericDialect:
+        """A copy that parses a recording of this feed, from its :meth:`replay_config`
+        (which holds no credential: parsing needs none).
+
+        Example:
+            >>> GenericDialect.parse_only({"url": "ws://h:9/ws", "name": "mine"}).name
+            'mine'
+        """
+        return cls(**dict(config))
+
     def __repr__(self) -> str:
         info = self.describe()
         auth = f" auth={info['auth']}" if "auth" in info else ""

@@ -41,7 +41,7 @@ Choices where the documents are silent:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -58,6 +58,7 @@ from streamwidgets.connection.dialect import (
     require_names,
 )
 from streamwidgets.dialects._config import TimeReader, require_counts, require_seconds
+from streamwidgets.dialects.auth import PARSE_ONLY_CREDENTIAL
 from streamwidgets.dialects.ledger import RequestLedger
 from streamwidgets.events import Control, Event, Heartbeat, Refused, Reply, ServerNotice, Welcome
 from streamwidgets.exceptions import ConfigurationError, FrameError, StreamNotAvailable
@@ -288,3 +289,17 @@ class HydraDialect(Dialect):
 
     def replay_config(self) -> dict[str, Any] | None:
         return {"url": self.url, "time_unit": self.time_unit}
+
+    @classmethod
+    def parse_only(cls, config: Mapping[str, Any]) -> HydraDialect:
+        """A copy that parses a recording of this feed, from its :meth:`replay_config`;
+        its token is a placeholder that never goes on any wire.
+
+        Raises:
+            KeyError, ValueError, ConfigurationError: options that no longer fit.
+
+        Example:
+            >>> HydraDialect.parse_only({"url": "ws://127.0.0.1:9/stream"}).url
+            'ws://127.0.0.1:9/stream'
+        """
+        return cls(config["url"], token=PARSE_ONLY_CREDENTIAL, time_unit=config.get("time_unit"))

@@ -80,6 +80,7 @@ from streamwidgets.connection.dialect import (
     require_names,
 )
 from streamwidgets.dialects._config import require_seconds, to_ns
+from streamwidgets.dialects.auth import PARSE_ONLY_CREDENTIAL
 from streamwidgets.events import Control, Event, ServerNotice, Welcome
 from streamwidgets.exceptions import ConfigurationError, FrameError, StreamNotAvailable
 
@@ -364,6 +365,18 @@ class HydraV1Dialect(Dialect):
     def replay_config(self) -> dict[str, Any] | None:
         # The snapshot flag decides how the first frames of a session are parsed.
         return {"url": self.url, "snapshot": self.snapshot}
+
+    @classmethod
+    def parse_only(cls, config: Mapping[str, Any]) -> HydraV1Dialect:
+        """A copy that parses a recording of this feed, from its :meth:`replay_config`;
+        its key is a placeholder that never goes on any wire.
+
+        Example:
+            >>> HydraV1Dialect.parse_only({"url": "ws://h:9/v1/stream", "snapshot": False}).snapshot
+            False
+        """
+        snapshot = bool(config.get("snapshot", True))
+        return cls(config["url"], api_key=PARSE_ONLY_CREDENTIAL, snapshot=snapshot)
 
 
 def _event_ns(data: Any) -> int | None:

@@ -1,5 +1,9 @@
 """Ready-made feeds: one function per dialect, returning a configured dialect.
 
+Live feeds are made in :mod:`~streamwidgets.feeds.constructors`, recorded ones (``replay``,
+``redis``) in :mod:`~streamwidgets.feeds.recorded`; :mod:`~streamwidgets.feeds.registry`
+holds one entry per feed for the command line and replay.
+
 Example:
     >>> from streamwidgets import feeds
     >>> feeds.hydra("ws://127.0.0.1:8765/stream", token="eyJ.x.y").describe()
@@ -17,9 +21,8 @@ from streamwidgets.feeds.constructors import (
     hyperoru,
     pusher,
     pusher_app,
-    redis,
-    replay,
 )
+from streamwidgets.feeds.recorded import redis, replay
 
 __all__ = [
     "axol",

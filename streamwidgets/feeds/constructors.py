@@ -1,4 +1,6 @@
-"""Ready-made feeds: one function per dialect, returning a configured dialect.
+"""Ready-made live feeds: one function per dialect, returning a configured dialect.
+
+Recorded feeds (``replay``, ``redis``) are in :mod:`streamwidgets.feeds.recorded`.
 
 Example:
     >>> from streamwidgets import feeds
@@ -9,8 +11,6 @@ Example:
 
 from __future__ import annotations
 
-import datetime
-import os
 from typing import TYPE_CHECKING, Any, Literal
 
 from streamwidgets._util.secret import Secret
@@ -28,8 +28,6 @@ if TYPE_CHECKING:
     from streamwidgets.dialects.hyperoru.dialect import HyperoruDialect
     from streamwidgets.dialects.pusher.app import PusherAppDialect
     from streamwidgets.dialects.pusher.session_feed import PusherDialect
-    from streamwidgets.relay.feed import RedisDialect
-    from streamwidgets.replay.dialect import ReplayDialect
 
 __all__ = [
     "axol",
@@ -42,8 +40,6 @@ __all__ = [
     "hyperoru",
     "pusher",
     "pusher_app",
-    "redis",
-    "replay",
 ]
 
 HYDRA_URL = "wss://api.hydra.app/stream"
@@ -316,77 +312,3 @@ def generic(url: str, **config: Any) -> Dialect:
     from streamwidgets.dialects.generic import GenericDialect
 
     return GenericDialect(url, **config)
-
-
-def replay(
-    path: str | os.PathLike[str],
-    *,
-    speed: float | None = 1.0,
-    dialect: Dialect | None = None,
-    start: float = 0.0,
-    paused: bool = False,
-) -> ReplayDialect:
-    """A recording played back as a live feed, parsed by the recorded feed's own dialect.
-
-    Frames keep their recorded receive times, so the buffer gets the recorded rows. The
-    returned feed has ``pause()``, ``resume()``, ``seek(seconds)``, a settable ``speed``,
-    ``finished`` and ``wait_finished()`` (see :mod:`streamwidgets.replay.dialect`).
-
-    Args:
-        path: a recording (``w.record(...)``, ``open(..., record=...)``, ``streamwidgets record``).
-        speed: times real time (0.01-1000); None plays as fast as possible.
-        dialect: parse with this dialect instead of the one the recording names.
-        start: seconds from the start of the recording to play from.
-        paused: start paused.
-
-    Example:
-        >>> replay("feed.jsonl.gz", speed=0)
-        Traceback (most recent call last):
-        ...
-        streamwidgets.exceptions.ConfigurationError: speed must be a number from 0.01 to 1000 ...
-    """
-    from streamwidgets.replay.dialect import ReplayDialect
-
-    return ReplayDialect(path, speed=speed, dialect=dialect, start=start, paused=paused)
-
-
-def redis(
-    url: str,
-    key: str,
-    *,
-    start: str | datetime.datetime = "now",
-    dialect: Dialect | None = None,
-    password: str | Secret | None = None,
-    page: int = 1000,
-) -> RedisDialect:
-    """A relay's Redis Stream as a live feed (``streamwidgets relay``; see
-    :mod:`streamwidgets.relay.feed`), parsed by the relayed feed's own dialect.
-
-    Reads with ``XREAD BLOCK`` after ``start``: backfill in pages of ``page`` entries, then
-    live. Any number of readers at once. Redis down: ``reconnecting``, then on from the last
-    entry read, nothing twice. The relay chose the subscriptions: streams (the widget's
-    toggles) filter here, on the client.
-
-    Args:
-        url: ``redis://HOST:PORT/DB`` (``rediss://`` for TLS).
-        key: the stream's key (the relay's ``--key``; by default ``streamwidgets:<feed>``).
-        start: ``"now"`` (entries added from the first connect on), ``"begin"`` (the oldest
-            entry the stream keeps) or a timezone-aware datetime (entries received from then).
-        dialect: parse with this dialect instead of the one the relay's header names.
-        password: the Redis password, if it needs one.
-        page: entries per ``XREAD`` (1-100,000).
-
-    Raises:
-        ConfigurationError: a bad URL, key or start; no relay header at ``KEY:header``.
-        ConnectionFailed: Redis unreachable while reading the header (one ``GET``, needed
-            to know the dialect unless ``dialect=`` is given).
-
-    Example:
-        >>> redis("redis://127.0.0.1:6379/0", "hydra", start="begin", page=0)
-        Traceback (most recent call last):
-        ...
-        streamwidgets.exceptions.ConfigurationError: page must be >= 1 and <= 100,000, got 0
-    """
-    from streamwidgets.relay.feed import RedisDialect
-
-    return RedisDialect(url, key, start=start, dialect=dialect, password=password, page=page)

@@ -9,7 +9,8 @@ unreachable: ...``, and the reader goes on after the last entry it parsed, with 
 twice. Any number of readers (notebooks, processes) read one stream at once.
 
 Parsing is replay's: the dialect named in the relay's header is rebuilt for parsing only
-(:mod:`streamwidgets.replay.rebuild`) with the replay options in force at the start, and
+(by the ``rebuild`` function the feed is given, the feed registry's, see
+:func:`streamwidgets.feeds.redis`) with the replay options in force at the start, and
 each frame is parsed with its recorded receive time, so the rows are the relay's own.
 Recorded markers are followed as replay follows them (:mod:`streamwidgets.replay.session`);
 the relayed feed's reconnects, the relay's ``lost`` frames and its stop become notices
@@ -19,7 +20,9 @@ The relay chose what is subscribed upstream, so the reader has no subscribe step
 streams (and the widget's toggles) filter what is buffered, on the client.
 
 Example:
-    >>> redis("redis://127.0.0.1:6379/0", "hydra", start="yesterday")
+    >>> from streamwidgets.dialects.generic import GenericDialect
+    >>> parse_with = GenericDialect("ws://127.0.0.1:9/ws")
+    >>> RedisDialect("redis://127.0.0.1:6379/0", "k", start="yesterday", dialect=parse_with)
     Traceback (most recent call last):
     ...
     streamwidgets.exceptions.ConfigurationError: start must be 'now', 'begin' or a ...
@@ -60,10 +63,9 @@ from streamwidgets.relay.target import (
     redis_target,
     start_after,
 )
-from streamwidgets.replay.rebuild import rebuild_dialect
-from streamwidgets.replay.session import follow_marker
+from streamwidgets.replay.session import Rebuild, follow_marker
 
-__all__ = ["RedisDialect", "redis"]
+__all__ = ["RedisDialect"]
 
 DEFAULT_PAGE = 1000
 #: Markers of the relayed connection shown to the reader, and whether each is an error.
@@ -74,7 +76,7 @@ STREAMS_NOTE = "relayed: the relay chose the subscriptions; toggles filter here"
 
 
 class RedisDialect(Dialect):
-    """A relay's Redis Stream as a feed. Made by :func:`redis`.
+    """A relay's Redis Stream as a feed. Made by :func:`streamwidgets.feeds.redis`.
 
     Args:
         url: ``redis://HOST:PORT/DB``.
@@ -84,6 +86,13 @@ class RedisDialect(Dialect):
             (then the header is not read, and Redis need not be up yet).
         password: the Redis password, if it needs one.
         page: entries read per ``XREAD`` (backfill comes in pages of this many).
+        rebuild: makes the dialect the relay's header names, for parsing only, from the
+            recorded replay options (needed unless ``dialect`` is given).
+
+    Raises:
+        ConfigurationError: a bad URL, key, start or page; neither ``dialect`` nor
+            ``rebuild``; no relay header; a dialect that cannot be rebuilt.
+        ConnectionFailed: Redis unreachable while reading the header.
     """
 
     streams_note = STREAMS_NOTE
@@ -97,6 +106,7 @@ class RedisDialect(Dialect):
         dialect: Dialect | None = None,
         password: str | Secret | None = None,
         page: int = DEFAULT_PAGE,
+        rebuild: Rebuild | None = None,
     ) -> None:
         self.source = redis_target(url, key, password)
         self._start = start_after(start)
@@ -104,10 +114,15 @@ class RedisDialect(Dialect):
         self.page = checks.count("page", page, maximum=100_000)
         if dialect is not None and not isinstance(dialect, Dialect):
             raise checks.ArgumentTypeError(f"dialect must be a feed dialect, got {dialect!r}")
+        if dialect is None and rebuild is None:
+            raise ConfigurationError("give the dialect to parse with, or a rebuild function")
         self.header: dict[str, Any] = {} if dialect is not None else read_header(self.source)
-        self._rebuilds = dialect is None
+        # Recorded replay options are followed only when the relay's header chose the dialect.
+        self._rebuild = rebuild if dialect is None else None
         self._recorded = self.header.get("dialect") or (dialect.name if dialect else "feed")
-        self.inner = dialect or rebuild_dialect(self._recorded, config_at(self.header, self._start))
+        self.inner = dialect or rebuild(  # type: ignore[misc]
+            self._recorded, config_at(self.header, self._start)
+        )
         super().__init__()
         self.name = f"redis:{self.inner.name}"
         self.explode = self.inner.explode
@@ -238,7 +253,7 @@ class RedisDialect(Dialect):
             return []  # a frame the relayed client sent
         kind, detail = str(entry.payload), entry.detail
         self.inner, notices = follow_marker(
-            self.inner, self._recorded, kind, detail, rebuild=self._rebuilds
+            self.inner, self._recorded, kind, detail, rebuild=self._rebuild
         )
         where = {"entry": entry_id, "t_ns": entry.t_ns}
         if kind == "lost":
@@ -317,16 +332,3 @@ def config_at(header: dict[str, Any], after: str | None) -> Any:
 async def _newest_id(client: Any, key: str) -> str:
     newest = await client.xrevrange(key, "+", "-", count=1)
     return newest[0][0].decode() if newest else "0-0"
-
-
-def redis(
-    url: str,
-    key: str,
-    *,
-    start: str | datetime.datetime = "now",
-    dialect: Dialect | None = None,
-    password: str | Secret | None = None,
-    page: int = DEFAULT_PAGE,
-) -> RedisDialect:
-    """A relay's Redis Stream as a feed (see :mod:`streamwidgets.relay.feed`)."""
-    return RedisDialect(url, key, start=start, dialect=dialect, password=password, page=page)

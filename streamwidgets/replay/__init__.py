@@ -1,7 +1,8 @@
 """Replay: a recording served again over a loopback socket, at any speed.
 
 ``dialect`` is the replay feed; ``server`` serves the recorded frames; ``session``
-follows the recording's markers; ``rebuild`` makes the recorded feed's parse-only dialect.
+follows the recording's markers. The recorded feed's parse-only dialect is made by the
+``rebuild`` function the replay is given (the feed registry's, which knows the feeds).
 """
 
 from streamwidgets.replay.dialect import ReplayDialect

@@ -7,8 +7,9 @@ on the running loop (the way the demo embeds the Hydra simulator) and connects t
 a real loopback WebSocket; it stops the server when the connection closes.
 
 Parsing is the recorded feed's own: the dialect named in the recording's header is
-rebuilt for parsing only (:mod:`streamwidgets.replay.rebuild`; no credential, no token
-exchange, no subscribe step), and each frame is parsed with its *recorded* receive time,
+rebuilt for parsing only by the ``rebuild`` function the feed is given (the feed
+registry's, see :func:`streamwidgets.feeds.replay`; no credential, no token exchange, no
+subscribe step), and each frame is parsed with its *recorded* receive time,
 so the replayed buffer has the same rows as the recorded one. The recorded handshake
 frames (welcome, subscription replies, Hyperoru's pong to its connect ping) are parsed as
 they come, and nothing is sent back: the replay connection waits for no welcome, asks
@@ -23,7 +24,7 @@ and :attr:`ReplayDialect.end_reason`; damage also becomes a server notice (an er
 ``connection.notices`` and the widget's error line). The connection stays open, idle.
 
 Example:
-    >>> feed = replay("feed.jsonl.gz", speed=4.0)  # doctest: +SKIP
+    >>> feed = feeds.replay("feed.jsonl.gz", speed=4.0)  # doctest: +SKIP
     >>> w = StreamWidget(feed)  # doctest: +SKIP
     >>> feed.pause(); feed.seek(30); feed.resume()  # doctest: +SKIP
 """
@@ -51,18 +52,17 @@ from streamwidgets.events import Control, Event, ServerNotice
 from streamwidgets.exceptions import ConfigurationError, FrameError
 from streamwidgets.recording.reader import RecordingReader
 from streamwidgets.recording.recorder import REPLAY_CONFIG_MARKER
-from streamwidgets.replay.rebuild import rebuild_dialect
 from streamwidgets.replay.server import ReplayServer, check_position, check_speed
-from streamwidgets.replay.session import follow_marker
+from streamwidgets.replay.session import Rebuild, follow_marker
 
-__all__ = ["ReplayDialect", "replay"]
+__all__ = ["ReplayDialect"]
 
 #: Entries read ahead, at most, for the options of the recording's first session.
 _LOOK_AHEAD = 1000
 
 
 class ReplayDialect(Dialect):
-    """Play a recording back as a feed. Made by :func:`replay`.
+    """Play a recording back as a feed. Made by :func:`streamwidgets.feeds.replay`.
 
     Args:
         path: the recording.
@@ -70,6 +70,13 @@ class ReplayDialect(Dialect):
         dialect: parse with this dialect instead of the one the header names.
         start: seconds from the start of the recording to play from.
         paused: start paused; :meth:`resume` starts the playback.
+        rebuild: makes the dialect the header names, for parsing only, from the recorded
+            replay options (needed unless ``dialect`` is given).
+
+    Raises:
+        ConfigurationError: no such file, not a recording, a newer format version, an
+            absurd speed or a negative start; neither ``dialect`` nor ``rebuild``; the
+            recorded dialect cannot be rebuilt.
     """
 
     def __init__(
@@ -80,6 +87,7 @@ class ReplayDialect(Dialect):
         dialect: Dialect | None = None,
         start: float = 0.0,
         paused: bool = False,
+        rebuild: Rebuild | None = None,
     ) -> None:
         if not isinstance(path, (str, os.PathLike)):
             raise ArgumentTypeError(f"path must be a recording's file path, got {path!r}")
@@ -87,10 +95,13 @@ class ReplayDialect(Dialect):
         start = check_position(start)
         if dialect is not None and not isinstance(dialect, Dialect):
             raise ConfigurationError(f"dialect must be a feed dialect, got {type(dialect)}")
+        if dialect is None and rebuild is None:
+            raise ConfigurationError("give the dialect to parse with, or a rebuild function")
         self.server = ReplayServer(path, speed=speed, paused=paused)
         header = self.server.reader.header
-        self._rebuilds = dialect is None  # follow the recorded replay options
-        self.inner = dialect or rebuild_dialect(
+        # Recorded replay options are followed only when the recording chose the dialect.
+        self._rebuild = rebuild if dialect is None else None
+        self.inner = dialect or rebuild(  # type: ignore[misc]
             header["dialect"], _first_session_config(self.server.reader.path, header)
         )
         super().__init__()
@@ -187,7 +198,7 @@ class ReplayDialect(Dialect):
         else:
             # What the live connection did at this marker (shared with the Redis reader).
             self.inner, notices = follow_marker(
-                self.inner, self.header["dialect"], payload, detail, rebuild=self._rebuilds
+                self.inner, self.header["dialect"], payload, detail, rebuild=self._rebuild
             )
             return notices
         return []
@@ -242,34 +253,3 @@ def _first_session_config(path: Path, header: dict[str, Any]) -> Any:
             except orjson.JSONDecodeError:
                 break
     return config
-
-
-def replay(
-    path: str | os.PathLike[str],
-    *,
-    speed: float | None = 1.0,
-    dialect: Dialect | None = None,
-    start: float = 0.0,
-    paused: bool = False,
-) -> ReplayDialect:
-    """A recording, played back as a feed (see :mod:`streamwidgets.replay.dialect`).
-
-    Args:
-        path: a recording made by ``w.record(...)``, ``open(..., record=...)`` or
-            ``streamwidgets record``.
-        speed: times real time (0.01-1000); None plays as fast as possible.
-        dialect: parse with this dialect (for a feed the recording cannot rebuild).
-        start: seconds from the start of the recording to play from.
-        paused: start paused.
-
-    Raises:
-        ConfigurationError: no such file, not a recording, a newer format version,
-            an absurd speed or a negative start.
-
-    Example:
-        >>> replay("missing.jsonl.gz")
-        Traceback (most recent call last):
-        ...
-        streamwidgets.exceptions.ConfigurationError: no recording at missing.jsonl.gz
-    """
-    return ReplayDialect(path, speed=speed, dialect=dialect, start=start, paused=paused)

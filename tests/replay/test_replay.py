@@ -214,7 +214,7 @@ async def test_hydra_v1_snapshot_and_live_rows_replay_the_same(tmp_path):
 
 def test_every_existing_dialect_rebuilds_from_its_replay_config():
     """hydra, hydra-v1, axol, its endpoints and generic come back with the same options."""
-    from streamwidgets.replay.rebuild import rebuild_dialect
+    from streamwidgets.feeds.registry import rebuild_dialect
 
     originals = [
         feeds.hydra("ws://h:1/stream", token="secret-token"),

@@ -16,7 +16,7 @@ import streamwidgets
 from streamwidgets import feeds
 from streamwidgets.dialects.hyperoru.dialect import HyperoruDialect
 from streamwidgets.dialects.pusher.session_feed import PusherDialect
-from streamwidgets.replay.rebuild import rebuild_dialect
+from streamwidgets.feeds.registry import rebuild_dialect
 from streamwidgets.simulators.hyperoru import HyperoruSimulator
 from streamwidgets.simulators.pusher import PusherSimulator
 from tests.support.recordings import check_record_output, lines_of, replay_all, run_record, serving

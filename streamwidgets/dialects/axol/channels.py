@@ -76,7 +76,7 @@ The specialised streams (gas updates, mempool, liquidations) are feeds of their 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -93,6 +93,7 @@ from streamwidgets.connection.dialect import (
     require_names,
 )
 from streamwidgets.dialects._config import require_counts, require_seconds, to_ns
+from streamwidgets.dialects.auth import PARSE_ONLY_CREDENTIAL
 from streamwidgets.dialects.axol.auth import exchange_key
 from streamwidgets.dialects.ledger import RequestLedger
 from streamwidgets.events import Control, Event, Heartbeat, Refused, Reply, ServerNotice, Welcome
@@ -458,3 +459,15 @@ class AxolDialect(Dialect):
     def replay_config(self) -> dict[str, Any] | None:
         # The endpoints' URLs carry their options in the query, never the JWT.
         return {"url": self.url, "chains": list(self.chains)}
+
+    @classmethod
+    def parse_only(cls, config: Mapping[str, Any]) -> AxolDialect:
+        """A copy that parses a recording of this feed, from its :meth:`replay_config`; its
+        key is a placeholder, and it exchanges nothing (a replay has no token step).
+
+        Example:
+            >>> AxolDialect.parse_only({"url": "ws://h:9/api/v1/ws/connect"}).chains[0]
+            'ethereum'
+        """
+        chains = config.get("chains") or AXOL_CHAINS
+        return cls(config["url"], api_key=PARSE_ONLY_CREDENTIAL, chains=chains)

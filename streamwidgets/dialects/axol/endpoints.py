@@ -30,13 +30,14 @@ the same token exchange, 1008/1011/1013 handling and secrets):
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Self
 from urllib.parse import urlencode, urlsplit
 
 from streamwidgets._util.secret import Secret
 from streamwidgets.connection.dialect import Keepalive
 from streamwidgets.dialects._config import require_positive
+from streamwidgets.dialects.auth import PARSE_ONLY_CREDENTIAL
 from streamwidgets.dialects.axol.channels import AXOL_CHAINS, AxolDialect
 from streamwidgets.events import Control, Event
 from streamwidgets.exceptions import ConfigurationError, StreamNotAvailable
@@ -69,6 +70,18 @@ class _AxolEndpoint(AxolDialect):
         query_text = urlencode({k: v for k, v in query.items() if v is not None})
         url = f"{base_url.rstrip('/')}{path}" + (f"?{query_text}" if query_text else "")
         super().__init__(url, api_key=api_key, **options)
+
+    @classmethod
+    def parse_only(cls, config: Mapping[str, Any]) -> Self:
+        """A copy that parses a recording of this stream, from its ``replay_config()``
+        (unset options take their defaults); its key is a placeholder.
+
+        Example:
+            >>> AxolGasDialect.parse_only({"base_url": "ws://h:9", "interval": 30}).interval
+            30
+        """
+        options = {k: v for k, v in config.items() if v is not None}
+        return cls(api_key=PARSE_ONLY_CREDENTIAL, **options)
 
     def _replay_base(self) -> dict[str, Any]:
         parts = urlsplit(self.url)

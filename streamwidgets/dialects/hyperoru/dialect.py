@@ -120,6 +120,7 @@ from streamwidgets.connection.dialect import (
     require_names,
 )
 from streamwidgets.dialects._config import require_counts, require_seconds, to_ns
+from streamwidgets.dialects.auth import PARSE_ONLY_CREDENTIAL
 from streamwidgets.dialects.hyperoru.requests import (
     HYPERORU_TIMEFRAMES,
     HyperoruRequests,
@@ -524,6 +525,21 @@ class HyperoruDialect(Dialect):
             {'url': 'ws://127.0.0.1:9/ws', 'muted': ['model_chat']}
         """
         return {"url": self.url, "muted": sorted(self._muted)}
+
+    @classmethod
+    def parse_only(cls, config: Mapping[str, Any]) -> HyperoruDialect:
+        """A copy that parses a recording of this feed, from its :meth:`replay_config`: its
+        token is a placeholder, and the channels the live client muted stay muted.
+
+        Example:
+            >>> copy = HyperoruDialect.parse_only({"url": "ws://h:9/ws", "muted": ["model_chat"]})
+            >>> copy.replay_config()["muted"]
+            ['model_chat']
+        """
+        dialect = cls(config["url"], session_token=PARSE_ONLY_CREDENTIAL)
+        # Unsubscribing a parse-only copy sends nothing: it only filters the broadcasts.
+        dialect.unsubscribe([str(c) for c in config.get("muted") or ()])
+        return dialect
 
 
 def _fits(entry: Entry, facts: dict[str, Any]) -> bool:

@@ -320,6 +320,17 @@ class PusherAppDialect(PusherProtocol):
             "max_members": self.max_members,
         }
 
+    @classmethod
+    def parse_only(cls, config: Mapping[str, Any]) -> PusherAppDialect:
+        """A copy that parses a recording of this app, from its :meth:`replay_config`: it
+        needs no auth endpoint, since what was signed is in the recorded frames.
+
+        Example:
+            >>> PusherAppDialect.parse_only({"key": "app-key", "cluster": "eu"}).key
+            'app-key'
+        """
+        return cls(**dict(config))
+
     def _shown_url(self) -> str:
         return socket_url(tls=self.tls, host=self.host, port=self.port, key=self.key).split("?")[0]
 

@@ -76,6 +76,7 @@ from streamwidgets._util import checks
 from streamwidgets._util.secret import Secret
 from streamwidgets.connection.dialect import ConnectTarget, require_names
 from streamwidgets.dialects._config import require_seconds
+from streamwidgets.dialects.auth import PARSE_ONLY_CREDENTIAL
 from streamwidgets.dialects.pusher.channels import (
     PUSHER_STATE_LABELS,
     ChannelAuth,
@@ -194,12 +195,14 @@ class PusherDialect(PusherProtocol):
         self.bootstraps = 0
 
     @classmethod
-    def parse_only(cls, config: Mapping[str, Any], *, token: str) -> PusherDialect:
+    def parse_only(
+        cls, config: Mapping[str, Any], *, token: str = PARSE_ONLY_CREDENTIAL
+    ) -> PusherDialect:
         """A copy that parses what a live session received, from its :meth:`replay_config`.
 
         It knows the catalog and the channel -> stream mapping the live session resolved,
         so it needs no REST call: its :meth:`prepare` and :meth:`authorize` do nothing.
-        ``token`` is a placeholder the copy never sends anywhere.
+        ``token`` is a placeholder the copy never sends anywhere (a fixed one by default).
 
         Example:
             >>> live = PusherDialect("http://127.0.0.1:9", token="tok", streams=["portfolio"])
