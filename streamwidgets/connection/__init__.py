@@ -1,8 +1,10 @@
 """The connection: one socket kept alive, its state, its subscriptions and its queues.
 
-``driver`` owns the socket and the asyncio tasks; ``backoff`` and ``outage`` decide
-when to retry; ``stats`` counts; ``consumer`` holds the bounded queues of readers;
-``callbacks`` reports failing user callbacks.
+``driver`` owns the socket (``websocket``) and the asyncio tasks, and performs what
+``session`` decides without I/O (reply matching, streams, pause, ``keepalive``);
+``backoff`` and ``outage`` decide when to retry; ``stats`` counts; ``consumer`` holds the
+bounded queues of readers; ``callbacks`` reports failing user callbacks; ``taps`` holds
+the recording.
 """
 
 from streamwidgets.connection.driver import (

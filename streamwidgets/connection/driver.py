@@ -14,62 +14,78 @@ callbacks on the loop (the widget, the kernel's comms) never wait long.
 
 Requests wait only for replies their feed's document promises; subscriptions are kept
 (and re-sent after every reconnect) until the server refuses them.
+
+This module is the asyncio half: :class:`Connection` owns the socket
+(:mod:`streamwidgets.connection.websocket`), its tasks and timers, the futures callers
+await, the consumer queues and callbacks, and the recording taps
+(:mod:`streamwidgets.connection.taps`). What one connection learns and decides (reply
+matching, wanted and refused streams, pause, keepalive, reconnect or fail) is its
+:class:`~streamwidgets.connection.session.Session`, which does no I/O: the connection
+feeds it frames and commands and performs what it returns.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
-from urllib.parse import urlsplit
 
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import (
     ConnectionClosed,
     InvalidHandshake,
     InvalidStatus,
     InvalidURI,
 )
-from websockets.frames import Frame, Opcode
 
 from streamwidgets._util import checks
-from streamwidgets._util.jsonutil import LENIENT, preview
-from streamwidgets._util.secret import redact_url
 from streamwidgets._util.wirelog import RedactingLogger
 from streamwidgets.buffer.event_buffer import EventBuffer
 from streamwidgets.connection.backoff import Backoff
-from streamwidgets.connection.callbacks import FailureReport
 from streamwidgets.connection.consumer import ConsumerQueue, Overflow
-from streamwidgets.connection.dialect import (
-    CloseAction,
-    CloseDecision,
-    Dialect,
-    Keepalive,
-    Outgoing,
+from streamwidgets.connection.dialect import CloseAction, CloseDecision, Dialect, Outgoing
+from streamwidgets.connection.listeners import Listeners
+from streamwidgets.connection.session import (
+    Abort,
+    Fail,
+    FailRequest,
+    Mark,
+    Output,
+    Reconnect,
+    Resolve,
+    Send,
+    Session,
+    State,
+    StateChange,
+    StateChanged,
+    StreamsRefused,
+    SubscriptionResult,
 )
-from streamwidgets.connection.outage import Outage
-from streamwidgets.connection.stats import ConnectionStats, RejectedFrame
-from streamwidgets.events import Event, Heartbeat, Refused, Reply, ServerNotice, Welcome
+from streamwidgets.connection.stats import RejectedFrame
+from streamwidgets.connection.taps import Taps
+from streamwidgets.connection.websocket import (
+    BadText,
+    ClientSocket,
+    CrossHostRedirect,
+    SameHostOnly,
+)
+from streamwidgets.events import Event, Reply
 from streamwidgets.exceptions import (
     AuthenticationFailed,
     ConfigurationError,
     ConnectionFailed,
-    FrameError,
     RequestError,
-    StreamNotAvailable,
     SubscriptionRefused,
 )
-from streamwidgets.recording.history import HistoryWriter, is_history_target
-from streamwidgets.recording.recorder import Recorder
 
 if TYPE_CHECKING:
     import os
+
+    from streamwidgets.recording.history import HistoryWriter
+    from streamwidgets.recording.recorder import Recorder
 
 
 __all__ = ["CONNECTION_OPTIONS", "Connection", "State", "StateChange", "SubscriptionResult"]
@@ -100,152 +116,18 @@ DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
 MAX_FRAME_BYTES = 2**30
 DEFAULT_READ_BYTES = 16 * 1024
 DEFAULT_YIELD_EVERY = 32
-_HISTORY = 200
-_MAX_PENDING_REQUESTS = 256
-
-
-class State(enum.StrEnum):
-    """The states of a connection."""
-
-    DISCONNECTED = "disconnected"
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    RECONNECTING = "reconnecting"
-    FAILED = "failed"
-    CLOSED = "closed"
-
-
-@dataclass(frozen=True, slots=True)
-class StateChange:
-    """A state the connection entered, why, and when (epoch seconds)."""
-
-    state: State
-    reason: str
-    at: float
-    code: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SubscriptionResult:
-    """What came of a subscribe or unsubscribe.
-
-    Attributes:
-        active: the streams wanted now (re-sent after every reconnect).
-        rejected: streams the server refused, with its reason; they left ``active``.
-        pending: streams asked for that nothing has confirmed yet: sent to a feed whose
-            document promises no reply (data on them will confirm them), sent without a
-            reply in time, or waiting for the next connect. They stay wanted.
-    """
-
-    active: list[str]
-    rejected: dict[str, str]
-    pending: list[str] = field(default_factory=list)
-
-
-class _ClientSocket(ClientConnection):
-    """A client connection that reads text frames without letting bad UTF-8 end it, and
-    notes when the server's last protocol ping arrived.
-
-    websockets fails the whole connection (1007) on a text frame that is not UTF-8, as RFC
-    6455 asks; one bad frame from a server must not cost every event after it, so text is
-    received as bytes and decoded here (:meth:`receive`), and a bad one is a
-    :class:`_BadText` the connection counts. ``process_event`` sees every frame in order,
-    which is how each message's kind (text or binary) and the pings are known; websockets
-    answers pings itself, so they never reach ``recv``.
-    """
-
-    last_ping_ns = 0
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # One entry per message queued by websockets, in order: True for text.
-        self._is_text: deque[bool] = deque()
-
-    def process_event(self, event: Any) -> None:
-        if isinstance(event, Frame):
-            opcode = event.opcode
-            if opcode is Opcode.TEXT:
-                self._is_text.append(True)
-            elif opcode is Opcode.BINARY:
-                self._is_text.append(False)
-            elif opcode is Opcode.PING:
-                self.last_ping_ns = time.time_ns()
-        super().process_event(event)
-
-    async def receive(self) -> str | bytes:
-        """The next message: str for text, bytes for binary.
-
-        Raises:
-            _BadText: a text message that is not UTF-8 (the connection carries on).
-            ConnectionClosed: the connection ended.
-        """
-        data = await self.recv(decode=False)
-        if not self._is_text.popleft():
-            return data
-        try:
-            return data.decode()
-        except UnicodeDecodeError as exc:
-            raise _BadText(
-                data, f"a text frame that is not UTF-8 ({exc.reason} at byte {exc.start})"
-            ) from None
-
-
-class _SameHostOnly(connect):
-    """websockets' connect, refusing a redirect to another host, port or scheme.
-
-    websockets strips only ``Authorization`` and cookies when it follows a redirect to
-    another origin; a feed's own credential header (Hydra v1's ``x-api-key``) would go
-    along. Credentials go only to the host the user named, so such a redirect ends the
-    attempt with :class:`_CrossHostRedirect` instead.
-    """
-
-    def process_redirect(self, exc: Exception) -> Exception | str:
-        target = super().process_redirect(exc)
-        if isinstance(target, str):
-            old, new = urlsplit(self.uri), urlsplit(target)
-            if (old.scheme, old.hostname, old.port) != (new.scheme, new.hostname, new.port):
-                return _CrossHostRedirect(
-                    f"the server redirects to another host ({redact_url(target)}); credentials "
-                    "go only to the host you named, so it is not followed: use that URL "
-                    "yourself if you trust it"
-                )
-        return target
-
-
-class _CrossHostRedirect(Exception):
-    """The upgrade was redirected to another origin (not followed)."""
-
-
-class _Dead(Exception):
-    """Raised inside the session when the watchdog declares the connection dead."""
-
-
-class _BadText(Exception):
-    """A text frame that is not UTF-8: counted and kept like any malformed frame."""
-
-    def __init__(self, data: bytes, reason: str) -> None:
-        super().__init__(reason)
-        self.data = data
-        self.reason = reason
 
 
 class _NoWelcome(Exception):
     """The socket opened but the feed's welcome did not come in time."""
 
 
-class _DataWaiter:
-    """A subscribe waiting for data on its streams, which confirm it like a reply."""
-
-    __slots__ = ("confirmed", "future", "remaining")
-
-    def __init__(self, streams: Sequence[str], future: asyncio.Future[None]) -> None:
-        self.remaining = set(streams)
-        self.confirmed: set[str] = set()
-        self.future = future
-
-
 class Connection:
     """Keep one feed connected, parsed and buffered, reconnecting as its dialect says.
+
+    The asyncio driver of a :class:`~streamwidgets.connection.session.Session`: it owns
+    the socket, the tasks and timers, the futures that :meth:`subscribe` and :meth:`send`
+    await, the consumer queues and callbacks; the session decides.
 
     Args:
         dialect: the feed (see :mod:streamwidgets.feeds`). The connection works on its
@@ -324,84 +206,85 @@ class Connection:
         #: This connection's own copy of the feed: what it learns lives here.
         self.dialect = dialect.for_connection()
         self.buffer = buffer if buffer is not None else EventBuffer(explode=dialect.explode)
-        self.stats = ConnectionStats()
-        # Kept as received and masked when read: a flood of bad frames must not pay for
-        # masking each one (see rejected_frames).
-        self._rejected: deque[tuple[int, str, str | bytes, int]] = deque(maxlen=keep_rejected)
-        self._error_shown_ns = 0
-        self.notices: deque[ServerNotice] = deque(maxlen=100)
-        self.history: deque[StateChange] = deque(maxlen=_HISTORY)
         self.open_timeout = float(open_timeout)
         self.request_timeout = float(request_timeout)
-        self.backoff = backoff or dialect.reconnect_backoff() or Backoff()
-        self.healthy_after = float(healthy_after)
         self.max_attempts = max_attempts
         self.give_up_after = give_up_after
         self.max_frame_bytes = max_frame_bytes
         self.read_bytes = read_bytes
         self.yield_every = yield_every
-
-        self._wanted: list[str] = list(dict.fromkeys(streams))
-        self._state = State.DISCONNECTED
-        self._reason = "not started"
-        self._code: int | None = None
-        self._ws: ClientConnection | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._helpers: set[asyncio.Task[Any]] = set()
-        self._pending: dict[str, deque[asyncio.Future[Reply]]] = {}
-        self._data_waiters: dict[str, list[_DataWaiter]] = {}
-        self._refusal_watchers: list[dict[str, str]] = []
-        # Set once what was wanted at connect went out: a subscribe made the moment the
-        # connection counts as connected queues behind it, never bundled into it.
-        self._resent = asyncio.Event()
-        # A feed without a subscribe step filters on the client once streams are named.
-        self._filtering = bool(self._wanted) and not dialect.supports_subscribe
-        self._changed = asyncio.Event()
-        self._started = False
-        self._opened = False
-        self._welcomed = False
-        self._connected_at = 0.0
-        self._queue_blocked = False
-        self._auth_failed = False
-        self._state_listeners: list[Callable[[StateChange], None]] = []
-        self._event_sinks: list[Callable[[Event], Any]] = []
-        self._refusal_listeners: list[Callable[[dict[str, str]], None]] = []
-        self._reports = FailureReport()
-        self._queues: list[ConsumerQueue] = []
-        self._dead_reason: str | None = None
-        self._last_frame_ns = 0
-        self._last_ping_ns = 0
-        self._closing = False
-        self._paused_at_ns: int | None = None
-        self._recorder: Recorder | None = None
-        self._history: HistoryWriter | None = None
         self._wire_log = RedactingLogger(
             logging.getLogger("streamwidgets.wire"), self.dialect.secrets
         )
         self._log = RedactingLogger(logger, self.dialect.secrets)
-        self.history.append(StateChange(self._state, self._reason, time.time()))
+        self._session = Session(
+            self.dialect,
+            streams,
+            backoff=backoff or dialect.reconnect_backoff() or Backoff(),
+            healthy_after=float(healthy_after),
+            max_attempts=max_attempts,
+            give_up_after=give_up_after,
+            keep_rejected=keep_rejected,
+            wire_log=self._wire_log,
+            now_ns=time.time_ns(),
+        )
+        self.stats = self._session.stats
+        self.notices = self._session.notices
+        self.history = self._session.history
+        self._ws: ClientSocket | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._helpers: set[asyncio.Task[Any]] = set()
+        # Request id -> what its caller awaits (the session knows only the id).
+        self._futures: dict[int, asyncio.Future[Reply | None]] = {}
+        # Set once what was wanted at connect went out: a subscribe made the moment the
+        # connection counts as connected queues behind it, never bundled into it.
+        self._resent = asyncio.Event()
+        self._changed = asyncio.Event()
+        self._started = False
+        self._closing = False
+        self._listeners = Listeners(self._log)
+        self._queues: list[ConsumerQueue] = []
+        self._taps = Taps()
 
     # Public state -------------------------------------------------------------
 
     @property
     def state(self) -> State:
         """The current state."""
-        return self._state
+        return self._session.state
 
     @property
     def reason(self) -> str:
         """Why the connection is in its current state, in plain words."""
-        return self._reason
+        return self._session.reason
 
     @property
     def close_code(self) -> int | None:
         """The close code behind the current state, if any."""
-        return self._code
+        return self._session.code
 
     @property
     def subscriptions(self) -> list[str]:
         """The streams wanted now; re-sent after every reconnect."""
-        return list(self._wanted)
+        return list(self._session.wanted)
+
+    @property
+    def backoff(self) -> Backoff:
+        """The reconnection delays."""
+        return self._session.backoff
+
+    @backoff.setter
+    def backoff(self, backoff: Backoff) -> None:
+        self._session.backoff = backoff
+
+    @property
+    def healthy_after(self) -> float:
+        """Seconds a connection must last for the backoff to reset."""
+        return self._session.healthy_after
+
+    @healthy_after.setter
+    def healthy_after(self, seconds: float) -> None:
+        self._session.healthy_after = seconds
 
     @property
     def available_streams(self) -> list[str] | None:
@@ -427,12 +310,23 @@ class Connection:
     def last_life_ns(self) -> int:
         """The last sign of life the liveness watchdog counted, ns since the epoch: a frame,
         or a protocol ping for a feed whose server pings to show it lives (0 before any)."""
-        return max(self._last_frame_ns, self._last_ping_ns)
+        return max(self._session.last_frame_ns, self._session.last_ping_ns)
+
+    @property
+    def rejected_frames(self) -> list[RejectedFrame]:
+        """The newest frames counted as malformed (at most ``keep_rejected``), oldest first,
+        each with the reason and a masked preview.
+
+        Example:
+            >>> [r.error for r in conn.rejected_frames]  # doctest: +SKIP
+            ["not JSON (unexpected character): '{oops'"]
+        """
+        return self._session.rejected_frames
 
     @property
     def paused(self) -> bool:
         """True while events are counted but neither buffered nor passed on."""
-        return self._paused_at_ns is not None
+        return self._session.paused
 
     def pause(self) -> None:
         """Stop buffering and passing on events; the socket and subscriptions stay up.
@@ -447,24 +341,24 @@ class Connection:
             >>> conn.pause(); conn.paused
             True
         """
-        if self._paused_at_ns is None:
-            self._paused_at_ns = time.time_ns()
-            self.buffer.mark("paused", "", at_ns=self._paused_at_ns)
+        self._session.pause(time.time_ns())
+        self._perform()
 
     def resume(self) -> None:
         """Buffer and pass on events again after :meth:`pause`."""
-        if self._paused_at_ns is None:
-            return
-        now = time.time_ns()
-        self.buffer.mark("gap", "paused by the user", at_ns=self._paused_at_ns, until_ns=now)
-        self.buffer.mark("resumed", "", at_ns=now)
-        self._paused_at_ns = None
+        self._session.resume(time.time_ns())
+        self._perform()
+
+    @property
+    def _pending(self) -> dict[str, Any]:
+        # Reply key -> the requests waiting for it (kept for tests that look inside).
+        return self._session.pending
 
     def __repr__(self) -> str:
         url = self.dialect.describe().get("url", "")
         return (
-            f"<Connection {self.dialect.name} {url} state={self._state.value} "
-            f"events={self.stats.events} streams={self._wanted}>"
+            f"<Connection {self.dialect.name} {url} state={self.state.value} "
+            f"events={self.stats.events} streams={self._session.wanted}>"
         )
 
     # Lifecycle ----------------------------------------------------------------
@@ -495,15 +389,15 @@ class Connection:
             raise ConfigurationError("start() the connection first")
         try:
             async with asyncio.timeout(timeout):
-                while self._state not in states:
+                while self.state not in states:
                     await self._changed.wait()
         except TimeoutError:
             wanted = " or ".join(s.value for s in states)
             raise TimeoutError(
                 f"waited {timeout:g} s for {wanted}; the connection is "
-                f"{self._state.value}: {self._reason}"
+                f"{self.state.value}: {self.reason}"
             ) from None
-        return self._state
+        return self.state
 
     async def close(self) -> None:
         """Close the socket, cancel every task, and enter ``closed``. Safe to call twice."""
@@ -519,13 +413,11 @@ class Connection:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self._cancel_helpers()
-        self._fail_pending("connection closed")
-        self._set_state(State.CLOSED, "closed by the client")
+        self._session.closed(time.time_ns())
+        self._perform()
         for queue in self._queues:
             queue.end()
-        if self._recorder is not None:
-            await self._recorder.aclose("the connection was closed")
-        await self._stop_history("the connection was closed")
+        await self._taps.aclose("the connection was closed")
         await self.dialect.aclose()
 
     # Subscriptions and requests -----------------------------------------------
@@ -551,23 +443,20 @@ class Connection:
         """
         streams = _as_names(streams)
         self.dialect.check_streams(streams)
-        # Only what is not wanted yet is sent: asking again for a stream already subscribed
-        # could see it refused with the rest of the request (a tier limit) and dropped.
-        new = [s for s in dict.fromkeys(streams) if s not in self._wanted]
-        self._wanted.extend(new)
+        session = self._session
+        new = session.want(streams)
         try:
             if not self.dialect.supports_subscribe:
-                self._filtering = True
-                return SubscriptionResult(list(self._wanted), {})
-            if self._state is not State.CONNECTED:
-                return SubscriptionResult(list(self._wanted), {}, pending=new)
+                return SubscriptionResult(list(session.wanted), {})
+            if self.state is not State.CONNECTED:
+                return SubscriptionResult(list(session.wanted), {}, pending=new)
             if not new:
-                return SubscriptionResult(list(self._wanted), {})
+                return SubscriptionResult(list(session.wanted), {})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._resent.wait(), self.request_timeout)
             result = await self._send_subscribe(new)
         finally:
-            self._note_options_changed()
+            self._taps.options_changed()
         if result.rejected:
             raise SubscriptionRefused(result.rejected, result)
         return result
@@ -578,14 +467,12 @@ class Connection:
         Complete once sent: no feed document here promises a reply to an unsubscribe.
         """
         streams = _as_names(streams)
-        self._wanted = [s for s in self._wanted if s not in streams]
-        if not self.dialect.supports_subscribe:
-            self._filtering = True
-        elif self._state is State.CONNECTED:
+        self._session.unwant(streams)
+        if self.dialect.supports_subscribe and self.state is State.CONNECTED:
             for out in self.dialect.unsubscribe(streams):
                 await self.send(out)
-        self._note_options_changed()
-        return SubscriptionResult(list(self._wanted), {})
+        self._taps.options_changed()
+        return SubscriptionResult(list(self._session.wanted), {})
 
     async def send(self, out: Outgoing, *, timeout: float | None = None) -> Reply | None:
         """Send a frame; when its document promises a reply, wait for it and return it.
@@ -596,55 +483,101 @@ class Connection:
             RequestError: not connected, an error reply, or no reply in ``timeout``
                 seconds (``request_timeout`` if None).
         """
-        waiting = await self._send_now(out)
-        if waiting is None:
+        request = await self._send_now(out)
+        if request is None:
             return None
         limit = timeout or self.request_timeout
         try:
-            reply = await asyncio.wait_for(waiting, limit)
+            reply = await asyncio.wait_for(self._futures[request], limit)
         except TimeoutError:
-            self._give_up_waiting(out, waiting)
+            self._give_up(request)
             raise RequestError(f"no reply to {out.reply_key!r} within {limit:g} s") from None
+        finally:
+            self._futures.pop(request, None)
+        assert reply is not None  # only a subscribe is confirmed without a reply
         if reply.error:
             raise RequestError(f"request {out.reply_key!r} refused: {self._mask(reply.error)}")
         return reply
 
-    async def _send_now(self, out: Outgoing) -> asyncio.Future[Reply] | None:
-        """Send ``out``; return the future of its promised reply (None if none)."""
+    async def _send_now(self, out: Outgoing, batch: int | None = None) -> int | None:
+        """Send ``out``; return the id of its promised reply's request (None if none)."""
         ws = self._ws
-        if ws is None or self._state is not State.CONNECTED:
-            raise RequestError(f"not connected ({self._state.value}: {self._reason})")
-        future: asyncio.Future[Reply] | None = None
+        if ws is None or self.state is not State.CONNECTED:
+            raise RequestError(f"not connected ({self.state.value}: {self.reason})")
+        request = None
         if out.reply_key is not None:
-            waiting = self._pending.setdefault(out.reply_key, deque())
-            if len(waiting) >= _MAX_PENDING_REQUESTS:
-                raise RequestError(f"too many unanswered {out.reply_key!r} requests")
-            future = asyncio.get_running_loop().create_future()
-            waiting.append(future)
+            request = self._session.request(out, batch)
+            self._futures[request] = asyncio.get_running_loop().create_future()
         try:
-            self._record_sent(out.frame)
+            self._taps.sent(out.frame)
             await ws.send(out.frame)
         except ConnectionClosed:
-            if future is not None:
-                self._give_up_waiting(out, future)
+            if request is not None:
+                self._give_up(request)
+                self._futures.pop(request, None)
             raise RequestError("the connection closed while sending") from None
-        return future
+        if request is not None:
+            self._session.request_sent(request)
+            self._perform()
+        return request
 
-    def _give_up_waiting(self, out: Outgoing, future: asyncio.Future[Reply]) -> None:
-        key = out.reply_key or ""
-        with contextlib.suppress(ValueError, KeyError):
-            self._pending[key].remove(future)
-        self._drop_if_idle(key)
-        self.dialect.forget(key)
-        if not future.done():
+    def _give_up(self, request: int) -> None:
+        self._session.give_up(request)
+        future = self._futures.get(request)
+        if future is not None and not future.done():
             future.cancel()
+
+    async def _send_subscribe(
+        self, streams: list[str], *, sent: asyncio.Event | None = None
+    ) -> SubscriptionResult:
+        """Subscribe now; return what came of it. Refusals leave the wanted set; everything
+        else stays wanted, confirmed or not. ``sent`` is set once the frames went out,
+        before their answers."""
+        session = self._session
+        batch = session.begin_subscribe(streams)
+        socket = self._ws
+        try:
+            before = await self.dialect.authorize(streams)
+            if before:
+                session.refuse(before)
+                self._perform()
+            # The socket changed while signing: what was signed is for the old one. The
+            # streams stay wanted; the new socket's resubscription signs them anew.
+            frames = session.subscribe_frames(batch, streams) if self._ws is socket else []
+            settling = []
+            for out in frames:
+                try:
+                    request = await self._send_now(out, batch)
+                except RequestError:
+                    break  # the socket closed: everything unsent is re-sent after reconnecting
+                if request is not None:
+                    settling.append(self._settle(request))
+            if sent is not None:
+                sent.set()
+            if settling:
+                # Every subscribe of the batch waits at once: one refused stream never
+                # holds up (or stops) the streams after it.
+                await asyncio.gather(*settling)
+        finally:
+            result = session.end_subscribe(batch)
+        return result
+
+    async def _settle(self, request: int) -> None:
+        """Wait for a subscribe's promised reply, or data on its streams, whichever first;
+        with no word in time, the streams stay wanted."""
+        future = self._futures[request]
+        try:
+            await asyncio.wait({future}, timeout=self.request_timeout)
+        finally:
+            self._futures.pop(request, None)
+        if not future.done():
+            self._give_up(request)
 
     # Consumers ------------------------------------------------------------------
 
     def on_state(self, callback: Callable[[StateChange], None]) -> Callable[[], None]:
         """Call ``callback(change)`` at every state change; returns a function that stops it."""
-        self._state_listeners.append(callback)
-        return lambda: _discard(self._state_listeners, callback)
+        return self._listeners.on_state(callback)
 
     def on_refused(self, callback: Callable[[dict[str, str]], None]) -> Callable[[], None]:
         """Call ``callback(rejected)`` (stream -> reason, masked) whenever the server refuses
@@ -653,8 +586,7 @@ class Connection:
         Example:
             >>> stop = conn.on_refused(lambda rejected: print(rejected))  # doctest: +SKIP
         """
-        self._refusal_listeners.append(callback)
-        return lambda: _discard(self._refusal_listeners, callback)
+        return self._listeners.on_refused(callback)
 
     def on_event(self, callback: Callable[[Event], Any]) -> Callable[[], None]:
         """Call ``callback(event)`` for every event; returns a function that stops it.
@@ -663,8 +595,7 @@ class Connection:
         with the traceback, then a count at most every 10 s (see
         :mod:`streamwidgets.connection.callbacks`).
         """
-        self._event_sinks.append(callback)
-        return lambda: _discard(self._event_sinks, callback)
+        return self._listeners.on_event(callback)
 
     def event_queue(
         self, maxsize: int = 10_000, *, on_overflow: Overflow = "drop_oldest"
@@ -683,7 +614,7 @@ class Connection:
         """
         queue = ConsumerQueue(maxsize, on_overflow)
         self._queues.append(queue)
-        if self._state in (State.FAILED, State.CLOSED):
+        if self.state in (State.FAILED, State.CLOSED):
             queue.end()
         return queue
 
@@ -714,121 +645,61 @@ class Connection:
             >>> conn.record("feed.jsonl.gz", max_duration=60)  # doctest: +SKIP
             <Recorder feed.jsonl.gz recording frames=0 bytes=... lost=0>
         """
-        if self._recorder is not None and self._recorder.active:
-            raise ConfigurationError(f"already recording to {self._recorder.path}")
-        if self._history is not None and self._history.active:
-            raise ConfigurationError(f"already writing history to {self._history.directory}")
-        if is_history_target(path, options):
-            return self._record_history(path, **options)
-        recorder = Recorder(path, dialect=self.dialect, **options)
-        recorder.follow(self.on_state, self.state.value, self.reason)
-        self._recorder = recorder
-        return recorder
 
-    def _record_history(self, path: str | os.PathLike[str], **options: Any) -> HistoryWriter:
         def received() -> int:
             return self.stats.bytes
 
-        writer = HistoryWriter(
-            path, bytes_received=received, explode=self.buffer.explode or None, **options
+        return self._taps.start(
+            path,
+            dialect=self.dialect,
+            follow=self.on_state,
+            state=self.state.value,
+            reason=self.reason,
+            bytes_received=received,
+            explode=self.buffer.explode,
+            **options,
         )
-        self._history = writer
-        return writer
 
     @property
     def recorder(self) -> Recorder | HistoryWriter | None:
         """The current (or last stopped) recording or history made by :meth:`record`."""
-        return self._recorder if self._recorder is not None else self._history
+        return self._taps.current
 
     async def stop_recording(self) -> Recorder | HistoryWriter | None:
         """End the current recording or history (if any), wait until its files are
         complete, return it."""
-        recorder, self._recorder = self._recorder, None
-        if recorder is not None:
-            await recorder.aclose()
-            return recorder
-        return await self._stop_history()
-
-    async def _stop_history(self, reason: str = "stopped by the user") -> HistoryWriter | None:
-        writer, self._history = self._history, None
-        if writer is None:
-            return None
-        await writer.aclose(reason)
-        return writer
-
-    def _note_options_changed(self) -> None:
-        # A feed that filters on the client (Hyperoru's mute) parses differently from now
-        # on: the recording must say so before the next frame.
-        recorder = self._recorder
-        if recorder is not None:
-            recorder.options_may_have_changed()
-
-    def _record_sent(self, frame: str | bytes) -> None:
-        recorder = self._recorder
-        if recorder is not None:
-            recorder.sent(frame, time.time_ns())
+        return await self._taps.stop()
 
     # The task -------------------------------------------------------------------
 
     async def _run(self) -> None:
-        outage = Outage(
-            max_attempts=self.max_attempts,
-            give_up_after=self.give_up_after,
-            silent_refusal_after=self.dialect.silent_refusal_after,
-        )
-        lost_at_ns: int | None = None
-        self._set_state(State.CONNECTING, "connecting")
+        session = self._session
+        session.set_state(State.CONNECTING, "connecting", time.time_ns())
+        self._perform()
         while not self._closing:
             started = time.monotonic()
-            decision = await self._session(lost_at_ns)
+            decision = await self._attempt()
             if self._closing:
                 break
-            now = time.monotonic()
-            was_connected = self._state is State.CONNECTED
-            self._fail_pending(decision.reason)
-            self.stats.last_error = decision.reason
-            if was_connected:
-                # The gap runs from this loss to the next successful connect, however
-                # many failed attempts lie between; before any connect there is no gap.
-                lost_at_ns = time.time_ns()
-                self.buffer.mark("disconnected", decision.reason, at_ns=lost_at_ns)
-                if now - self._connected_at >= self.healthy_after:
-                    self.backoff.reset()
-                    outage.reset()
-            decision = outage.failed(
-                decision,
-                started=started,
-                now=now,
-                opened=self._opened,
-                welcomed=was_connected,
-                code=self._code,
+            session.attempt_ended(
+                decision, started=started, mono=time.monotonic(), now_ns=time.time_ns()
             )
-            if decision.action is CloseAction.STOP:
-                self._fail(decision)
-                return
-            delay = self.backoff.next_delay(
-                slow=decision.action is CloseAction.RECONNECT_SLOW, at_least=decision.min_delay
-            )
-            if decision.max_delay is not None and outage.attempts <= 1:
-                # The feed asks for haste (Pusher 4200-4299) after a connection that was
-                # up; a server that keeps closing gets the normal backoff, not a storm.
-                delay = min(delay, decision.max_delay)
-            reason = outage.describe(decision.reason, now=now, delay=delay)
-            self._set_state(State.RECONNECTING, reason, self._code)
-            await asyncio.sleep(delay)
+            for output in self._perform_all():
+                if isinstance(output, Reconnect):
+                    await asyncio.sleep(output.delay)
+                elif isinstance(output, Fail):
+                    return
 
-    async def _session(self, lost_at_ns: int | None) -> CloseDecision:
+    async def _attempt(self) -> CloseDecision:
         """Connect once and run until the socket ends; return what that end means."""
-        self._code = None
-        self._dead_reason = None
-        self._opened = False
-        self._welcomed = False
+        session = self._session
+        session.attempt_begins()
         try:
             await self.dialect.prepare()
             self.dialect.reset()
             target = self.dialect.target()
             keepalive = self.dialect.keepalive()
-            async with _SameHostOnly(
+            async with SameHostOnly(
                 target.url,
                 additional_headers=dict(target.headers) or None,
                 subprotocols=list(target.subprotocols) or None,  # type: ignore[arg-type]
@@ -840,73 +711,57 @@ class Connection:
                 max_queue=64,
                 logger=self._wire_log,
                 proxy=None,
-                create_connection=_ClientSocket,
+                create_connection=ClientSocket,
             ) as ws:
+                assert isinstance(ws, ClientSocket)
                 self._ws = ws
-                self._opened = True
+                session.socket_opened(time.time_ns(), keepalive)
                 self._cap_reads(ws)
-                self._last_frame_ns = time.time_ns()
                 for message in target.first_messages:
-                    self._record_sent(message)
+                    self._taps.sent(message)
                     await ws.send(message)
-                watchdog, pinger = self._keep_alive(ws, keepalive)
+                keeper = self._spawn(self._keep_alive(ws))
                 resubscribing: asyncio.Task[None] | None = None
                 try:
                     if self.dialect.needs_welcome:
                         await self._await_welcome(ws)
-                        if self.dialect.keepalive() != keepalive:
-                            # The welcome set the rules (Pusher's activity_timeout).
-                            watchdog.cancel()
-                            if pinger is not None:
-                                pinger.cancel()
-                            watchdog, pinger = self._keep_alive(ws, self.dialect.keepalive())
+                        rules = self.dialect.keepalive()
+                        if rules != keepalive:
+                            # The welcome set the rules (e.g. the feed's activity timeout).
+                            keeper.cancel()
+                            session.start_keepalive(rules, time.time_ns())
+                            keeper = self._spawn(self._keep_alive(ws))
                     self._resent.clear()
-                    self._on_connected(lost_at_ns)
-                    resubscribing = self._spawn(self._resubscribe_and_follow_up(list(self._wanted)))
+                    session.connected(time.time_ns(), time.monotonic())
+                    self._perform()
+                    resubscribing = self._spawn(self._resubscribe_and_follow_up())
                     await self._receive(ws)
                 finally:
                     if resubscribing is not None:
                         # It belongs to this socket; the next one resubscribes afresh.
                         resubscribing.cancel()
-                    watchdog.cancel()
-                    if pinger is not None:
-                        pinger.cancel()
+                    keeper.cancel()
             raise AssertionError("the receive loop ends only by an exception")
         except ConnectionClosed as exc:
-            if exc.sent is not None and exc.sent.code == 1009:
-                self.stats.oversized_frames += 1
-                limit = self.max_frame_bytes
-                said = f": {exc.sent.reason}" if exc.sent.reason else ""
-                self._reject(
-                    b"", f"frame larger than max_frame_bytes ({limit}){said}", time.time_ns()
-                )
-                return CloseDecision(CloseAction.RECONNECT, f"frame too large (over {limit} bytes)")
-            if self._dead_reason is not None:
-                return CloseDecision(CloseAction.RECONNECT, self._dead_reason)
-            if exc.rcvd is None and exc.sent is not None and exc.sent.code != 1000:
-                # We closed it (a protocol error, our keepalive ping unanswered): say so,
-                # with the code we sent, rather than "connection lost".
-                said = f": {exc.sent.reason}" if exc.sent.reason else ""
-                self._code = exc.sent.code
-                return CloseDecision(
-                    CloseAction.RECONNECT, f"closed by the client ({exc.sent.code}{said})"
-                )
-            return self._decide(
-                exc.rcvd.code if exc.rcvd else None, exc.rcvd.reason if exc.rcvd else ""
+            return session.socket_closed(
+                exc.rcvd.code if exc.rcvd else None,
+                exc.rcvd.reason if exc.rcvd else "",
+                sent_code=exc.sent.code if exc.sent else None,
+                sent_reason=exc.sent.reason if exc.sent else "",
+                max_frame_bytes=self.max_frame_bytes,
+                now_ns=time.time_ns(),
             )
         except InvalidStatus as exc:
-            status = exc.response.status_code
-            self._code = status
-            return self.dialect.on_http_status(status)
+            return session.upgrade_refused(exc.response.status_code)
         except InvalidURI:
             return CloseDecision(CloseAction.STOP, "the feed URL is not a valid WebSocket URL")
-        except _CrossHostRedirect as exc:
+        except CrossHostRedirect as exc:
             return CloseDecision(CloseAction.STOP, str(exc))
         except ConfigurationError as exc:
             # Something to change before connecting can work (a host or scheme the feed's
             # session names and the user did not allow): retrying cannot help.
             return CloseDecision(CloseAction.STOP, self._mask(exc))
-        except (_Dead, _NoWelcome) as exc:
+        except _NoWelcome as exc:
             return CloseDecision(CloseAction.RECONNECT, str(exc))
         except (OSError, TimeoutError, InvalidHandshake) as exc:
             said = self._mask(exc) or f"{type(exc).__name__} within {self.open_timeout:g} s"
@@ -924,20 +779,6 @@ class Connection:
         finally:
             self._ws = None
 
-    def _keep_alive(
-        self, ws: ClientConnection, keepalive: Keepalive
-    ) -> tuple[asyncio.Task[Any], asyncio.Task[Any] | None]:
-        watchdog = self._spawn(self._watch(ws, keepalive.idle_timeout))
-        pinger = None
-        if keepalive.ping_interval and keepalive.ping_frame:
-            ping = self._ping_when_idle if keepalive.ping_when_idle else self._ping
-            pinger = self._spawn(ping(ws, keepalive.ping_interval, keepalive.ping_frame))
-        return watchdog, pinger
-
-    def _decide(self, code: int | None, reason: str) -> CloseDecision:
-        self._code = code
-        return self.dialect.on_close(code, self._mask(reason))
-
     def _cap_reads(self, ws: ClientConnection) -> None:
         # asyncio's selector transport reads up to 256 KiB at a time, and websockets
         # parses every frame of a read in one go (several ms for small frames); a
@@ -946,53 +787,24 @@ class Connection:
         if hasattr(transport, "max_size"):
             transport.max_size = self.read_bytes
 
-    async def _await_welcome(self, ws: ClientConnection) -> None:
+    async def _await_welcome(self, ws: ClientSocket) -> None:
         try:
             async with asyncio.timeout(self.open_timeout):
-                while not self._welcomed:
-                    self._handle_frame(await self._next_frame(ws))
-                    answers = self.dialect.take_answers()
-                    if answers:
-                        await self._send_answers(ws, answers)
+                while not self._session.welcomed:
+                    self._take_frame(await self._next_frame(ws))
+                    if self._session.has_output:
+                        await self._send_frames(ws, self._perform())
         except TimeoutError:
             raise _NoWelcome(f"no welcome within {self.open_timeout:g} s") from None
 
-    async def _send_answers(self, ws: ClientConnection, answers: Sequence[str]) -> None:
-        for answer in answers:
-            self._record_sent(answer)
-            await ws.send(answer)
-
-    def _on_connected(self, lost_at_ns: int | None) -> None:
-        now = time.time_ns()
-        self.stats.connects += 1
-        self.stats.connected_since_ns = now
-        if lost_at_ns is not None:
-            self.stats.reconnects += 1
-            self.buffer.mark("gap", "no data while disconnected", at_ns=lost_at_ns, until_ns=now)
-            self.buffer.mark("reconnected", "", at_ns=now)
-        else:
-            self.buffer.mark("connected", "", at_ns=now)
-        self._connected_at = time.monotonic()
-        self._set_state(State.CONNECTED, "connected")
-
-    async def _resubscribe(self, streams: list[str]) -> None:
+    async def _resubscribe_and_follow_up(self) -> None:
         try:
-            if not streams or not self.dialect.supports_subscribe:
-                return
-            try:
-                self.dialect.check_streams(streams)
-            except StreamNotAvailable as exc:
-                # What the server says it offers (its welcome) is its answer for these.
-                offered = ", ".join(exc.available) or "none"
-                self._refuse(dict.fromkeys(exc.streams, f"not offered by the server ({offered})"))
-                streams = [s for s in streams if s not in exc.streams]
+            streams = self._session.resubscription()
+            self._perform()
             if streams:
                 await self._send_subscribe(streams, sent=self._resent)
         finally:
             self._resent.set()
-
-    async def _resubscribe_and_follow_up(self, streams: list[str]) -> None:
-        await self._resubscribe(streams)
         # What the dialect asks after every connect (e.g. fresh state: nothing is replayed).
         for out in self.dialect.after_connect():
             try:
@@ -1000,128 +812,16 @@ class Connection:
             except RequestError as exc:
                 logger.warning("a request after connecting failed: %s", self._mask(exc))
 
-    async def _send_subscribe(
-        self, streams: list[str], *, sent: asyncio.Event | None = None
-    ) -> SubscriptionResult:
-        """Subscribe now; return what came of it. Refusals leave the wanted set (through
-        :meth:`_refuse`); everything else stays wanted, confirmed or not. ``sent`` is set
-        once the frames went out, before their answers."""
-        refused: dict[str, str] = {}
-        confirmed: set[str] = set()
-        self._refusal_watchers.append(refused)
-        socket = self._ws
-        try:
-            before = await self.dialect.authorize(streams)
-            if before:
-                self._refuse(before)
-            todo = [s for s in streams if s not in refused]
-            if self._ws is not socket:
-                # The socket changed while signing: what was signed is for the old one. The
-                # streams stay wanted; the new socket's resubscription signs them anew.
-                todo = []
-            settling = []
-            for out in self.dialect.subscribe(todo) if todo else []:
-                try:
-                    future = await self._send_now(out)
-                except RequestError:
-                    break  # the socket closed: everything unsent is re-sent after reconnecting
-                if future is not None:
-                    settling.append(self._settle(out, future, confirmed))
-            if sent is not None:
-                sent.set()
-            if settling:
-                # Every subscribe of the batch waits at once: one refused stream never
-                # holds up (or stops) the streams after it.
-                await asyncio.gather(*settling)
-        finally:
-            # By identity: two watchers told the same refusals are equal dicts.
-            self._refusal_watchers = [w for w in self._refusal_watchers if w is not refused]
-        rejected = {self._mask(s): refused[s] for s in streams if s in refused}
-        pending = [s for s in streams if s in self._wanted and s not in confirmed]
-        return SubscriptionResult(list(self._wanted), rejected, pending)
-
-    async def _settle(
-        self, out: Outgoing, future: asyncio.Future[Reply], confirmed: set[str]
-    ) -> None:
-        """Wait for a subscribe's promised reply, or data on its streams, whichever first."""
-        waiter = self._expect_data(out.streams)
-        try:
-            await asyncio.wait(
-                {future, waiter.future},
-                timeout=self.request_timeout,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-        finally:
-            self._forget_data(waiter)
-        confirmed.update(waiter.confirmed)
-        if not future.done():
-            self._give_up_waiting(out, future)  # no word in time: the streams stay wanted
-            return
-        if future.cancelled() or future.exception() is not None:
-            return  # the socket closed: re-sent after the reconnect
-        reply = future.result()
-        if reply.error:
-            self._refuse({s: self._mask(reply.error) for s in out.streams})
-        else:
-            confirmed.update(out.streams)
-
-    def _expect_data(self, streams: Sequence[str]) -> _DataWaiter:
-        waiter = _DataWaiter(streams, asyncio.get_running_loop().create_future())
-        for stream in waiter.remaining:
-            self._data_waiters.setdefault(stream, []).append(waiter)
-        if not waiter.remaining:
-            waiter.future.set_result(None)
-        return waiter
-
-    def _forget_data(self, waiter: _DataWaiter) -> None:
-        for stream in list(self._data_waiters):
-            waiting = self._data_waiters[stream]
-            if waiter in waiting:
-                waiting.remove(waiter)
-            if not waiting:
-                del self._data_waiters[stream]
-
-    def _data_arrived(self, streams: set[Any]) -> None:
-        for stream in streams:
-            for waiter in self._data_waiters.pop(stream, ()):
-                waiter.remaining.discard(stream)
-                waiter.confirmed.add(stream)
-                if not waiter.remaining and not waiter.future.done():
-                    waiter.future.set_result(None)
-
-    def _refuse(self, rejected: dict[str, str]) -> None:
-        """The server refused these streams: they leave the wanted set, and say why."""
-        rejected = {s: self._mask(why) for s, why in rejected.items()}
-        for watcher in self._refusal_watchers:
-            watcher.update(rejected)
-        for stream in rejected:
-            for waiter in self._data_waiters.pop(stream, ()):
-                waiter.remaining.discard(stream)
-                if not waiter.remaining and not waiter.future.done():
-                    waiter.future.set_result(None)
-        self._wanted = [s for s in self._wanted if s not in rejected]
-        # A name can be anything the server echoed (a token, even): mask names too.
-        shown = {self._mask(s): why for s, why in rejected.items()}
-        said = "; ".join(f"{s}: {why}" for s, why in shown.items())
-        self.notices.append(ServerNotice(f"subscription refused: {said}", shown, True))
-        self.stats.last_error = f"subscription refused: {said}"
-        logger.warning("%s: subscription refused: %s", self.dialect.name, said)
-        self._note_options_changed()
-        for listener in list(self._refusal_listeners):
-            try:
-                listener(shown)
-            except Exception:
-                logger.warning("a refusal listener raised", exc_info=True)
-
-    async def _receive(self, ws: ClientConnection) -> NoReturn:
+    async def _receive(self, ws: ClientSocket) -> NoReturn:
         yield_every = self.yield_every
+        session = self._session
         since_yield = 0
         while True:
-            frame = await self._next_frame(ws)
-            events = self._handle_frame(frame)
-            answers = self.dialect.take_answers()
-            if answers:  # rare (a pong to a server ping): no await per frame otherwise
-                await self._send_answers(ws, answers)
+            events = self._take_frame(await self._next_frame(ws))
+            if session.has_output:  # rare (a pong, a reply, a refusal): no await otherwise
+                frames = self._perform()
+                if frames:
+                    await self._send_frames(ws, frames)
             since_yield += len(events) or 1
             if self._queues and events:
                 await self._feed_queues(events)
@@ -1131,146 +831,29 @@ class Connection:
                 # callbacks on the loop get their turn.
                 await asyncio.sleep(0)
 
-    async def _next_frame(self, ws: ClientConnection) -> str | bytes:
+    async def _next_frame(self, ws: ClientSocket) -> str | bytes:
         """The next frame; one that is not even text is counted here and skipped."""
-        assert isinstance(ws, _ClientSocket)
         while True:
             try:
                 return await ws.receive()
-            except _BadText as bad:
-                now = time.time_ns()
-                self._last_frame_ns = now
-                self.stats.frames += 1
-                self.stats.bytes += len(bad.data)
-                self._reject(bad.data, bad.reason, now)
+            except BadText as bad:
+                self._session.bad_frame(bad.data, bad.reason, time.time_ns())
 
-    def _handle_frame(self, frame: str | bytes) -> list[Event]:
-        """Parse a frame, route control messages, buffer events; return the events."""
+    def _take_frame(self, frame: str | bytes) -> list[Event]:
+        """Hand a frame to the session, then its events to the buffer, taps and sinks."""
         now = time.time_ns()
-        self._last_frame_ns = now
-        recorder = self._recorder
-        if recorder is not None:
-            recorder.received(frame, now)
-        stats = self.stats
-        stats.frames += 1
-        stats.bytes += len(frame)
-        lenient = LENIENT.n
-        try:
-            items = self.dialect.parse(frame, now)
-        except FrameError as exc:
-            self._reject(frame, str(exc), now)
-            return []
-        except Exception as exc:  # a dialect bug must not kill the connection
-            logger.warning("dialect %s failed on a frame", self.dialect.name, exc_info=True)
-            self._reject(frame, f"{type(exc).__name__}: {exc}", now)
-            return []
-        if LENIENT.n != lenient:
-            stats.lenient_parses += 1
-        events: list[Event] = []
-        for item in items:
-            if type(item) is Event:
-                events.append(item)
-            else:
-                self._control(item)
-        if events and self._filtering:
-            events = self._keep_wanted(events)
-        if events and self._data_waiters:
-            self._data_arrived({event.stream for event in events})
-        if events and self._paused_at_ns is not None:
-            stats.count_events(len(events), now // 1_000_000_000)
-            stats.skipped_while_paused += len(events)
-            return []
+        self._taps.received(frame, now)
+        events = self._session.receive_frame(frame, now)
         if events:
             buffer = self.buffer
             if len(events) == 1:
                 buffer.append(events[0])
             else:
                 buffer.extend(events)
-            stats.count_events(len(events), now // 1_000_000_000)
-            history = self._history
-            if history is not None:
-                # The buffer's seqs: the last event took the buffer's last one.
-                first = buffer.last_seq - len(events) + 1
-                for i, event in enumerate(events):
-                    history.add(event, first + i)
-            for sink in self._event_sinks:
-                for event in events:
-                    try:
-                        sink(event)
-                    except Exception as exc:
-                        self._callback_failed(sink, exc)
+            self._taps.buffered(events, buffer.last_seq)
+            if self._listeners.events:
+                self._listeners.passed_on(events)
         return events
-
-    def _callback_failed(self, sink: Callable[[Event], Any], exc: Exception) -> None:
-        # The first failure with its traceback, then a count now and then: never one
-        # log record per event (see callbacks.FailureReport).
-        label = f"on_event({getattr(sink, '__qualname__', type(sink).__name__)})"
-        words = self._reports.failed(label, exc)
-        if words is not None:
-            first = self._reports.counts[label] == 1
-            # Masked, traceback included: a callback's error may quote anything.
-            self._log.warning("%s", words, exc_info=exc if first else None)
-
-    def _keep_wanted(self, events: list[Event]) -> list[Event]:
-        # A feed without a subscribe step sends what the credential allows; the streams
-        # the user named decide what is buffered.
-        wanted = set(self._wanted)
-        if self.dialect.wildcard in wanted:
-            return events
-        kept = [event for event in events if event.stream in wanted]
-        self.stats.filtered += len(events) - len(kept)
-        return kept
-
-    def _control(self, item: Any) -> None:
-        if isinstance(item, Welcome):
-            self._welcomed = True
-        elif isinstance(item, Refused):
-            self._refuse(item.streams)
-        elif isinstance(item, Heartbeat):
-            self.stats.heartbeats += 1
-        elif isinstance(item, Reply):
-            waiting = self._pending.get(item.key)
-            while waiting:
-                future = waiting.popleft()
-                if not future.done():
-                    future.set_result(item)
-                    break
-            self._drop_if_idle(item.key)
-        elif isinstance(item, ServerNotice):
-            # A server may quote the credential back: nothing it says is kept unmasked.
-            message = self._mask(item.message)
-            data = self._wire_log.mask_value(item.data)
-            self.notices.append(ServerNotice(message, data, item.is_error))
-            if item.is_error:
-                self.stats.last_error = message
-                count = self._reports.due("server error")
-                if count is not None:  # a server sending errors in a loop: not every one
-                    so_far = f" ({count} server errors so far)" if count > 1 else ""
-                    logger.warning("%s: %s%s", self.dialect.name, message, so_far)
-
-    @property
-    def rejected_frames(self) -> list[RejectedFrame]:
-        """The newest frames counted as malformed (at most ``keep_rejected``), oldest first,
-        each with the reason and a masked preview.
-
-        Example:
-            >>> [r.error for r in conn.rejected_frames]  # doctest: +SKIP
-            ["not JSON (unexpected character): '{oops'"]
-        """
-        return [
-            RejectedFrame(at, self._mask(error), self._mask(preview(frame, 1000)), size)
-            for at, error, frame, size in self._rejected
-        ]
-
-    def _reject(self, frame: str | bytes, error: str, now: int) -> None:
-        self.stats.parse_errors += 1
-        self._rejected.append((now, error, frame[:1200], len(frame)))
-        if now - self._error_shown_ns >= 100_000_000:
-            # At most ten times a second: masking costs, and a flood of bad frames
-            # says the same thing every time.
-            self._error_shown_ns = now
-            self.stats.last_error = self._mask(error)
-            logger.debug("rejected frame: %s", self.stats.last_error)
 
     async def _feed_queues(self, events: list[Event]) -> None:
         for queue in list(self._queues):
@@ -1287,55 +870,66 @@ class Connection:
         keepalive = ws.keepalive_task if ws is not None else None
         if keepalive is not None:
             keepalive.cancel()
-        self._queue_blocked = True
-        self.stats.consumer_waits += 1
+        self._session.consumer_waits(True, time.time_ns())
         try:
             await queue.wait_writable()
         finally:
-            self._queue_blocked = False
-            self._last_frame_ns = time.time_ns()
+            self._session.consumer_waits(False, time.time_ns())
             if keepalive is not None and ws is not None and ws.ping_interval is not None:
                 ws.start_keepalive()
 
-    async def _watch(self, ws: ClientConnection, idle_timeout: float | None) -> None:
-        if not idle_timeout:
-            return
-        period = max(idle_timeout / 10, 0.01)
-        # Only feeds whose server pings to show it is alive count its pings as life.
-        pings = isinstance(ws, _ClientSocket) and self.dialect.protocol_pings_prove_life
-        what = "data or ping" if pings else "data or heartbeat"
-        while True:
-            await asyncio.sleep(period)
-            last_seen = self._last_frame_ns
-            if pings:
-                self._last_ping_ns = ws.last_ping_ns  # type: ignore[attr-defined]
-                last_seen = max(last_seen, self._last_ping_ns)
-            silent = (time.time_ns() - last_seen) / 1e9
-            if silent >= idle_timeout and not self._queue_blocked:
-                self._dead_reason = f"no {what} for {silent:.1f} s; connection presumed dead"
-                ws.transport.abort()
-                return
-
-    async def _ping(self, ws: ClientConnection, interval: float, frame: str) -> None:
-        while True:
-            await asyncio.sleep(interval)
+    async def _keep_alive(self, ws: ClientSocket) -> None:
+        """Run the session's keepalive clocks for this socket: ping, or end it when silent."""
+        session = self._session
+        while (due := session.next_timer_ns()) is not None:
+            await asyncio.sleep(max(due - time.time_ns(), 0) / 1e9)
+            session.timer_due(time.time_ns(), ws.last_ping_ns)
+            frames = self._perform()
             with contextlib.suppress(ConnectionClosed):
-                self._record_sent(frame)
-                await ws.send(frame)
+                await self._send_frames(ws, frames)
 
-    async def _ping_when_idle(self, ws: ClientConnection, idle: float, frame: str) -> None:
-        # One ping per silence of `idle` seconds; the watchdog ends the connection if the
-        # silence lasts on (Pusher: activity_timeout, then the pong timeout).
-        pinged_at = 0
-        while True:
-            silent = (time.time_ns() - self._last_frame_ns) / 1e9
-            if silent >= idle and pinged_at != self._last_frame_ns:
-                pinged_at = self._last_frame_ns
-                with contextlib.suppress(ConnectionClosed):
-                    self._record_sent(frame)
-                    await ws.send(frame)
-                silent = 0.0
-            await asyncio.sleep(max(idle - silent, idle / 20, 0.01))
+    async def _send_frames(self, ws: ClientConnection, frames: Sequence[str | bytes]) -> None:
+        for frame in frames:
+            self._taps.sent(frame)
+            await ws.send(frame)
+
+    # Performing what the session decides ----------------------------------------
+
+    def _perform(self) -> list[str | bytes]:
+        """Do what the session asked since the last call; return the frames to send."""
+        return [out.frame for out in self._perform_all() if isinstance(out, Send)]
+
+    def _perform_all(self) -> list[Output]:
+        outputs = self._session.take()
+        for out in outputs:
+            if isinstance(out, Resolve):
+                future = self._futures.get(out.request)
+                if future is not None and not future.done():
+                    future.set_result(out.reply)
+            elif isinstance(out, FailRequest):
+                future = self._futures.get(out.request)
+                if future is not None and not future.done():
+                    future.set_exception(RequestError(out.reason))
+                    # Nobody may await it any more; mark the exception as seen.
+                    future.exception()
+            elif isinstance(out, StateChanged):
+                self._listeners.state_changed(out.change)
+                changed, self._changed = self._changed, asyncio.Event()
+                changed.set()
+            elif isinstance(out, Mark):
+                self.buffer.mark(out.kind, out.text, at_ns=out.at_ns, until_ns=out.until_ns)
+            elif isinstance(out, StreamsRefused):
+                self._taps.options_changed()
+                self._listeners.refused(out.rejected)
+            elif isinstance(out, Abort):
+                if self._ws is not None:
+                    self._ws.transport.abort()
+            elif isinstance(out, Fail):
+                for queue in self._queues:
+                    queue.end()
+                for task in list(self._helpers):
+                    task.cancel()
+        return outputs
 
     # Helpers --------------------------------------------------------------------
 
@@ -1353,54 +947,17 @@ class Connection:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
-    def _drop_if_idle(self, key: str) -> None:
-        # Reply keys may be unique request ids: keep no empty queue per answered id.
-        if not self._pending.get(key, True):
-            del self._pending[key]
-
-    def _fail_pending(self, reason: str) -> None:
-        for waiting in self._pending.values():
-            while waiting:
-                future = waiting.popleft()
-                if not future.done():
-                    future.set_exception(RequestError(f"no reply: {reason}"))
-                    # Nobody may await it any more; mark the exception as seen.
-                    future.exception()
-        self._pending.clear()
-
-    def _fail(self, decision: CloseDecision) -> None:
-        self._set_state(State.FAILED, decision.reason, self._code)
-        self._auth_failed = decision.auth_failure
-        for queue in self._queues:
-            queue.end()
-        for task in list(self._helpers):
-            task.cancel()
-
     def _raise_if_ended(self) -> None:
-        if self._state is State.FAILED:
-            if getattr(self, "_auth_failed", False):
-                raise AuthenticationFailed(self._reason, code=self._code)
-            raise ConnectionFailed(self._reason, code=self._code)
-        if self._state is State.CLOSED:
-            raise ConnectionFailed("the connection was closed", code=self._code)
+        session = self._session
+        if session.state is State.FAILED:
+            if session.auth_failed:
+                raise AuthenticationFailed(session.reason, code=session.code)
+            raise ConnectionFailed(session.reason, code=session.code)
+        if session.state is State.CLOSED:
+            raise ConnectionFailed("the connection was closed", code=session.code)
 
     def _mask(self, value: object) -> str:
         return self._wire_log.mask(str(value))
-
-    def _set_state(self, state: State, reason: str, code: int | None = None) -> None:
-        reason = self._mask(reason)
-        self._state, self._reason = state, reason
-        change = StateChange(state, reason, time.time(), code)
-        self.history.append(change)
-        log = logger.warning if state is State.FAILED else logger.info
-        log("%s: %s (%s)", self.dialect.name, state.value, reason)
-        for listener in list(self._state_listeners):
-            try:
-                listener(change)
-            except Exception:
-                logger.warning("a state listener raised", exc_info=True)
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
 
 
 def _discard(items: list[Any], item: Any) -> None:
