@@ -5,7 +5,7 @@
 import Plotly from "./plotly.js";
 import { concatTail } from "./buffers.js";
 import { h } from "./dom.js";
-import { RATE_POINTS } from "./pending.js";
+import { Limit } from "./protocol.js";
 import { axisTheme, themeLayout } from "./theme.js";
 
 const CONFIG = {
@@ -155,7 +155,7 @@ export class RateChart extends Chart {
     }
     const gd = this.gd;
     if (replace && this.streams.length) {
-      const pick = (key) => this.streams.map((s) => columns.get(s)?.[key].slice(-RATE_POINTS) ?? []);
+      const pick = (key) => this.streams.map((s) => columns.get(s)?.[key].slice(-Limit.RATE_SECONDS) ?? []);
       replaceData(gd, pick("x"), pick("y"), this.streams.map((_, i) => i));
     } else if (!replace) {
       const indices = [];
@@ -169,13 +169,13 @@ export class RateChart extends Chart {
           ys.push(col.y);
         }
       });
-      if (indices.length) Plotly.extendTraces(gd, { x: xs, y: ys }, indices, RATE_POINTS);
+      if (indices.length) Plotly.extendTraces(gd, { x: xs, y: ys }, indices, Limit.RATE_SECONDS);
     }
     const fresh = [...columns.keys()].filter((s) => !this.streams.includes(s));
     if (fresh.length) {
       const traces = fresh.map((s) => {
         const col = columns.get(s);
-        return this._trace(s, { x: col.x.slice(-RATE_POINTS), y: col.y.slice(-RATE_POINTS) }, hidden);
+        return this._trace(s, { x: col.x.slice(-Limit.RATE_SECONDS), y: col.y.slice(-Limit.RATE_SECONDS) }, hidden);
       });
       Plotly.addTraces(gd, traces);
       this.streams.push(...fresh);

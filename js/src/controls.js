@@ -2,6 +2,7 @@
 // traits the kernel sets back, so two views of one widget never disagree.
 import { attr, h } from "./dom.js";
 import { seriesLabel } from "./charts.js";
+import { ExportFormat, ToKernel } from "./protocol.js";
 
 const NO_SUBSCRIBE_NOTE = "this feed has no subscribe step";
 
@@ -36,7 +37,7 @@ export function createControls({ send, view, onFilter }) {
       return;
     }
     const subscribed = streamState.subscriptions.includes(name);
-    send({ kind: subscribed ? "unsubscribe" : "subscribe", stream: name });
+    send({ kind: subscribed ? ToKernel.UNSUBSCRIBE : ToKernel.SUBSCRIBE, stream: name });
   });
 
   function renderStreams({ names, subscriptions, pending, supported, hidden, note: said }) {
@@ -80,16 +81,16 @@ export function createControls({ send, view, onFilter }) {
   // --- pause, clear, export, error --------------------------------------------------
   let paused = false;
   const pause = h("button", { type: "button", class: "sw-pause", text: "Pause", "aria-pressed": "false" });
-  pause.addEventListener("click", () => send({ kind: paused ? "resume" : "pause" }));
+  pause.addEventListener("click", () => send({ kind: paused ? ToKernel.RESUME : ToKernel.PAUSE }));
   const clear = h("button", { type: "button", class: "sw-clear", text: "Clear", title: "empty the buffer and the charts" });
-  clear.addEventListener("click", () => send({ kind: "clear" }));
+  clear.addEventListener("click", () => send({ kind: ToKernel.CLEAR }));
   const exporters = [
-    ["csv", "Export CSV"],
-    ["jsonl", "Export JSON lines"],
-    ["parquet", "Export Parquet"],
+    [ExportFormat.CSV, "Export CSV"],
+    [ExportFormat.JSONL, "Export JSON lines"],
+    [ExportFormat.PARQUET, "Export Parquet"],
   ].map(([format, label]) => {
     const button = h("button", { type: "button", class: "sw-export", dataset: { format }, text: label });
-    button.addEventListener("click", () => send({ kind: "export", format, view }));
+    button.addEventListener("click", () => send({ kind: ToKernel.EXPORT, format, view }));
     return button;
   });
   const error = h("div", { class: "sw-error", role: "alert", hidden: true });
@@ -107,12 +108,12 @@ export function createControls({ send, view, onFilter }) {
   add.addEventListener("click", () => {
     if (!picker.value) return;
     const key = JSON.parse(picker.value);
-    send({ kind: "chart", stream: key.stream, type: key.type, field: key.field });
+    send({ kind: ToKernel.CHART, stream: key.stream, type: key.type, field: key.field });
   });
   chips.addEventListener("click", (event) => {
     const button = event.target.closest?.(".sw-unchart");
     const chip = button?.closest(".sw-chart-chip");
-    if (chip) send({ kind: "unchart", id: chip.dataset.id });
+    if (chip) send({ kind: ToKernel.UNCHART, id: chip.dataset.id });
   });
   const fieldsRow = h("div", { class: "sw-fields" }, [
     h("span", { class: "sw-label", text: "chart" }),

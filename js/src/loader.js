@@ -11,15 +11,16 @@
 // not know them): it shows the snapshot its live view kept in the model (snapshot.js
 // makes it, snapshot_view.js shows it) and loads nothing.
 //
-// Keep in sync with streamwidgets/widget_frontend.py (the "bundle" request and reply)
-// and widget.js (SNAPSHOT_KEY, the app's render).
+// Keep in sync with streamwidgets/widget/frontend.py (the bundle request and reply, whose
+// kinds are in protocol.js) and widget.js (SNAPSHOT_KEY, the app's render).
 import { h } from "./dom.js";
 import { createHeader } from "./header.js";
+import { ToBrowser, ToKernel, Trait } from "./protocol.js";
 import { SNAPSHOT_KEY, renderSnapshot } from "./snapshot_view.js";
 
 const APP_HASH = __APP_HASH__;
-// The binary trait the first widget of a kernel carries the app in (widget_frontend.py).
-const APP_KEY = "_app";
+// The binary trait the first widget of a kernel carries the app in (frontend.py).
+const APP_KEY = Trait.APP;
 const REGISTRY = Symbol.for("streamwidgets.app");
 // After this long without the app, the placeholder says what it waits for.
 const PATIENCE_MS = 3000;
@@ -51,7 +52,7 @@ function askKernel(model) {
       model.off("comm:close", closed);
     }
     function onMessage(msg, buffers) {
-      if (msg?.kind !== "bundle") return;
+      if (msg?.kind !== ToBrowser.BUNDLE) return;
       stop();
       if (msg.hash !== APP_HASH || !buffers?.length) {
         reject(new Error(`the kernel sent the widget code ${msg.hash}, this view needs ${APP_HASH}`));
@@ -62,7 +63,7 @@ function askKernel(model) {
     model.on("msg:custom", onMessage);
     // A closed widget gets no answer: the next view asks through its own widget.
     model.on("comm:close", closed);
-    model.send({ kind: "bundle", hash: APP_HASH });
+    model.send({ kind: ToKernel.BUNDLE, hash: APP_HASH });
   });
 }
 
@@ -107,14 +108,13 @@ export default () => {
       const note = h("div", { class: "sw-loading-note", text: "loading the charts…" });
       const placeholder = h("div", { class: "sw-root sw-loading" }, [header.node, note]);
       const showState = () =>
-        header.setState(model.get("state") ?? "disconnected", model.get("reason") ?? "");
-      header.setFeed(model.get("feed") ?? {});
+        header.setState(model.get(Trait.STATE) ?? "disconnected", model.get(Trait.REASON) ?? "");
+      header.setFeed(model.get(Trait.FEED) ?? {});
       showState();
-      model.on("change:state", showState);
-      model.on("change:reason", showState);
+      const changes = [`change:${Trait.STATE}`, `change:${Trait.REASON}`];
+      for (const event of changes) model.on(event, showState);
       const unplace = () => {
-        model.off("change:state", showState);
-        model.off("change:reason", showState);
+        for (const event of changes) model.off(event, showState);
         placeholder.remove();
       };
       el.append(placeholder);

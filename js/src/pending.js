@@ -1,13 +1,17 @@
 // What arrived since the last drawn frame, merged so that a burst of messages (or a
 // hidden tab where animation frames stop) costs at most one window's worth of memory
-// and one draw per chart.
+// and one draw per chart. Pure: no DOM, no plotly (node's test runner imports it).
 import { float64 } from "./buffers.js";
-
-export const RECENT_LIMIT = 100;
-export const RATE_POINTS = 300;
+import { Limit } from "./protocol.js";
 
 export class Pending {
-  constructor() {
+  /**
+   * @param {{recentLimit?: number}} [options] recentLimit: recent events kept, the
+   *   widget's `recent` trait (the kernel keeps as many).
+   * @example new Pending({ recentLimit: model.get(Trait.RECENT) })
+   */
+  constructor({ recentLimit = Limit.RECENT_DEFAULT } = {}) {
+    this.recentLimit = recentLimit;
     this.reset();
   }
 
@@ -93,7 +97,7 @@ export class Pending {
       this.ratesReplace = true;
     }
     for (const e of entries) if (e && Number.isFinite(e.t)) this.rates.push(e);
-    if (this.rates.length > RATE_POINTS) this.rates = this.rates.slice(-RATE_POINTS);
+    if (this.rates.length > Limit.RATE_SECONDS) this.rates = this.rates.slice(-Limit.RATE_SECONDS);
   }
 
   _recent(items, replace) {
@@ -102,6 +106,6 @@ export class Pending {
       this.recentReplace = true;
     }
     for (const item of items) if (item) this.recent.push(item);
-    if (this.recent.length > RECENT_LIMIT) this.recent = this.recent.slice(-RECENT_LIMIT);
+    if (this.recent.length > this.recentLimit) this.recent = this.recent.slice(-this.recentLimit);
   }
 }

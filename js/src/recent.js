@@ -1,7 +1,7 @@
 // The newest events, newest first. Entries are plain <details> so the browser handles
 // open/close and keyboard access without any per-entry listener.
 import { h } from "./dom.js";
-import { RECENT_LIMIT } from "./pending.js";
+import { Limit } from "./protocol.js";
 
 const PREVIEW_CHARS = 200;
 
@@ -37,7 +37,8 @@ function entry(item, hidden) {
   return node;
 }
 
-export function createRecent() {
+/** The recent list; `limit`: entries kept, the widget's `recent` trait (see setLimit). */
+export function createRecent(limit = Limit.RECENT_DEFAULT) {
   // A log, but not a live region: a screen reader should not read a feed at 100 events/s.
   const list = h("div", { class: "sw-recent", role: "log", "aria-live": "off", "aria-label": "recent events" });
   return {
@@ -45,7 +46,7 @@ export function createRecent() {
     /** Draw items (oldest first); returns the highest seq drawn, or null. */
     apply(items, replace, hidden) {
       if (replace) list.replaceChildren();
-      const shown = items.slice(-RECENT_LIMIT);
+      const shown = items.slice(-limit);
       if (!shown.length) return null;
       const fragment = document.createDocumentFragment();
       let top = null;
@@ -55,8 +56,13 @@ export function createRecent() {
         if (Number.isFinite(seq) && (top === null || seq > top)) top = seq;
       }
       list.prepend(fragment);
-      while (list.childElementCount > RECENT_LIMIT) list.lastElementChild.remove();
+      while (list.childElementCount > limit) list.lastElementChild.remove();
       return top;
+    },
+    /** Keep at most `n` entries from now on (a smaller `n` drops the oldest at once). */
+    setLimit(n) {
+      limit = n;
+      while (list.childElementCount > limit) list.lastElementChild.remove();
     },
     setHidden(hidden) {
       for (const node of list.children) {

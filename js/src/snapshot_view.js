@@ -4,9 +4,10 @@
 // it needs neither plotly nor the app.
 import { h } from "./dom.js";
 import { createHeader } from "./header.js";
+import { BrowserState, Trait } from "./protocol.js";
 
 /** The model key of the snapshot. The browser sets it; the kernel never has it. */
-export const SNAPSHOT_KEY = "_snapshot";
+export const SNAPSHOT_KEY = BrowserState.SNAPSHOT;
 
 function svgUrl(svg) {
   return `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
@@ -22,7 +23,7 @@ export function renderSnapshot(model, el) {
   const snap = model.get(SNAPSHOT_KEY);
   const saved = snap && typeof snap === "object" ? snap : {};
   const header = createHeader();
-  header.setFeed(model.get("feed") ?? {});
+  header.setFeed(model.get(Trait.FEED) ?? {});
   header.setState("snapshot", `as of ${clock(saved.at)}`);
   if (saved.stats && typeof saved.stats === "object") header.setStats(saved.stats, true);
   const charts = Array.isArray(saved.charts) ? saved.charts : [];

@@ -9,17 +9,15 @@ import { createControls } from "./controls.js";
 import { h, randomId } from "./dom.js";
 import { saveFile } from "./download.js";
 import { createHeader } from "./header.js";
+import { dispatcher } from "./messages.js";
 import { Palette } from "./palette.js";
 import { Pending } from "./pending.js";
+import { Limit, ToBrowser, ToKernel, Trait, limitOf } from "./protocol.js";
 import { createRecent } from "./recent.js";
 import { chartSvg } from "./snapshot.js";
 import { SNAPSHOT_KEY } from "./snapshot_view.js";
 import { themeColors, watchTheme } from "./theme.js";
 
-const TRAITS = [
-  "feed", "state", "reason", "available_streams", "subscriptions", "pending",
-  "subscribe_supported", "paused", "fields", "charts", "max_points", "error",
-];
 const PERF_SAMPLES = 200;
 // How often, at most, the charts are pictured for a saved notebook (see snapshot.js).
 const SNAPSHOT_EVERY_MS = 2000;
@@ -31,14 +29,15 @@ function list(value) {
 function render({ model, el }) {
   const view = randomId();
   const get = (name, fallback) => model.get(name) ?? fallback;
-  const maxPoints = () => {
-    const n = Number(get("max_points", 2000));
-    return Number.isFinite(n) && n > 0 ? Math.floor(n) : 2000;
-  };
+  // The widget's own limits, from its traits (the kernel keeps and sends as many).
+  const maxPoints = () =>
+    limitOf(get(Trait.MAX_POINTS), Limit.MAX_POINTS_MIN, Limit.MAX_POINTS_MAX, Limit.MAX_POINTS_DEFAULT);
+  const recentLimit = () =>
+    limitOf(get(Trait.RECENT), Limit.RECENT_MIN, Limit.RECENT_MAX, Limit.RECENT_DEFAULT);
   const send = (msg) => model.send(msg);
 
   // Bulk data waits here (bounded) until the next animation frame draws it.
-  let pending = new Pending();
+  let pending = new Pending({ recentLimit: recentLimit() });
   let frame = 0;
   let disposed = false;
   let chartsReady = false;
@@ -67,6 +66,8 @@ function render({ model, el }) {
     applyMs: [],
     lastDrawnSeq: null,
     lastDrawnAt: null,
+    // Updates a second the kernel sends at most (its update_hz trait).
+    updateHz: null,
     // Feed time of the newest event to the moment it is drawn, per frame (benchmarks).
     latencyMs: [],
   };
@@ -88,7 +89,7 @@ function render({ model, el }) {
       schedule();
     },
   });
-  const recent = createRecent();
+  const recent = createRecent(recentLimit());
   const seriesColors = new Palette();
   const streamColors = new Palette();
   const rateBox = h("div", { class: "sw-rate-chart" });
@@ -111,9 +112,9 @@ function render({ model, el }) {
 
   // --- traits -------------------------------------------------------------------------
   function renderStreams() {
-    const supported = get("subscribe_supported", true) !== false;
-    const subscriptions = list(get("subscriptions", [])).map(String);
-    const names = list(get("available_streams", [])).map(String);
+    const supported = get(Trait.SUBSCRIBE_SUPPORTED, true) !== false;
+    const subscriptions = list(get(Trait.SUBSCRIPTIONS, [])).map(String);
+    const names = list(get(Trait.AVAILABLE_STREAMS, [])).map(String);
     for (const s of subscriptions) if (!names.includes(s)) names.push(s);
     // Without a subscribe step the server may list nothing; filter what actually arrives.
     if (!supported) for (const s of seen) if (!names.includes(s)) names.push(s);
@@ -126,16 +127,16 @@ function render({ model, el }) {
     controls.renderStreams({
       names: names.filter((n) => n !== ""),
       subscriptions,
-      pending: list(get("pending", [])).map(String),
+      pending: list(get(Trait.PENDING, [])).map(String),
       supported,
       hidden,
       // The feed's own words for a stream list that filters (a relayed feed says so).
-      note: get("feed", {})?.streams_note,
+      note: get(Trait.FEED, {})?.streams_note,
     });
   }
 
   function renderCharts() {
-    const charts = list(get("charts", []));
+    const charts = list(get(Trait.CHARTS, []));
     controls.renderCharts(charts, (id) => seriesColors.color(id));
     fieldEmpty.hidden = charts.length > 0;
     chartsDirty = true;
@@ -143,28 +144,37 @@ function render({ model, el }) {
   }
 
   const onTrait = {
-    feed: () => {
-      header.setFeed(get("feed", {}));
+    [Trait.FEED]: () => {
+      header.setFeed(get(Trait.FEED, {}));
       renderStreams();
     },
-    state: () => header.setState(get("state", "disconnected"), get("reason", "")),
-    reason: () => header.setState(get("state", "disconnected"), get("reason", "")),
-    available_streams: renderStreams,
-    subscriptions: renderStreams,
-    pending: renderStreams,
-    subscribe_supported: renderStreams,
-    paused: () => controls.setPaused(get("paused", false)),
-    fields: () => controls.renderFields(get("fields", [])),
-    charts: renderCharts,
-    max_points: () => {
+    [Trait.STATE]: () => header.setState(get(Trait.STATE, "disconnected"), get(Trait.REASON, "")),
+    [Trait.REASON]: () => header.setState(get(Trait.STATE, "disconnected"), get(Trait.REASON, "")),
+    [Trait.AVAILABLE_STREAMS]: renderStreams,
+    [Trait.SUBSCRIPTIONS]: renderStreams,
+    [Trait.PENDING]: renderStreams,
+    [Trait.SUBSCRIBE_SUPPORTED]: renderStreams,
+    [Trait.PAUSED]: () => controls.setPaused(get(Trait.PAUSED, false)),
+    [Trait.FIELDS]: () => controls.renderFields(get(Trait.FIELDS, [])),
+    [Trait.CHARTS]: renderCharts,
+    [Trait.MAX_POINTS]: () => {
       chartsDirty = true;
       schedule();
     },
-    error: () => controls.setError(get("error", "")),
+    [Trait.RECENT]: () => {
+      recent.setLimit(recentLimit());
+      pending.recentLimit = recentLimit();
+    },
+    [Trait.UPDATE_HZ]: () => {
+      perf.updateHz = Number(get(Trait.UPDATE_HZ, Limit.UPDATE_HZ_DEFAULT));
+    },
+    [Trait.ERROR]: () => controls.setError(get(Trait.ERROR, "")),
   };
-  const listeners = TRAITS.map((name) => [`change:${name}`, () => onTrait[name]()]);
+  const listeners = Object.entries(onTrait).map(([name, fn]) => [`change:${name}`, fn]);
   for (const [event, fn] of listeners) model.on(event, fn);
-  for (const name of ["feed", "state", "paused", "fields", "error"]) onTrait[name]();
+  for (const name of [Trait.FEED, Trait.STATE, Trait.PAUSED, Trait.FIELDS, Trait.UPDATE_HZ, Trait.ERROR]) {
+    onTrait[name]();
+  }
   renderStreams();
   renderCharts();
 
@@ -173,7 +183,7 @@ function render({ model, el }) {
     frame = 0;
     if (disposed) return;
     const batch = pending;
-    const filtering = get("subscribe_supported", true) === false;
+    const filtering = get(Trait.SUBSCRIBE_SUPPORTED, true) === false;
     const hiddenNow = filtering ? hidden : new Set();
 
     // Text parts draw even before the charts exist (e.g. while the output is hidden).
@@ -211,10 +221,10 @@ function render({ model, el }) {
       }, chartsFreeAt - now);
     }
     if (chartsReady && !deferCharts) {
-      pending = new Pending();
+      pending = new Pending({ recentLimit: recentLimit() });
       if (chartsDirty) {
         chartsDirty = false;
-        fieldChart.sync(list(get("charts", [])), maxPoints(), hiddenNow);
+        fieldChart.sync(list(get(Trait.CHARTS, [])), maxPoints(), hiddenNow);
       }
       const started = performance.now();
       if (batch.rates.length || batch.ratesReplace) {
@@ -248,23 +258,27 @@ function render({ model, el }) {
     }
   }
 
-  function onMessage(msg, buffers) {
-    perf.messages += 1;
-    perf.bytes += messageSize(msg, buffers);
-    if (!msg || typeof msg !== "object") return;
-    buffers = Array.isArray(buffers) ? buffers : [];
-    if (msg.kind === "update") {
+  // Every message the kernel sends, by kind (see protocol.js).
+  const dispatch = dispatcher({
+    [ToBrowser.UPDATE]: (msg, buffers) => {
       pending.addUpdate(msg, buffers, maxPoints());
       schedule();
-    } else if (msg.kind === "window") {
+    },
+    [ToBrowser.WINDOW]: (msg, buffers) => {
       if (msg.view != null && msg.view !== view) return;
       pending.addWindow(msg, buffers, maxPoints());
       schedule();
-    } else if (msg.kind === "download") {
+    },
+    [ToBrowser.DOWNLOAD]: (msg, buffers) => {
       // Only the view whose button was clicked saves the file.
       if (msg.view !== view) return;
       root.__swLastDownload = saveFile(root, msg, buffers[0]);
-    }
+    },
+  });
+  function onMessage(msg, buffers) {
+    perf.messages += 1;
+    perf.bytes += messageSize(msg, buffers);
+    dispatch(msg, buffers);
   }
   model.on("msg:custom", onMessage);
 
@@ -338,7 +352,7 @@ function render({ model, el }) {
   });
 
   // Ask for the current window last, so the reply lands on a fully built view.
-  send({ kind: "hello", view });
+  send({ kind: ToKernel.HELLO, view });
 
   return () => {
     disposed = true;

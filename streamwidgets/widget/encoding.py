@@ -1,51 +1,8 @@
-"""What the widget's kernel side and its browser side say to each other.
+"""How the bulk parts of the widget's messages are encoded (see :mod:`.protocol`).
 
-Small, slowly changing state travels as synced traits; bulk data travels as
-coalesced custom messages with binary buffers, at most ``update_hz`` a second,
-whatever the feed rate. Nothing here ever carries a token, key or secret URL.
-
-Traits (kernel to browser; the browser never sets them):
-
-=====================  =====================================================
-``feed``               ``{"name": str, "url": str}`` (the URL with secrets masked)
-``state``              ``disconnected``, ``connecting``, ``connected``,
-                       ``reconnecting``, ``failed`` or ``closed``
-``reason``             why, in plain words ("token invalid or expired (4001)")
-``available_streams``  what the server offers (empty if it does not say)
-``subscriptions``      the streams subscribed now
-``pending``            streams with a subscribe/unsubscribe request in flight
-``subscribe_supported``  False when the feed has no subscribe step
-``paused``             True while paused
-``fields``             ``[{"stream", "type", "fields": [numeric columns]}]``
-``charts``             ``[{"id", "stream", "type", "field"}]``, the charted series
-``max_points``         points each trace keeps
-``error``              the last failed user action, in plain words ("" if none)
-=====================  =====================================================
-
-Messages, kernel to browser (``msg:custom``), each a dict with ``kind``:
-
-``update``
-    What is new since the last update: ``stats`` (dict), ``series``
-    (``[{"id", "n"}]``, whose points are two buffers each, x then y, in order),
-    ``rates`` (``[{"t": epoch ms, "counts": {stream: events}}]``, one per
-    completed second), ``recent`` (``[{"seq", "stream", "type", "time",
-    "snapshot", "json"}]``, oldest first). Charts grow with ``extendTraces``.
-``window``
-    The current window, replacing what a view shows: same keys as ``update``
-    (each one present replaces that part), plus ``view``: the id of the view that
-    asked, or None for every view. Sent on ``hello``, after ``clear`` and when a
-    series is charted (then only ``series`` is present).
-``download``
-    ``{"view", "filename", "mime"}`` and one buffer: the file, for the view that
-    asked.
-
-Messages, browser to kernel (``model.send``):
-``{"kind": "hello", "view"}``, ``subscribe``/``unsubscribe`` with ``stream``,
-``pause``, ``resume``, ``clear``, ``chart`` with ``stream``, ``type``, ``field``,
-``unchart`` with ``id``, ``export`` with ``format`` (``csv``, ``jsonl`` or ``parquet``)
-and ``view``.
-
-Times are float64 epoch milliseconds, so plotly's date axis reads them directly.
+Chart points travel as binary buffers, two per series (x then y, float64 little-endian,
+times in epoch milliseconds so plotly's date axis reads them directly); rate counts and
+recent events travel as plain JSON.
 """
 
 from __future__ import annotations
@@ -58,17 +15,15 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from streamwidgets.widget.protocol import Limit
+
 __all__ = [
-    "RECENT_JSON_CHARS",
     "SeriesKey",
     "encode_series",
     "event_rows_by_stream",
     "recent_item",
     "series_points",
 ]
-
-#: The longest pretty JSON shown for one recent event; the rest is cut.
-RECENT_JSON_CHARS = 4000
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,8 +141,8 @@ def recent_item(event: Any, seq: int) -> dict[str, Any]:
         ).decode()
     except TypeError:
         text = repr(event.data)
-    if len(text) > RECENT_JSON_CHARS:
-        text = text[:RECENT_JSON_CHARS] + "\n… (cut)"
+    if len(text) > Limit.RECENT_JSON_CHARS:
+        text = text[: Limit.RECENT_JSON_CHARS] + "\n… (cut)"
     when = event.event_ns
     if when is None or not -(2**63) < when < 2**63:  # none, or beyond a datetime64[ns]
         when = event.received_ns

@@ -15,7 +15,9 @@
   (:meth:`Frontend.reply`).
 - ``widget.css``: the styles, every widget's ``_css``.
 
-Keep in sync with ``js/src/loader.js`` (the request and reply) and ``js/build.mjs``.
+Keep in sync with ``js/src/loader.js`` (the request and reply, whose kinds are
+``ToKernel.BUNDLE`` and ``ToBrowser.BUNDLE`` of :mod:`streamwidgets.widget.protocol`)
+and ``js/build.mjs``.
 """
 
 from __future__ import annotations
@@ -27,16 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from streamwidgets.exceptions import ConfigurationError
+from streamwidgets.widget.protocol import ToBrowser
 
-__all__ = ["BUNDLE_REQUEST", "Frontend", "app_for_new_widget", "frontend"]
+__all__ = ["Frontend", "app_for_new_widget", "frontend"]
 
 STATIC = Path(__file__).parent / "static"
 LOADER = STATIC / "loader.js"
 APP = STATIC / "widget.js"
 STYLES = STATIC / "widget.css"
-
-#: The ``kind`` of the loader's request for the app, and of the kernel's reply.
-BUNDLE_REQUEST = "bundle"
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class Frontend:
 
     def reply(self) -> tuple[dict[str, Any], list[bytes]]:
         """The message answering a loader's request: the app as one binary buffer."""
-        return {"kind": BUNDLE_REQUEST, "hash": self.app_hash}, [self.app]
+        return {"kind": ToBrowser.BUNDLE, "hash": self.app_hash}, [self.app]
 
 
 _lock = threading.Lock()

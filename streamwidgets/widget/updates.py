@@ -21,18 +21,17 @@ import pandas as pd
 from streamwidgets.buffer.columns import META_COLUMNS
 from streamwidgets.buffer.event_buffer import EventBuffer
 from streamwidgets.events import Event
-from streamwidgets.widget.protocol import (
+from streamwidgets.widget.encoding import (
     SeriesKey,
     encode_series,
     event_rows_by_stream,
     recent_item,
     series_points,
 )
+from streamwidgets.widget.protocol import Limit, ToBrowser
 
 __all__ = ["UpdateBuilder"]
 
-#: Completed seconds of the events-per-second chart kept for late views.
-RATE_HISTORY_SECONDS = 300
 #: How often the field picker's choices are refreshed, and from how many newest rows.
 FIELDS_EVERY_SECONDS = 1.0
 FIELDS_SAMPLE_ROWS = 2000
@@ -64,8 +63,8 @@ class UpdateBuilder:
         self,
         buffer: EventBuffer,
         *,
-        max_points: int = 2000,
-        recent_limit: int = 100,
+        max_points: int = Limit.MAX_POINTS_DEFAULT,
+        recent_limit: int = Limit.RECENT_DEFAULT,
         recent_per_update: int = 5,
     ) -> None:
         self.buffer = buffer
@@ -76,7 +75,7 @@ class UpdateBuilder:
         self._recent_unsent: deque[tuple[int, Event]] = deque(maxlen=recent_per_update)
         self._recent_seq = 0
         self._rate_open: dict[int, dict[str, int]] = {}
-        self._rates: deque[dict[str, Any]] = deque(maxlen=RATE_HISTORY_SECONDS)
+        self._rates: deque[dict[str, Any]] = deque(maxlen=Limit.RATE_SECONDS)
         # Rate seconds: the last one closed, and the spans (from, to) the feed was not live.
         self._rates_until: int | None = None
         self._down: list[list[int | None]] = []
@@ -146,7 +145,7 @@ class UpdateBuilder:
         self._last_stats = stats
         entries, buffers = encode_series(points)
         message = {
-            "kind": "update",
+            "kind": ToBrowser.UPDATE,
             "stats": stats,
             "series": entries,
             "rates": rates,
@@ -165,7 +164,7 @@ class UpdateBuilder:
         keys = [self.series[i] for i in only or self.series if i in self.series]
         points = [(key, *series_points(frame, key, self.max_points)) for key in keys]
         entries, buffers = encode_series(points)
-        message: dict[str, Any] = {"kind": "window", "view": view, "series": entries}
+        message: dict[str, Any] = {"kind": ToBrowser.WINDOW, "view": view, "series": entries}
         if only is None:
             message["stats"] = stats
             message["rates"] = list(self._rates)
@@ -202,7 +201,7 @@ class UpdateBuilder:
                 return []
             first = min(seen)
         # At most the history's length of seconds, however long the wait was.
-        first = max(first, now_s - RATE_HISTORY_SECONDS)
+        first = max(first, now_s - Limit.RATE_SECONDS)
         closed = []
         for second in range(first, now_s):
             counts = self._rate_open.pop(second, None)

@@ -19,7 +19,7 @@ import inspect
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import anywidget
@@ -43,9 +43,10 @@ from streamwidgets.connection.driver import (
 from streamwidgets.events import Event
 from streamwidgets.exceptions import ConfigurationError, StreamError
 from streamwidgets.recording.history import HistorySummary, HistoryWriter, fill_from_history
-from streamwidgets.widget.frontend import BUNDLE_REQUEST, Frontend, app_for_new_widget, frontend
+from streamwidgets.widget.encoding import SeriesKey
+from streamwidgets.widget.frontend import Frontend, app_for_new_widget, frontend
 from streamwidgets.widget.kernel_loop import block_on, running_loop
-from streamwidgets.widget.protocol import SeriesKey
+from streamwidgets.widget.protocol import Limit, ToBrowser, ToKernel
 from streamwidgets.widget.registry import current_cell_id, live_widgets, register, unregister
 from streamwidgets.widget.updates import UpdateBuilder
 
@@ -65,7 +66,7 @@ DEMO_CHART = ("markets", "market_update", "data.changePct")
 
 _EXPORTS = EXPORT_FORMATS
 #: Largest export sent to the browser in one message.
-MAX_EXPORT_BYTES = 256 * 1024 * 1024
+MAX_EXPORT_BYTES = Limit.DOWNLOAD_MAX_BYTES
 
 
 class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
@@ -111,7 +112,9 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
     paused = traitlets.Bool(False).tag(sync=True)
     fields = traitlets.List(traitlets.Dict()).tag(sync=True)
     charts = traitlets.List(traitlets.Dict()).tag(sync=True)
-    max_points = traitlets.Int(2000).tag(sync=True)
+    max_points = traitlets.Int(Limit.MAX_POINTS_DEFAULT).tag(sync=True)
+    recent = traitlets.Int(Limit.RECENT_DEFAULT).tag(sync=True)
+    update_hz = traitlets.Float(Limit.UPDATE_HZ_DEFAULT).tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
 
     def __init__(
@@ -123,9 +126,9 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         max_rows: int | None = 50_000,
         window: float | datetime.timedelta | None = None,
         chart: Iterable[tuple[str | None, str, str]] = (),
-        update_hz: float = 20.0,
-        max_points: int = 2000,
-        recent: int = 100,
+        update_hz: float = Limit.UPDATE_HZ_DEFAULT,
+        max_points: int = Limit.MAX_POINTS_DEFAULT,
+        recent: int = Limit.RECENT_DEFAULT,
         history: str | os.PathLike[str] | None = None,
         _demo_rate: float = 50.0,
         **options: Any,
@@ -139,14 +142,14 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
             raise ConfigurationError(_unknown_message(unknown))
         if isinstance(update_hz, bool) or not isinstance(update_hz, (int, float)):
             raise ConfigurationError(f"update_hz must be a number, got {update_hz!r}")
-        if not 1 <= update_hz <= 30:
+        if not Limit.UPDATE_HZ_MIN <= update_hz <= Limit.UPDATE_HZ_MAX:
             raise ConfigurationError(
-                f"update_hz must be between 1 and 30 (Jupyter drops fast comm traffic), "
-                f"got {update_hz}"
+                f"update_hz must be between {Limit.UPDATE_HZ_MIN} and {Limit.UPDATE_HZ_MAX} "
+                f"(Jupyter drops fast comm traffic), got {update_hz}"
             )
         for name, value, low, high in (
-            ("max_points", max_points, 10, 100_000),
-            ("recent", recent, 1, 1000),
+            ("max_points", max_points, Limit.MAX_POINTS_MIN, Limit.MAX_POINTS_MAX),
+            ("recent", recent, Limit.RECENT_MIN, Limit.RECENT_MAX),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise ConfigurationError(
@@ -204,6 +207,8 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
             subscriptions=self.connection.subscriptions,
             subscribe_supported=feed.supports_subscribe,
             max_points=max_points,
+            recent=recent,
+            update_hz=float(update_hz),
         )
         for key in charted:
             self._chart(key)
@@ -328,7 +333,7 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         Example:
             >>> result = await w.subscribe_async("cyber")  # doctest: +SKIP
         """
-        return await self._request("subscribe", streams)
+        return await self._request(self.connection.subscribe, streams)
 
     async def unsubscribe_async(self, *streams: str) -> SubscriptionResult:
         """The ``await`` form of :meth:`unsubscribe`.
@@ -336,7 +341,7 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         Example:
             >>> result = await w.unsubscribe_async("cyber")  # doctest: +SKIP
         """
-        return await self._request("unsubscribe", streams)
+        return await self._request(self.connection.unsubscribe, streams)
 
     def pause(self) -> None:
         """Stop buffering and drawing; the connection stays up (the gap is marked).
@@ -667,17 +672,22 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         if not self._closed:
             self.error = self.connection.mask(words)
 
-    def _request(self, action: str, streams: Iterable[str]) -> asyncio.Task[SubscriptionResult]:
+    def _request(
+        self, method: Callable[[list[str]], Awaitable[SubscriptionResult]], streams: Iterable[str]
+    ) -> asyncio.Task[SubscriptionResult]:
+        # ``method``: the connection's subscribe or unsubscribe, whose name the errors use.
         names = list(streams)
         if self._closed:
             raise ConfigurationError("this widget is closed; make a new one")
         if not names or not all(isinstance(s, str) and s for s in names):
-            raise ConfigurationError(f"{action}() takes stream names, got {names!r}")
+            raise ConfigurationError(f"{method.__name__}() takes stream names, got {names!r}")
         self.pending = sorted({*self.pending, *names})
-        return self._spawn(self._run_request(action, names))
+        return self._spawn(self._run_request(method, names))
 
-    async def _run_request(self, action: str, names: list[str]) -> SubscriptionResult:
-        method = getattr(self.connection, action)
+    async def _run_request(
+        self, method: Callable[[list[str]], Awaitable[SubscriptionResult]], names: list[str]
+    ) -> SubscriptionResult:
+        action = method.__name__
         try:
             result: SubscriptionResult = await method(names)
         except StreamError as exc:
@@ -700,38 +710,51 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         if not isinstance(content, dict):
             return
         kind = content.get("kind")
+        handle = _BROWSER_COMMANDS.get(kind) if isinstance(kind, str) else None
         try:
-            if kind == BUNDLE_REQUEST:
-                # Asked once per page (the loader keeps the app on the page after that).
-                self.send(*self._frontend.reply())
-            elif kind == "hello":
-                self._send_window(_view_id(content))
-            elif kind in ("subscribe", "unsubscribe"):
-                task = self._request(kind, [str(content.get("stream", ""))])
-                # The browser learns the outcome from the traits; don't log it twice.
-                task.add_done_callback(lambda t: t.cancelled() or t.exception())
-            elif kind == "pause":
-                self.pause()
-            elif kind == "resume":
-                self.resume()
-            elif kind == "clear":
-                self.clear()
-            elif kind == "chart":
-                self._chart(
-                    SeriesKey(
-                        _optional_str(content.get("stream")),
-                        str(content.get("type", "")),
-                        _field_name(str(content.get("field", ""))),
-                    )
-                )
-            elif kind == "unchart":
-                self.unchart(str(content.get("id", "")))
-            elif kind == "export":
-                self._export(str(content.get("format", "")), _view_id(content))
-            else:
+            if handle is None:
                 self.error = f"unknown request from the browser: {kind!r}"
+            else:
+                handle(self, content)
         except StreamError as exc:
             self.error = str(exc)
+
+    # Browser commands (see _BROWSER_COMMANDS) -------------------------------------------
+
+    def _on_bundle(self, _content: dict[str, Any]) -> None:
+        # Asked once per page (the loader keeps the app on the page after that).
+        self.send(*self._frontend.reply())
+
+    def _on_hello(self, content: dict[str, Any]) -> None:
+        self._send_window(_view_id(content))
+
+    def _on_subscribe(self, content: dict[str, Any]) -> None:
+        self._request_from_browser(self.connection.subscribe, content)
+
+    def _on_unsubscribe(self, content: dict[str, Any]) -> None:
+        self._request_from_browser(self.connection.unsubscribe, content)
+
+    def _request_from_browser(
+        self, method: Callable[[list[str]], Awaitable[SubscriptionResult]], content: dict[str, Any]
+    ) -> None:
+        task = self._request(method, [str(content.get("stream", ""))])
+        # The browser learns the outcome from the traits; don't log it twice.
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    def _on_chart(self, content: dict[str, Any]) -> None:
+        self._chart(
+            SeriesKey(
+                _optional_str(content.get("stream")),
+                str(content.get("type", "")),
+                _field_name(str(content.get("field", ""))),
+            )
+        )
+
+    def _on_unchart(self, content: dict[str, Any]) -> None:
+        self.unchart(str(content.get("id", "")))
+
+    def _on_export(self, content: dict[str, Any]) -> None:
+        self._export(str(content.get("format", "")), _view_id(content))
 
     def _export(self, fmt: str, view: str | None) -> None:
         if fmt not in _EXPORTS:
@@ -749,7 +772,8 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
             )
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
         filename = f"{self.connection.dialect.name.replace(':', '-')}-{stamp}{suffix}"
-        self.send({"kind": "download", "view": view, "filename": filename, "mime": mime}, [data])
+        message = {"kind": ToBrowser.DOWNLOAD, "view": view, "filename": filename, "mime": mime}
+        self.send(message, [data])
 
     def send(self, content: Any, buffers: list[Any] | None = None) -> None:
         """Send a custom message to the browser views, every text in it masked: a server
@@ -759,6 +783,21 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         if connection is not None:
             content = connection.mask(content)
         super().send(content, buffers)
+
+
+#: What each browser request does: the ``kind`` of the message, to the handler.
+_BROWSER_COMMANDS: dict[str, Callable[[StreamWidget, dict[str, Any]], None]] = {
+    ToKernel.BUNDLE: StreamWidget._on_bundle,
+    ToKernel.HELLO: StreamWidget._on_hello,
+    ToKernel.SUBSCRIBE: StreamWidget._on_subscribe,
+    ToKernel.UNSUBSCRIBE: StreamWidget._on_unsubscribe,
+    ToKernel.PAUSE: lambda widget, _content: widget.pause(),
+    ToKernel.RESUME: lambda widget, _content: widget.resume(),
+    ToKernel.CLEAR: lambda widget, _content: widget.clear(),
+    ToKernel.CHART: StreamWidget._on_chart,
+    ToKernel.UNCHART: StreamWidget._on_unchart,
+    ToKernel.EXPORT: StreamWidget._on_export,
+}
 
 
 def _release(widget: StreamWidget) -> None:
@@ -810,10 +849,14 @@ def _view_id(content: dict[str, Any]) -> str | None:
 
 
 def _unknown_message(unknown: list[str]) -> str:
-    known = sorted(
-        {"streams", "max_rows", "window", "chart", "update_hz", "max_points", "recent"}
-        | CONNECTION_OPTIONS
-    )
+    # The keyword arguments of StreamWidget itself, read from its signature so the hint
+    # cannot fall behind it.
+    own = {
+        name
+        for name, param in inspect.signature(StreamWidget.__init__).parameters.items()
+        if param.kind is inspect.Parameter.KEYWORD_ONLY and not name.startswith("_")
+    }
+    known = sorted(own | CONNECTION_OPTIONS)
     hints = []
     for name in unknown:
         close = difflib.get_close_matches(name, known, n=1)

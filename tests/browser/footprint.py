@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from streamwidgets.widget.protocol import ToBrowser
 from tests.support.waiting import seconds
 
 from .jupyter import _ERRORS_JS, _FIND_PANEL
@@ -39,8 +40,8 @@ _MSG_TYPE = re.compile(rb'"msg_type":\s*"(comm_open|comm_msg|comm_close)"')
 _COMM_ID = re.compile(rb'"comm_id":\s*"([^"]+)"')
 _MODEL_NAME = re.compile(rb'"_model_name":\s*"([^"]+)"')
 _KIND = re.compile(rb'"kind":\s*"([^"]+)"')
-#: Custom messages that carry the feed's data (see streamwidgets/widget_protocol.py).
-DATA_KINDS = frozenset({"update", "window"})
+#: Custom messages that carry the feed's data (see streamwidgets.widget.protocol).
+DATA_KINDS = frozenset({ToBrowser.UPDATE, ToBrowser.WINDOW})
 
 
 @dataclass

@@ -231,3 +231,23 @@ async def test_a_feed_without_subscriptions_filters_on_the_client(page, jupyter_
     await expect(others.first).to_be_visible()
     await toggle.click()
     await expect(aircraft.first).to_be_visible(timeout=seconds(20) * 1000)
+
+
+async def test_recent_500_keeps_500_events_in_the_page(page, jupyter_server):
+    """StreamWidget(recent=500) lists 500 recent events, as many as its kernel keeps: the
+    browser reads the limit from the widget's `recent` trait."""
+    notebook = nbformat.read(QUICKSTART, as_version=4)
+    notebook.cells = [
+        nbformat.v4.new_code_cell(
+            "from streamwidgets import StreamWidget\n"
+            "w = StreamWidget.demo(rate=500, recent=500, update_hz=30)\n"
+            "w"
+        )
+    ]
+    nbformat.write(notebook, Path(jupyter_server.root_dir) / "recent_500.ipynb")
+    await open_notebook(page, jupyter_server, "recent_500.ipynb", "lab")
+    await run_all_cells(page, "lab", timeout=120)
+    events = page.locator(".sw-recent details.sw-event")
+    await expect(events).to_have_count(500, timeout=seconds(40) * 1000)
+    await asyncio.sleep(1.0)  # more keep arriving; the list stays at 500
+    assert await events.count() == 500

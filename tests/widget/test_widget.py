@@ -20,7 +20,7 @@ import pytest
 from streamwidgets import ConfigurationError, StreamWidget, feeds
 from streamwidgets.simulators.hydra import HydraSimulator
 from streamwidgets.widget import widget as widget_module
-from streamwidgets.widget.protocol import SeriesKey, series_points
+from streamwidgets.widget.encoding import SeriesKey, series_points
 from tests.support.waiting import eventually, seconds
 from tests.support.widgets import (
     PRICE,
@@ -85,6 +85,24 @@ async def test_a_view_opened_later_gets_the_current_window(recorded, sim):
     np.testing.assert_array_equal(x, px)
     assert len(window["recent"]) > 0 and window["stats"]["events"] > 0
     assert all(set(item) >= {"seq", "stream", "type", "time", "json"} for item in window["recent"])
+
+
+async def test_recent_500_is_a_trait_and_a_late_view_gets_500_recent_events(recorded):
+    """The widget's limits travel as traits (the browser keeps as many as the kernel)."""
+    async with HydraSimulator(rate=2000, seed=7) as fast:
+        w = make(recorded, fast, recent=500, update_hz=30, max_points=300)
+        state = w.get_state()
+        assert (state["recent"], state["update_hz"], state["max_points"]) == (500, 30.0, 300)
+
+        def recent_sent() -> int:
+            return sum(len(msg["recent"]) for _, msg, _ in customs(w, "update"))
+
+        # At most a few recent events go out per update: 500 take some seconds.
+        await eventually(lambda: recent_sent() > 520, timeout=20, what="520 recent events")
+        from_browser(w, kind="hello", view="late")
+        [(_, window, _)] = customs(w, "window")
+        seqs = [item["seq"] for item in window["recent"]]
+        assert len(seqs) == 500 and seqs == sorted(seqs)
 
 
 async def test_toggles_subscribe_and_unsubscribe_on_the_server(recorded, sim):
