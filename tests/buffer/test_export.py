@@ -16,7 +16,7 @@ from tests.support.widgets import customs, from_browser, make
 
 
 @pytest.fixture
-async def filled(sim):  # noqa: F811
+async def filled(sim):
     """A buffer filled by the Hydra simulator: ints, floats, strings, bools, lists, NaT."""
     import streamwidgets
     from streamwidgets import feeds
@@ -61,7 +61,7 @@ async def test_text_exports_read_back_with_the_buffer_dtypes(filled, tmp_path, s
     assert str(back["event_time"].dtype) == "datetime64[ns, UTC]"
 
 
-async def test_widget_downloads_parquet_that_reads_back_the_same(recorded, sim, tmp_path):  # noqa: F811
+async def test_widget_downloads_parquet_that_reads_back_the_same(recorded, sim, tmp_path):
     """The browser's Export Parquet gets a file that reads back as the widget's DataFrame."""
     w = make(recorded, sim)
     await w.wait_async(events=100, timeout=seconds(5))

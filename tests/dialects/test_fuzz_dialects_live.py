@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,15 +24,12 @@ from websockets.asyncio.server import ServerConnection, serve
 import streamwidgets
 from streamwidgets import feeds
 from streamwidgets.connection.backoff import Backoff
+from tests.support.frames import text
 from tests.support.seed_servers.base import HttpServer
 from tests.support.strategies import json_values
 
 FAST = Backoff(initial=0.01, maximum=0.05)
 KEYS = st.sampled_from(["a", "b", "stream", "type", "data", "ts", "event", "channel", "x"])
-
-
-def text(value: Any) -> str:
-    return orjson.dumps(value).decode()
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ import streamwidgets
 from streamwidgets import feeds
 from streamwidgets.connection.backoff import Backoff
 from tests.support.pusher_doc_server import KEY, AuthApp, PusherDocServer, Response, channel_auth
+from tests.support.waiting import eventually
 
 HEADER_SECRET = "Bearer hdr-5ecret-c0ffee-91a7b2e4"
 COOKIE_SECRET = "session=ck-5ecret-77d1e0aa3b"
@@ -126,22 +127,11 @@ async def opened(feed, streams, **options):
             await asyncio.wait_for(stream.close(), 3)
 
 
-async def wait_until(predicate, timeout: float = 3.0, what: str = ""):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        await asyncio.sleep(0.01)
-
-
 async def wait_failed(stream, timeout: float = 3.0) -> str:
-    await wait_until(
+    await eventually(
         lambda: stream.connection.state == FAILED,
         timeout,
-        f"state failed (now {stream.connection.state}: {stream.connection.reason})",
+        what=f"state failed (now {stream.connection.state}: {stream.connection.reason})",
     )
     return stream.connection.reason
 
@@ -363,7 +353,7 @@ async def test_event_data_json_string_is_decoded(server):
         sock = await server.wait_socket(1)
         await server.wait_subscribed(sock, "ticker")
         await sock.event("ticker", "trade", {"price": 1.5, "pair": "BTC-EUR", "q": {"n": 3}})
-        await wait_until(lambda: rows(stream, "trade"))
+        await eventually(lambda: rows(stream, "trade"), timeout=3.0)
         event = rows(stream, "trade")[0]
         assert event.stream == "ticker"
         assert event.data == {"price": 1.5, "pair": "BTC-EUR", "q": {"n": 3}}
@@ -381,7 +371,7 @@ async def test_event_data_plain_string_is_kept(server):
         await sock.event("ticker", "note", "hello world")
         await sock.event("ticker", "note", "{not json")
         await sock.event("ticker", "after", {"ok": True})
-        await wait_until(lambda: rows(stream, "after"))
+        await eventually(lambda: rows(stream, "after"), timeout=3.0)
         assert [e.data for e in rows(stream, "note")] == ["hello world", "{not json"]
         assert stream.stats.parse_errors == 0
         assert stream.connection.state == CONNECTED
@@ -399,7 +389,7 @@ async def test_event_data_number_and_json_encoded_string(server):
         inner = json.dumps({"a": 1})
         await sock.event("ticker", "j", json.dumps(inner))
         await sock.event("ticker", "end", "{}")
-        await wait_until(lambda: rows(stream, "end"))
+        await eventually(lambda: rows(stream, "end"), timeout=3.0)
         assert rows(stream, "n")[0].data == 42
         assert rows(stream, "s")[0].data == "42"
         assert rows(stream, "j")[0].data == inner
@@ -413,7 +403,7 @@ async def test_event_without_channel_does_not_break_the_connection(server):
         await server.wait_subscribed(sock, "ticker")
         await sock.event(None, "global-event", {"x": 1})
         await sock.event("ticker", "after", {"ok": 1})
-        await wait_until(lambda: rows(stream, "after"))
+        await eventually(lambda: rows(stream, "after"), timeout=3.0)
         assert stream.connection.state == CONNECTED
         assert len(server.sockets) == 1
         for e in rows(stream, "global-event"):
@@ -428,7 +418,7 @@ async def test_event_on_a_channel_not_subscribed(server):
         await server.wait_subscribed(sock, "ticker")
         await sock.event("other-channel", "stray", {"x": 1})
         await sock.event("ticker", "after", {"ok": 1})
-        await wait_until(lambda: rows(stream, "after"))
+        await eventually(lambda: rows(stream, "after"), timeout=3.0)
         assert stream.connection.state == CONNECTED
         for e in rows(stream, "stray"):
             assert e.stream != "ticker"
@@ -443,7 +433,7 @@ async def test_non_json_frame_is_counted_and_connection_carries_on(server):
         await sock.send("this is not json")
         await sock.send("[1, 2, 3]")
         await sock.event("ticker", "after", {"ok": 1})
-        await wait_until(lambda: rows(stream, "after"))
+        await eventually(lambda: rows(stream, "after"), timeout=3.0)
         assert stream.stats.parse_errors >= 1
         assert stream.connection.state == CONNECTED
         assert len(server.sockets) == 1
@@ -457,7 +447,7 @@ async def test_very_large_frame_is_received_whole(server):
         await server.wait_subscribed(sock, "ticker")
         blob = "x" * (4 * 1024 * 1024)
         await sock.event("ticker", "big", {"blob": blob})
-        await wait_until(lambda: rows(stream, "big"), timeout=5)
+        await eventually(lambda: rows(stream, "big"), timeout=5)
         assert rows(stream, "big")[0].data["blob"] == blob
         assert stream.connection.state == CONNECTED
 
@@ -474,7 +464,7 @@ async def test_frame_above_max_frame_bytes_reconnects_and_resubscribes(server):
         sock2 = await server.wait_socket(2, timeout=4)
         await server.wait_subscribed(sock2, "ticker")
         await sock2.event("ticker", "after", {"ok": 1})
-        await wait_until(lambda: rows(stream, "after"))
+        await eventually(lambda: rows(stream, "after"), timeout=3.0)
         assert stream.stats.oversized_frames == 1
 
 
@@ -664,7 +654,7 @@ async def test_abrupt_drop_resubscribes_every_channel_signed_for_the_new_socket(
         assert (sock2.socket_id, "private-orders") in signed_for
         assert (sock2.socket_id, "presence-room") in signed_for
         await sock2.event("private-orders", "order", {"id": 9})
-        await wait_until(lambda: rows(stream, "order"))
+        await eventually(lambda: rows(stream, "order"), timeout=3.0)
         assert stream.stats.reconnects >= 1
 
 
@@ -676,7 +666,7 @@ async def test_auth_endpoint_500_then_200_retries_and_never_gives_up(server, app
     client retries (with backoff) until it signs, never stopping."""
     app.script = [Response(500, "Internal error")] * 5 + [Response(503, "busy")]
     async with opened(make_feed(server, app), ["private-orders"], backoff=fast()) as stream:
-        sock = await wait_until(
+        sock = await eventually(
             lambda: next((s for s in server.sockets if "private-orders" in s.channels), None),
             timeout=8,
             what="private-orders subscribed",
@@ -685,7 +675,7 @@ async def test_auth_endpoint_500_then_200_retries_and_never_gives_up(server, app
         assert all(c.state != FAILED for c in stream.states)
         assert stream.connection.state == CONNECTED
         await sock.event("private-orders", "order", {"id": 1})
-        await wait_until(lambda: rows(stream, "order"))
+        await eventually(lambda: rows(stream, "order"), timeout=3.0)
 
 
 async def test_auth_endpoint_unreachable_retries(server, app):
@@ -752,7 +742,7 @@ async def test_auth_endpoint_html_error_page_is_transient(server, app):
     """[Auth] a 200 that is no JSON (a proxy's page) is not the app's answer: retried."""
     app.script = [Response(200, "<html>gateway</html>", {"Content-Type": "text/html"})] * 2
     async with opened(make_feed(server, app), ["private-orders"], backoff=fast()) as stream:
-        await wait_until(
+        await eventually(
             lambda: any("private-orders" in s.channels for s in server.sockets),
             timeout=5,
             what="private-orders subscribed",
@@ -793,7 +783,7 @@ async def test_auth_endpoint_too_slow_is_retried(server, app):
     app.respond = first_hangs
     feed = make_feed(server, app, auth_timeout=0.4)
     async with opened(feed, ["private-orders"], backoff=fast()) as stream:
-        sock = await wait_until(
+        sock = await eventually(
             lambda: next((s for s in server.sockets if "private-orders" in s.channels), None),
             timeout=5,
             what="private-orders subscribed",
@@ -864,7 +854,7 @@ async def test_presence_channel_with_channel_data_and_members(server, app):
         sub = sock.subscribes()[0]
         assert sub["channel_data"] == app.channel_data()
         assert sub["auth"] == channel_auth(sock.socket_id, "presence-room", app.channel_data())
-        await wait_until(lambda: len([e for e in stream.events if e.snapshot]) >= 2)
+        await eventually(lambda: len([e for e in stream.events if e.snapshot]) >= 2, timeout=3.0)
         members = {e.data["user_id"]: e.data.get("user_info") for e in stream.events if e.snapshot}
         assert members == {"u-2": {"name": "Bob"}, "member-1": {"name": "Ada"}}
         await sock.event(
@@ -874,7 +864,7 @@ async def test_presence_channel_with_channel_data_and_members(server, app):
         )
         await sock.event("presence-room", "pusher_internal:member_removed", {"user_id": "u-2"})
         await sock.event("presence-room", "end", {})
-        await wait_until(lambda: rows(stream, "end"))
+        await eventually(lambda: rows(stream, "end"), timeout=3.0)
         now = stream.connection.dialect.members["presence-room"]
         assert set(now) == {"member-1", "u-3"}
 
@@ -890,7 +880,7 @@ async def test_presence_member_ids_as_numbers(server, app):
             "presence-room", "pusher_internal:member_added", {"user_id": 43, "user_info": None}
         )
         await sock.event("presence-room", "end", {})
-        await wait_until(lambda: rows(stream, "end"))
+        await eventually(lambda: rows(stream, "end"), timeout=3.0)
         assert stream.connection.state == CONNECTED
         assert len(server.sockets) == 1
 
@@ -913,7 +903,7 @@ async def test_user_signin_flow(server, app):
         await server.wait_subscribed(sock, "ticker", "#server-to-user-user-7")
         assert sock.user_id == "user-7"
         await sock.event("#server-to-user-user-7", "notify", {"msg": "hi"})
-        await wait_until(lambda: rows(stream, "notify"))
+        await eventually(lambda: rows(stream, "notify"), timeout=3.0)
         assert rows(stream, "notify")[0].data == {"msg": "hi"}
 
 
@@ -990,8 +980,10 @@ async def test_subscription_error_refuses_that_channel_only(server):
     async with opened(make_feed(server), ["ticker", "forbidden"], backoff=fast()) as stream:
         sock = await server.wait_socket(1)
         await server.wait_subscribed(sock, "ticker")
-        await wait_until(
-            lambda: "forbidden" not in stream.connection.subscriptions, what="forbidden refused"
+        await eventually(
+            lambda: "forbidden" not in stream.connection.subscriptions,
+            what="forbidden refused",
+            timeout=3.0,
         )
         assert any("forbidden" in str(n) for n in stream.connection.notices)
         sock.drop()
@@ -1018,8 +1010,10 @@ async def test_invalid_signature_pusher_error_refuses_the_quoted_channel(server,
     ) as stream:
         sock = await server.wait_socket(1)
         await server.wait_subscribed(sock, "ticker", "private-good")
-        await wait_until(
-            lambda: "private-bad" not in stream.connection.subscriptions, what="private-bad refused"
+        await eventually(
+            lambda: "private-bad" not in stream.connection.subscriptions,
+            what="private-bad refused",
+            timeout=3.0,
         )
         assert "private-good" in stream.connection.subscriptions
         assert stream.connection.state == CONNECTED
@@ -1062,8 +1056,10 @@ async def test_secrets_never_shown_when_the_server_echoes_them(server, app, log_
     async with opened(feed, ["ticker", "private-bad", "private-good"], backoff=fast()) as stream:
         sock = await server.wait_socket(1)
         await server.wait_subscribed(sock, "ticker", "private-good")
-        await wait_until(
-            lambda: "private-bad" not in stream.connection.subscriptions, what="private-bad refused"
+        await eventually(
+            lambda: "private-bad" not in stream.connection.subscriptions,
+            what="private-bad refused",
+            timeout=3.0,
         )
         await sock.event("ticker", "leak", {"text": f"header {HEADER_SECRET}"})
         await sock.send(
@@ -1157,7 +1153,7 @@ async def test_unrelated_pusher_error_does_not_refuse_a_public_subscription(serv
             n.message for n in stream.connection.notices
         ]
         await sock.event(channel, "after", {"ok": 1})
-        await wait_until(lambda: rows(stream, "after"))
+        await eventually(lambda: rows(stream, "after"), timeout=3.0)
 
 
 async def test_generic_pusher_error_does_not_refuse_a_public_subscription(server):
@@ -1242,7 +1238,7 @@ async def test_socket_lost_while_signing_never_sends_a_stale_signature(server, a
         make_feed(server, app), ["ticker", "private-orders"], backoff=fast()
     ) as stream:
         sock = await server.wait_socket(1)
-        await wait_until(lambda: calls, what="auth request")
+        await eventually(lambda: calls, what="auth request", timeout=3.0)
         await asyncio.sleep(0.1)
         sock.drop()
         sock2 = await server.wait_socket(2, timeout=4)
@@ -1278,7 +1274,7 @@ async def test_socket_lost_while_signing_a_later_subscribe(server, app):
 
         app.respond = first_slow
         task = asyncio.ensure_future(stream.subscribe("private-late"))
-        await wait_until(lambda: calls, what="auth request")
+        await eventually(lambda: calls, what="auth request", timeout=3.0)
         sock.drop()
         sock2 = await server.wait_socket(2, timeout=4)
         await server.wait_subscribed(sock2, "ticker", "private-late")
@@ -1404,7 +1400,7 @@ async def test_auth_endpoint_transient_statuses_are_retried(server, app, status)
     gateway errors are transient, retried until it signs."""
     app.script = [Response(status, "try later")] * 2
     async with opened(make_feed(server, app), ["private-orders"], backoff=fast()) as stream:
-        await wait_until(
+        await eventually(
             lambda: any("private-orders" in s.channels for s in server.sockets),
             timeout=5,
             what="private-orders subscribed",
@@ -1429,7 +1425,7 @@ async def test_presence_members_capped_and_malformed_member_events_survived(serv
         await sock.event("presence-room", "pusher_internal:member_removed", {"nope": 1})
         await sock.event("presence-room", "pusher_internal:member_removed", "[]")
         await sock.event("presence-room", "end", {})
-        await wait_until(lambda: rows(stream, "end"))
+        await eventually(lambda: rows(stream, "end"), timeout=3.0)
         assert len(stream.connection.dialect.members["presence-room"]) <= 10
         assert stream.connection.state == CONNECTED
         assert len(server.sockets) == 1
@@ -1446,7 +1442,7 @@ async def test_channel_name_with_every_allowed_character_is_form_encoded(server,
         assert app.auth_requests()[0].form["channel_name"] == channel
         assert not server.bad_signatures
         await sock.event(channel, "x", {"ok": 1})
-        await wait_until(lambda: rows(stream, "x"))
+        await eventually(lambda: rows(stream, "x"), timeout=3.0)
         assert rows(stream, "x")[0].stream == channel
 
 

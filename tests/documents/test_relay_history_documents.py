@@ -13,9 +13,6 @@ import base64
 import datetime as dt
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,8 +31,9 @@ from streamwidgets.connection.backoff import Backoff
 from streamwidgets.recording.history import HistoryWriter, history
 from streamwidgets.relay.relay import Relay
 from streamwidgets.simulators.hydra import HydraSimulator
+from tests.support.redis_server import RedisServer
+from tests.support.waiting import eventually
 
-REDIS_SERVER = "/usr/bin/redis-server"
 FIXED = ["seq", "received_at", "event_time", "stream", "type", "snapshot"]
 FAST = {"backoff": Backoff(initial=0.05, maximum=0.3)}
 
@@ -43,70 +41,6 @@ pytestmark = pytest.mark.timeout(40)
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class RedisServer:
-    """A private redis-server on 127.0.0.1, killed in teardown."""
-
-    def __init__(self, *extra: str) -> None:
-        self.port = free_port()
-        self.extra = list(extra)
-        self.proc: subprocess.Popen | None = None
-        self.password = None
-        if "--requirepass" in extra:
-            self.password = extra[extra.index("--requirepass") + 1]
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, password=self.password, socket_timeout=3)
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                REDIS_SERVER,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                *self.extra,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                if self.client().ping():
-                    return
-            except redis.RedisError:
-                time.sleep(0.03)
-        raise RuntimeError("redis-server did not start")
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(5)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 @pytest.fixture
@@ -127,18 +61,9 @@ def hydra_feed(sim: HydraSimulator):
     return feeds.hydra(sim.url, token=sim.issue_token())
 
 
-async def wait_until(predicate, timeout: float = 5.0, step: float = 0.05, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        await asyncio.sleep(step)
-    assert predicate(), f"timed out after {timeout}s waiting for {what or predicate}"
-
-
 async def header_written(server: RedisServer, key: str, timeout: float = 5.0) -> None:
     """Relay.start "returns at once"; the header is written "once Redis answers"."""
-    await wait_until(lambda: server.client().exists(f"{key}:header"), timeout, what="the header")
+    await eventually(lambda: server.client().exists(f"{key}:header"), timeout, what="the header")
 
 
 def relay_df(relay: Relay) -> pd.DataFrame:
@@ -254,7 +179,7 @@ async def test_begin_reader_rows_equal_the_relay_connections_rows(rds, sim):
             await relay.close()
             live = relay_df(relay)
             assert len(live) > 100
-            await wait_until(lambda: len(reader.df) >= len(live), 5, what="reader catching up")
+            await eventually(lambda: len(reader.df) >= len(live), 5, what="reader catching up")
             await asyncio.sleep(0.2)
             got = norm(reader.df)
     pd.testing.assert_frame_equal(got, live)
@@ -275,7 +200,7 @@ async def test_reader_started_before_the_relay_gets_every_row(rds, sim):
         ) as relay:
             await asyncio.sleep(1.0)
         live = relay_df(relay)
-        await wait_until(lambda: len(reader.df) >= len(live), 5, what="reader catching up")
+        await eventually(lambda: len(reader.df) >= len(live), 5, what="reader catching up")
         got = norm(reader.df)
     assert len(live) > 50
     pd.testing.assert_frame_equal(got, live)
@@ -307,7 +232,7 @@ async def test_start_now_reads_only_entries_added_after_connecting(rds, sim):
             await asyncio.sleep(0.8)
             await relay.close()
             live = relay_df(relay)
-            await wait_until(
+            await eventually(
                 lambda: (
                     len(reader.df) > 0
                     and reader.df["data.seq"].iloc[-1] == live["data.seq"].iloc[-1]
@@ -347,7 +272,7 @@ async def test_start_datetime_in_the_middle_selects_rows_received_from_then(rds,
     assert cut.tzinfo is not None
     expected = live[times >= pd.Timestamp(cut)].reset_index(drop=True)
     async with streamwidgets.open(feeds.redis(rds.url, "k", start=cut)) as reader:
-        await wait_until(lambda: len(reader.df) >= len(expected), 5, what="backfill")
+        await eventually(lambda: len(reader.df) >= len(expected), 5, what="backfill")
         await asyncio.sleep(0.2)
         got = norm(reader.df)
     assert got["received_at"].min() >= pd.Timestamp(cut)
@@ -373,7 +298,7 @@ async def test_three_readers_at_once_get_the_same_rows(rds, sim):
             await asyncio.sleep(1.0)
             await relay.close()
             live = relay_df(relay)
-            await wait_until(
+            await eventually(
                 lambda: min(len(r.df) for r in (r1, r2, r3)) >= len(live), 6, what="three readers"
             )
             dfs = [norm(r.df) for r in (r1, r2, r3)]
@@ -394,18 +319,18 @@ async def test_redis_restarted_mid_stream_relay_and_reader_recover_nothing_twice
             reader.connection.on_state(lambda change: states.append(change))
             await asyncio.sleep(0.6)
             rds.kill()
-            await wait_until(lambda: reader.state == "reconnecting", 5, what="reader reconnecting")
+            await eventually(lambda: reader.state == "reconnecting", 5, what="reader reconnecting")
             assert "Redis unreachable" in reader.connection.reason
             await asyncio.sleep(0.8)
             rds.start()
-            await wait_until(lambda: reader.state == "connected", 8, what="reader back")
-            await wait_until(
+            await eventually(lambda: reader.state == "connected", 8, what="reader back")
+            await eventually(
                 lambda: relay.summary().redis.startswith("connected"), 8, what="relay back"
             )
             await asyncio.sleep(0.8)
             await relay.close()
             live = relay_df(relay)
-            await wait_until(
+            await eventually(
                 lambda: (
                     len(reader.df) and reader.df["data.seq"].iloc[-1] == live["data.seq"].iloc[-1]
                 ),
@@ -441,10 +366,10 @@ async def test_frames_beyond_max_pending_are_counted_marked_and_noticed(rds, sim
             rds.kill()
             await asyncio.sleep(1.0)
             rds.start()
-            await wait_until(
+            await eventually(
                 lambda: relay.summary().redis.startswith("connected"), 8, what="relay back"
             )
-            await wait_until(lambda: len(reader.connection.notices) > 0, 5, what="a notice")
+            await eventually(lambda: len(reader.connection.notices) > 0, 5, what="a notice")
             notices = list(reader.connection.notices)
             lost = relay.summary().lost
     assert lost > 0
@@ -465,7 +390,7 @@ async def test_flushall_under_a_running_reader(rds, sim):
             await asyncio.sleep(0.6)
             rds.client().flushall()
             at_flush = int(relay_df(relay)["data.seq"].iloc[-1])
-            await wait_until(
+            await eventually(
                 lambda: len(reader.df) and int(reader.df["data.seq"].iloc[-1]) > at_flush + 50,
                 5,
                 what="rows after FLUSHALL",
@@ -485,7 +410,7 @@ async def test_a_new_reader_after_flushall_finds_the_running_relays_header(rds, 
         await asyncio.sleep(1.0)
         assert rds.client().exists("k")
         async with streamwidgets.open(feeds.redis(rds.url, "k", start="begin")) as reader:
-            await wait_until(lambda: len(reader.df) > 0, 3, what="rows")
+            await eventually(lambda: len(reader.df) > 0, 3, what="rows")
 
 
 async def test_stream_key_deleted_under_a_running_reader(rds, sim):
@@ -499,7 +424,7 @@ async def test_stream_key_deleted_under_a_running_reader(rds, sim):
             await asyncio.sleep(0.6)
             rds.client().delete("k")
             at_delete = int(relay_df(relay)["data.seq"].iloc[-1])
-            await wait_until(
+            await eventually(
                 lambda: len(reader.df) and int(reader.df["data.seq"].iloc[-1]) > at_delete + 50,
                 5,
                 what="rows after DEL",
@@ -525,7 +450,7 @@ async def test_a_second_relay_session_on_the_same_key_follows_in_one_reader(rds,
             ) as second:
                 await asyncio.sleep(0.6)
             both = pd.concat([relay_df(first), relay_df(second)], ignore_index=True)
-            await wait_until(lambda: len(reader.df) >= len(both), 5, what="both sessions")
+            await eventually(lambda: len(reader.df) >= len(both), 5, what="both sessions")
             await asyncio.sleep(0.2)
             got = norm(reader.df)
             messages = [n.message for n in reader.connection.notices]
@@ -550,7 +475,7 @@ async def test_reader_streams_filter_on_the_client(rds, sim):
     async with streamwidgets.open(
         feeds.redis(rds.url, "k", start="begin"), streams=["markets"]
     ) as reader:
-        await wait_until(lambda: len(reader.df) >= len(want), 5)
+        await eventually(lambda: len(reader.df) >= len(want), 5)
         await asyncio.sleep(0.2)
         got = norm(reader.df)
     assert set(got["stream"]) == {"markets"}
@@ -595,7 +520,7 @@ async def test_password_in_the_url_is_refused_and_masked(rds):
 
 async def test_redis_password_from_password_and_env_and_never_stored(sim):
     """README: "A Redis password comes from `REDIS_PASSWORD` (`password=`)"; masked."""
-    server = RedisServer("--requirepass", "s3cr3t-pw-XYZ")
+    server = RedisServer(options=("--requirepass", "s3cr3t-pw-XYZ"))
     server.start()
     try:
         async with Relay(
@@ -610,7 +535,7 @@ async def test_redis_password_from_password_and_env_and_never_stored(sim):
             async with streamwidgets.open(
                 feeds.redis(server.url, "k", start="begin", password="s3cr3t-pw-XYZ")
             ) as reader:
-                await wait_until(lambda: len(reader.df) > 20, 5)
+                await eventually(lambda: len(reader.df) > 20, 5)
                 assert "s3cr3t-pw-XYZ" not in repr(relay) + repr(reader.connection)
         code, out, err = await run_cli(
             "relay",
@@ -640,7 +565,7 @@ async def test_redis_password_from_password_and_env_and_never_stored(sim):
 async def test_wrong_redis_password_is_a_refusal_that_stops_the_relay(sim):
     """README: "Only a refusal (the feed's, or Redis's password) stops it, with exit code 1."
     Relay.wait docstring: "Wait until the relay stops: ... or a refusal (the feed's or Redis's)"."""
-    server = RedisServer("--requirepass", "right-pw")
+    server = RedisServer(options=("--requirepass", "right-pw"))
     server.start()
     try:
         relay = Relay(hydra_feed(sim), server.url, key="k", password="wrong-pw")
@@ -736,10 +661,10 @@ async def relay_echoing_server(rds, forms: dict) -> tuple[bytes, str, list]:
     async with FrameServer(frames, welcome=welcome) as server:
         feed = feeds.hydra(server.url, token=TOKEN)
         async with Relay(feed, rds.url, key="k", include_sent=True) as relay:
-            await wait_until(lambda: relay.summary().events >= 30, 5)
+            await eventually(lambda: relay.summary().events >= 30, 5)
             await asyncio.sleep(0.3)
         async with streamwidgets.open(feeds.redis(rds.url, "k", start="begin")) as reader:
-            await wait_until(lambda: len(reader.df) >= 30, 5)
+            await eventually(lambda: len(reader.df) >= 30, 5)
             df_text = reader.df.astype(str).to_csv()
     assert rds.client().exists("k:header")
     return b"\n".join(all_redis_bytes(rds.client())), df_text, server.paths
@@ -834,7 +759,7 @@ async def test_cli_relay_progress_line_max_len_and_a_reader(rds, sim):
     header = json.loads(rds.client().get("hydra:header"))
     assert header["dialect"] == "hydra"
     async with streamwidgets.open(feeds.redis(rds.url, "hydra", start="begin")) as reader:
-        await wait_until(lambda: len(reader.df) > 100, 5)
+        await eventually(lambda: len(reader.df) > 100, 5)
         assert set(reader.df["stream"]) <= {"signals", "markets"}
 
 
@@ -957,20 +882,20 @@ async def test_relayed_reconnects_and_the_relays_stop_come_as_notices(rds, sim):
         async with streamwidgets.open(feeds.redis(rds.url, "k", start="begin")) as reader:
             await asyncio.sleep(0.5)
             sim.drop_after(3)
-            await wait_until(
+            await eventually(
                 lambda: (
                     relay.connection.stats.reconnects >= 1 or relay.connection.stats.connects >= 2
                 ),
                 6,
                 what="relay reconnect",
             )
-            await wait_until(
+            await eventually(
                 lambda: any("reconnect" in n.message for n in reader.connection.notices),
                 5,
                 what="reconnect notice",
             )
             await relay.close()
-            await wait_until(lambda: len(reader.connection.notices) >= 2, 5, what="stop notice")
+            await eventually(lambda: len(reader.connection.notices) >= 2, 5, what="stop notice")
             messages = [n.message for n in reader.connection.notices]
     last = json.loads(rds.client().xrevrange("k", count=1)[0][1][b"r"])
     assert last.get("marker") == "end", last
@@ -1139,7 +1064,7 @@ async def test_strange_stream_names_round_trip_through_history_and_duckdb(tmp_pa
             record_options={"roll_every": "1s"},
         ) as stream,
     ):
-        await wait_until(lambda: len(stream.df) >= len(STRANGE), 5)
+        await eventually(lambda: len(stream.df) >= len(STRANGE), 5)
     buf = norm(stream.df)
     assert list(buf["stream"]) == STRANGE
     # nothing written outside the directory, every file under d/date=*/stream=*/

@@ -20,24 +20,9 @@ from streamwidgets.cli.main import build_parser
 from streamwidgets.simulators import ALL_STREAMS, EVENT_TYPES, SyntheticWorld
 from streamwidgets.simulators.hydra import HydraSimulator
 from streamwidgets.simulators.tokens import InvalidToken, issue_token, verify_token
+from tests.support.waiting import eventually, seconds
 
-# Own helpers rather than importing conftest: this file works with or without tests/__init__.py.
-SLOWDOWN = float(os.environ.get("STREAMWIDGETS_TEST_SLOWDOWN", "1"))
 SCOPE = ["signals", "alerts", "cyber"]
-
-
-def seconds(value: float) -> float:
-    """A test duration scaled for this machine."""
-    return value * SLOWDOWN
-
-
-async def eventually(predicate, timeout: float = 5.0) -> None:
-    """Wait until ``predicate()`` is true, failing after ``timeout`` (scaled) seconds."""
-    deadline = time.monotonic() + seconds(timeout)
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {seconds(timeout)} s")
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture

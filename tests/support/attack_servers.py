@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import json
 import struct
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -22,11 +21,9 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from tests.support.seed_servers.base import now_ms
+
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.QTTK-s3cr3t-payload-7f3a9c21e4b8.Zx9kLm2Qp4Rt"
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def hydra_welcome(streams: list[str], **extra: Any) -> dict[str, Any]:

@@ -34,6 +34,8 @@ import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from tests.support.frames import text
+
 __all__ = ["BinanceStyleFeed"]
 
 # The server's own debug log shows the request line with the key; tests that check the
@@ -110,7 +112,7 @@ class BinanceStyleFeed:
                 await ws.close(1008, "invalid API key")
                 return
             if self.greet:
-                await ws.send(_dumps({"e": "welcome", "streams": self.streams}))
+                await ws.send(text({"e": "welcome", "streams": self.streams}))
             async for frame in ws:
                 await self._command(ws, frame, subscribed)
         except ConnectionClosed:
@@ -144,27 +146,27 @@ class BinanceStyleFeed:
         try:
             message = orjson.loads(frame)
         except orjson.JSONDecodeError:
-            await ws.send(_dumps({"error": {"code": 3, "msg": "Invalid JSON"}}))
+            await ws.send(text({"error": {"code": 3, "msg": "Invalid JSON"}}))
             return
         self.commands.append(message)
         method = message.get("method") if isinstance(message, dict) else None
         rid = message.get("id") if isinstance(message, dict) else None
         if method == "PING" and self.pong:
-            await ws.send(_dumps({"result": "PONG"}))
+            await ws.send(text({"result": "PONG"}))
         elif method in ("SUBSCRIBE", "UNSUBSCRIBE"):
             params = message.get("params")
             unknown = [p for p in params or [] if p not in self.streams]
             if not isinstance(params, list) or unknown:
                 error = {"code": 2, "msg": f"Invalid request: unknown stream(s) {unknown}"}
-                await ws.send(_dumps({"error": error, "id": rid}))
+                await ws.send(text({"error": error, "id": rid}))
                 return
             if method == "SUBSCRIBE":
                 subscribed.update(params)
             else:
                 subscribed.difference_update(params)
-            await ws.send(_dumps({"result": None, "id": rid}))
+            await ws.send(text({"result": None, "id": rid}))
         else:
-            await ws.send(_dumps({"error": {"code": 1, "msg": f"unknown method {method}"}}))
+            await ws.send(text({"error": {"code": 1, "msg": f"unknown method {method}"}}))
 
     async def _emit(self, ws: ServerConnection, subscribed: set[str]) -> None:
         with contextlib.suppress(ConnectionClosed):
@@ -174,7 +176,7 @@ class BinanceStyleFeed:
                 for stream in sorted(subscribed):
                     trade = next(self._trade_ids)
                     await ws.send(
-                        _dumps(
+                        text(
                             {
                                 "e": "trade",
                                 "E": now,
@@ -187,7 +189,3 @@ class BinanceStyleFeed:
                             }
                         )
                     )
-
-
-def _dumps(obj: Any) -> str:
-    return orjson.dumps(obj).decode()

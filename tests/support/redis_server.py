@@ -13,6 +13,7 @@ import subprocess
 import time
 
 import pytest
+import redis
 
 from tests.support.waiting import seconds
 
@@ -58,6 +59,17 @@ class RedisServer:
             assert self._process.poll() is None, "redis-server exited at start"
             assert time.monotonic() < deadline, "redis-server did not answer PING"
             time.sleep(0.02)
+
+    def client(self) -> redis.Redis:
+        """A redis-py client of it (3 s socket timeout) for reading what a test wrote; it
+        logs in with the ``--requirepass`` among the options, if any.
+
+        Example: ``assert server.client().xlen("k") > 0``.
+        """
+        password = None
+        if "--requirepass" in self.options:
+            password = self.options[self.options.index("--requirepass") + 1]
+        return redis.Redis(port=self.port, password=password, socket_timeout=3)
 
     def answers(self) -> bool:
         """True when it replies +PONG to PING."""

@@ -28,7 +28,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-__all__ = ["Conn", "HttpServer", "InvalidUtf8", "WsServer", "send_frame", "wait_until"]
+__all__ = ["Conn", "HttpServer", "InvalidUtf8", "WsServer", "now_ms", "send_frame", "wait_until"]
 
 
 @dataclass
@@ -36,6 +36,11 @@ class InvalidUtf8:
     """Raw bytes sent as a text frame: not valid UTF-8, so not a valid text frame."""
 
     payload: bytes
+
+
+def now_ms() -> int:
+    """The wall clock in integer milliseconds since the epoch, as the documents' ``ts`` fields."""
+    return int(time.time() * 1000)
 
 
 async def send_frame(ws: ServerConnection, frame: Any) -> None:

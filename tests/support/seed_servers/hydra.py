@@ -43,13 +43,12 @@ Hostile options (not what a healthy server does; each test says which it uses):
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 
-from .base import Conn, WsServer, send_frame
+from .base import Conn, WsServer, now_ms, send_frame
 
 __all__ = ["EVENT_TYPES", "HydraServer"]
 
@@ -65,10 +64,6 @@ EVENT_TYPES = {
     "social": "osint_signal",
     "earthquakes": "seismic_event",
 }
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 Script = Callable[["HydraServer", ServerConnection, Conn], Awaitable[None]]

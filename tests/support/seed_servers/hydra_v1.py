@@ -27,19 +27,14 @@ reason / the 401 body.
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request
 
-from .base import Conn, WsServer, send_frame
+from .base import Conn, WsServer, now_ms, send_frame
 
 __all__ = ["HydraV1Server"]
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class HydraV1Server(WsServer):

@@ -41,12 +41,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import time
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 
-from .base import Conn, WsServer, send_frame
+from .base import Conn, WsServer, now_ms, send_frame
 
 __all__ = ["CHANNELS", "HyperoruServer"]
 
@@ -57,10 +56,6 @@ BROADCAST = {
     "model_chat": "model_chat_update",
     "asset_curve": "asset_curve_update",
 }
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class HyperoruServer(WsServer):

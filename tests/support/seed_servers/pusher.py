@@ -51,18 +51,13 @@ import hashlib
 import hmac
 import itertools
 import json
-import time
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 
-from .base import Conn, HttpRequest, HttpServer, RestBackedServer, send_frame
+from .base import Conn, HttpRequest, HttpServer, RestBackedServer, now_ms, send_frame
 
 __all__ = ["PusherServer"]
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class PusherServer(RestBackedServer):
