@@ -5,6 +5,11 @@ import { seriesLabel } from "./charts.js";
 import { ExportFormat, ToKernel } from "./protocol.js";
 
 const NO_SUBSCRIBE_NOTE = "this feed has no subscribe step";
+const FORMAT_WORDS = {
+  [ExportFormat.CSV]: "CSV",
+  [ExportFormat.JSONL]: "JSON lines",
+  [ExportFormat.PARQUET]: "Parquet",
+};
 
 function fieldOptions(fields) {
   const options = [];
@@ -17,7 +22,25 @@ function fieldOptions(fields) {
   return options;
 }
 
-export function createControls({ send, view, onFilter }) {
+/**
+ * What the export status line says once a file is ready.
+ * @example readyText({ filename: "a.csv", rows: 5500, bytes: 1759965 })
+ *   // "file ready: a.csv (5,500 rows, 1.7 MB)"
+ */
+export function readyText(msg) {
+  const rows = Number(msg?.rows);
+  const count = Number.isFinite(rows) ? `${rows.toLocaleString("en-US")} rows, ` : "";
+  return `file ready: ${String(msg?.filename ?? "")} (${count}${sizeText(Number(msg?.bytes))})`;
+}
+
+function sizeText(bytes) {
+  if (!Number.isFinite(bytes)) return "size unknown";
+  if (bytes < 1000) return `${bytes} B`;
+  if (bytes < 1e6) return `${(bytes / 1e3).toFixed(1)} kB`;
+  return `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+export function createControls({ send, onExport, onFilter }) {
   // --- stream toggles -------------------------------------------------------------
   const buttons = new Map();
   let streamState = { supported: true };
@@ -84,17 +107,26 @@ export function createControls({ send, view, onFilter }) {
   pause.addEventListener("click", () => send({ kind: paused ? ToKernel.RESUME : ToKernel.PAUSE }));
   const clear = h("button", { type: "button", class: "sw-clear", text: "Clear", title: "empty the buffer and the charts" });
   clear.addEventListener("click", () => send({ kind: ToKernel.CLEAR }));
+  const exportStatus = h("span", { class: "sw-export-status", role: "status", "aria-live": "polite", hidden: true });
   const exporters = [
     [ExportFormat.CSV, "Export CSV"],
     [ExportFormat.JSONL, "Export JSON lines"],
     [ExportFormat.PARQUET, "Export Parquet"],
   ].map(([format, label]) => {
     const button = h("button", { type: "button", class: "sw-export", dataset: { format }, text: label });
-    button.addEventListener("click", () => send({ kind: ToKernel.EXPORT, format, view }));
+    button.addEventListener("click", () => {
+      setExportStatus("building", `building the ${FORMAT_WORDS[format] ?? format} file…`);
+      onExport(format);
+    });
     return button;
   });
+  function setExportStatus(state, text) {
+    exportStatus.dataset.state = state;
+    exportStatus.textContent = text;
+    exportStatus.hidden = !text;
+  }
   const error = h("div", { class: "sw-error", role: "alert", hidden: true });
-  const actions = h("div", { class: "sw-controls" }, [pause, clear, ...exporters]);
+  const actions = h("div", { class: "sw-controls" }, [pause, clear, ...exporters, exportStatus]);
 
   // --- field picker and chart chips -------------------------------------------------
   const picker = h("select", { class: "sw-field-picker", "aria-label": "numeric field to chart" });
@@ -173,6 +205,8 @@ export function createControls({ send, view, onFilter }) {
       pause.textContent = paused ? "Resume" : "Pause";
       attr(pause, "aria-pressed", String(paused));
     },
+    /** The export status line: `state` is building, ready or failed. */
+    setExportStatus,
     setError(text) {
       error.textContent = text ? String(text) : "";
       error.hidden = !text;

@@ -36,6 +36,7 @@ export const ToBrowser = /* @__PURE__ */ Object.freeze({
   UPDATE: "update",
   WINDOW: "window",
   DOWNLOAD: "download",
+  EXPORT_FAILED: "export_failed",
   BUNDLE: "bundle",
 });
 

@@ -5,7 +5,7 @@
 import "./widget.css";
 import { messageSize } from "./buffers.js";
 import { FieldChart, RateChart } from "./charts.js";
-import { createControls } from "./controls.js";
+import { createControls, readyText } from "./controls.js";
 import { h, randomId } from "./dom.js";
 import { saveFile } from "./download.js";
 import { createHeader } from "./header.js";
@@ -79,7 +79,11 @@ function render({ model, el }) {
   const header = createHeader();
   const controls = createControls({
     send,
-    view,
+    onExport(format) {
+      // Without a subscribe step the streams this view hides stay out of the file.
+      const filtering = get(Trait.SUBSCRIBE_SUPPORTED, true) === false;
+      send({ kind: ToKernel.EXPORT, format, view, hidden: filtering ? [...hidden] : [] });
+    },
     onFilter(name) {
       if (hidden.has(name)) hidden.delete(name);
       else hidden.add(name);
@@ -273,6 +277,11 @@ function render({ model, el }) {
       // Only the view whose button was clicked saves the file.
       if (msg.view !== view) return;
       root.__swLastDownload = saveFile(root, msg, buffers[0]);
+      controls.setExportStatus("ready", readyText(msg));
+    },
+    [ToBrowser.EXPORT_FAILED]: (msg) => {
+      if (msg.view != null && msg.view !== view) return;
+      controls.setExportStatus("failed", String(msg.reason ?? "the export failed"));
     },
   });
   function onMessage(msg, buffers) {

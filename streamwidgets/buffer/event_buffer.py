@@ -15,7 +15,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -272,6 +272,30 @@ class EventBuffer:
     def df(self) -> pd.DataFrame:
         """All rows, same as :meth:`to_dataframe` without filters."""
         return self.to_dataframe()
+
+    def df_later(self) -> Callable[[], pd.DataFrame]:
+        """The rows held now, as a function that builds their DataFrame (:attr:`df` as of
+        this call) when called, in any thread, however the buffer changes meanwhile.
+
+        Cheap here (the pending rows are converted and the chunk list copied; chunks are
+        never changed in place); the frame itself, the costly part for a big buffer, is
+        built by the call, e.g. in a worker thread while the event loop goes on.
+
+        Example:
+            >>> buf = EventBuffer()
+            >>> buf.append(Event("a", "x", {"v": 1}, received_ns=0))
+            >>> later = buf.df_later()
+            >>> buf.append(Event("a", "x", {"v": 2}, received_ns=1))
+            >>> len(later()), len(buf.df)
+            (1, 2)
+        """
+        self._flush()
+        cached = self._cache.get((None, None))
+        if cached is not None and cached[0] == self._version:
+            frame = cached[1]
+            return lambda: frame.copy(deep=False)
+        chunks, columns = list(self._chunks), list(self._column_counts)
+        return lambda: build_frame(chunks, columns)
 
     def since(self, cursor: int, columns: Iterable[str] | None = None) -> tuple[pd.DataFrame, int]:
         """Rows with ``seq > cursor`` still held, and the new cursor (the last seq).

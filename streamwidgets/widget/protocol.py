@@ -48,15 +48,19 @@ Messages, kernel to browser (:class:`ToBrowser`, ``msg:custom``), each a dict wi
     asked, or None for every view. Sent on ``hello``, after ``clear`` and when a
     series is charted (then only ``series`` is present).
 ``download``
-    ``{"view", "filename", "mime"}`` and one buffer: the file, for the view that
-    asked.
+    ``{"view", "filename", "mime", "format", "rows", "bytes"}`` and one buffer: the
+    file, for the view that asked (``rows`` in it, ``bytes`` its size).
+``export_failed``
+    ``{"view", "format", "reason"}``: an export asked for by ``view`` was not built
+    (another one is still being built, no rows, too big...), ``reason`` in plain words.
 ``bundle``
     ``{"hash"}`` and one buffer: the app's code, answering the loader's request.
 
 Messages, browser to kernel (:class:`ToKernel`, ``model.send``):
 ``{"kind": "hello", "view"}``, ``subscribe``/``unsubscribe`` with ``stream``,
 ``pause``, ``resume``, ``clear``, ``chart`` with ``stream``, ``type``, ``field``,
-``unchart`` with ``id``, ``export`` with ``format`` (:class:`ExportFormat`) and ``view``,
+``unchart`` with ``id``, ``export`` with ``format`` (:class:`ExportFormat`), ``view`` and
+``hidden`` (the streams that view hides, for a feed without a subscribe step),
 ``bundle`` with ``hash`` (the loader asking for the app).
 
 Limits are in :class:`Limit`. Times are float64 epoch milliseconds, so plotly's date
@@ -106,6 +110,7 @@ class ToBrowser:
     UPDATE: Final = "update"
     WINDOW: Final = "window"
     DOWNLOAD: Final = "download"
+    EXPORT_FAILED: Final = "export_failed"
     BUNDLE: Final = "bundle"
 
 

@@ -27,9 +27,7 @@ import pandas as pd
 import traitlets
 
 from streamwidgets import feeds
-from streamwidgets._util.secret import redact_frame
 from streamwidgets.buffer.event_buffer import EventBuffer
-from streamwidgets.buffer.export import EXPORT_FORMATS, export_bytes
 from streamwidgets.buffer.options import window_ns
 from streamwidgets.connection.callbacks import FailureReport
 from streamwidgets.connection.dialect import Dialect
@@ -44,6 +42,12 @@ from streamwidgets.events import Event
 from streamwidgets.exceptions import ConfigurationError, StreamError
 from streamwidgets.recording.history import HistorySummary, HistoryWriter, fill_from_history
 from streamwidgets.widget.encoding import SeriesKey
+from streamwidgets.widget.export_job import (
+    ExportFile,
+    ExportRequest,
+    build_in_worker,
+    format_label,
+)
 from streamwidgets.widget.frontend import Frontend, app_for_new_widget, frontend
 from streamwidgets.widget.kernel_loop import block_on, running_loop
 from streamwidgets.widget.protocol import Limit, ToBrowser, ToKernel
@@ -64,7 +68,6 @@ DEMO_STREAMS = ("signals", "alerts", "markets", "aircraft", "cyber")
 #: What the demo charts from the start.
 DEMO_CHART = ("markets", "market_update", "data.changePct")
 
-_EXPORTS = EXPORT_FORMATS
 #: Largest export sent to the browser in one message.
 MAX_EXPORT_BYTES = Limit.DOWNLOAD_MAX_BYTES
 
@@ -191,6 +194,8 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         self._failures = FailureReport()
         self._callback_tasks: set[asyncio.Task[None]] = set()
         self._finisher: asyncio.Task[None] | None = None
+        # The export being built, if any: one at a time per widget.
+        self._export_task: asyncio.Task[None] | None = None
 
         super().__init__(
             _esm=self._frontend.loader,
@@ -754,26 +759,71 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         self.unchart(str(content.get("id", "")))
 
     def _on_export(self, content: dict[str, Any]) -> None:
-        self._export(str(content.get("format", "")), _view_id(content))
+        hidden = content.get("hidden")
+        names = [str(h) for h in hidden] if isinstance(hidden, list) else []
+        self._export(str(content.get("format", "")), _view_id(content), hidden=names)
 
-    def _export(self, fmt: str, view: str | None) -> None:
-        if fmt not in _EXPORTS:
-            raise ConfigurationError(f"export format must be parquet, csv or jsonl, got {fmt!r}")
-        mime, suffix = _EXPORTS[fmt]
-        # The same writers as buffer.to_parquet/to_csv/to_jsonl: types read back the same.
-        # The file leaves the kernel: no credential a server quoted into the data goes too.
-        frame = redact_frame(self.connection.buffer.df, self.connection.dialect.secrets())
-        data = export_bytes(frame, fmt)
-        if len(data) > MAX_EXPORT_BYTES:
-            raise ConfigurationError(
-                f"the export is {len(data) / 2**20:.0f} MiB, over the "
-                f"{MAX_EXPORT_BYTES // 2**20} MiB a browser download may take here; "
-                "use w.buffer.to_parquet(path) instead"
+    def _export(self, fmt: str, view: str | None, *, hidden: Iterable[str] = ()) -> None:
+        """Start building an export for ``view``; the file follows as a ``download``
+        message, or an ``export_failed`` one says why not.
+
+        Which rows: with a subscribe step, those of the streams subscribed now (rows kept
+        from a stream since unsubscribed are left out); without one, those of every
+        stream but the ones ``hidden`` in the view that asked. Rows with no stream name
+        are always in. The buffer's rows are taken here, on the loop, at one instant;
+        their frame and the file are built in a worker thread, so the feed goes on.
+        """
+        connection = self.connection
+        request = ExportRequest(  # raises ConfigurationError for an unknown format
+            fmt,
+            feed_name=connection.dialect.name,
+            shown=frozenset(connection.subscriptions) if self.subscribe_supported else None,
+            hidden=frozenset() if self.subscribe_supported else frozenset(hidden),
+            secrets=tuple(connection.dialect.secrets()),
+            max_bytes=MAX_EXPORT_BYTES,
+        )
+        if self._export_task is not None and not self._export_task.done():
+            self._export_failed(
+                view,
+                fmt,
+                f"{format_label(fmt)} export not started: an export is already being built "
+                "for this widget; try again when its file is ready",
             )
-        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-        filename = f"{self.connection.dialect.name.replace(':', '-')}-{stamp}{suffix}"
-        message = {"kind": ToBrowser.DOWNLOAD, "view": view, "filename": filename, "mime": mime}
-        self.send(message, [data])
+            return
+        snapshot = connection.buffer.df_later()
+        self._export_task = self._spawn(self._build_export(snapshot, request, view))
+
+    async def _build_export(
+        self, snapshot: Callable[[], pd.DataFrame], request: ExportRequest, view: str | None
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            built: ExportFile = await loop.run_in_executor(None, build_in_worker, snapshot, request)
+        except ConfigurationError as exc:
+            self._export_failed(view, request.format, _failed(request.format, str(exc)))
+            return
+        except Exception as exc:  # a writer bug: say so in the widget, keep the details
+            logger.warning("building an export failed", exc_info=True)
+            what = f"{type(exc).__name__}: {exc}"
+            self._export_failed(view, request.format, _failed(request.format, what))
+            return
+        if self._closed:
+            return
+        message = {
+            "kind": ToBrowser.DOWNLOAD,
+            "view": view,
+            "filename": built.filename,
+            "mime": built.mime,
+            "format": request.format,
+            "rows": built.rows,
+            "bytes": len(built.data),
+        }
+        self.send(message, [built.data])
+
+    def _export_failed(self, view: str | None, fmt: str, reason: str) -> None:
+        if self._closed:
+            return
+        self.send({"kind": ToBrowser.EXPORT_FAILED, "view": view, "format": fmt, "reason": reason})
 
     def send(self, content: Any, buffers: list[Any] | None = None) -> None:
         """Send a custom message to the browser views, every text in it masked: a server
@@ -837,6 +887,10 @@ def _field_name(field: str) -> str:
     if not isinstance(field, str) or not field:
         raise ConfigurationError(f"a field name is a non-empty str, got {field!r}")
     return field if field.startswith("data") else f"data.{field}"
+
+
+def _failed(fmt: str, why: str) -> str:
+    return f"{format_label(fmt)} export failed: {why}"
 
 
 def _optional_str(value: Any) -> str | None:

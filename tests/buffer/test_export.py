@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import io
 
+import orjson
 import pandas as pd
 import pyarrow as pa
 import pytest
 
 from streamwidgets import ConfigurationError, read_export
 from streamwidgets.buffer.export import export_bytes
-from tests.support.waiting import seconds
+from tests.support.waiting import eventually, seconds
 from tests.support.widgets import customs, from_browser, make
 
 
@@ -61,12 +62,27 @@ async def test_text_exports_read_back_with_the_buffer_dtypes(filled, tmp_path, s
     assert str(back["event_time"].dtype) == "datetime64[ns, UTC]"
 
 
+async def test_json_lines_hold_each_rows_present_fields_only(filled, tmp_path):
+    """No null is written: each line has the fixed columns and its own fields, and the
+    file still reads back as the buffer's frame (every column, nulls where absent)."""
+    df = filled.df
+    path = filled.to_jsonl(tmp_path / "rows.jsonl")
+    lines = [orjson.loads(line) for line in path.read_bytes().splitlines()]
+    assert len(lines) == len(df) and len(df["stream"].unique()) > 1
+    assert all(value is not None for line in lines for value in line.values())
+    fixed = ["seq", "received_at", "event_time", "stream", "type", "snapshot"]
+    assert all(list(line)[:6] == fixed for line in lines if line.get("event_time"))
+    assert max(len(line) for line in lines) < len(df.columns)  # no row holds every field
+    pd.testing.assert_frame_equal(read_export(path), df)
+
+
 async def test_widget_downloads_parquet_that_reads_back_the_same(recorded, sim, tmp_path):
     """The browser's Export Parquet gets a file that reads back as the widget's DataFrame."""
     w = make(recorded, sim)
     await w.wait_async(events=100, timeout=seconds(5))
     w.pause()
     from_browser(w, kind="export", format="parquet", view="v1")
+    await eventually(lambda: customs(w, "download"))  # built off the loop
     [(_, message, [data])] = customs(w, "download")
     assert message["mime"] == "application/vnd.apache.parquet"
     assert message["filename"].startswith("hydra-") and message["filename"].endswith(".parquet")

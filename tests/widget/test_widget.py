@@ -165,8 +165,11 @@ async def test_export_sends_the_buffer_as_a_download(recorded, sim):
     w = make(recorded, sim)
     await w.wait_async(events=100, timeout=seconds(5))
     w.pause()
+    # Built off the loop, one at a time: each download arrives a moment after its request.
     from_browser(w, kind="export", format="csv", view="v1")
+    await eventually(lambda: len(customs(w, "download")) == 1)
     from_browser(w, kind="export", format="jsonl", view="v1")
+    await eventually(lambda: len(customs(w, "download")) == 2)
     [(_, csv_msg, [csv_bytes]), (_, jsonl_msg, [jsonl_bytes])] = customs(w, "download")
     assert csv_msg["view"] == "v1" and csv_msg["filename"].endswith(".csv")
     assert csv_msg["mime"] == "text/csv" and jsonl_msg["mime"] == "application/x-ndjson"
@@ -175,6 +178,47 @@ async def test_export_sends_the_buffer_as_a_download(recorded, sim):
     assert len(lines) == len(w.df) and orjson.loads(lines[0])["seq"] == w.df["seq"].iloc[0]
     from_browser(w, kind="export", format="xlsx", view="v1")
     assert "csv or jsonl" in w.error
+
+
+async def test_an_export_says_what_it_holds_and_one_runs_at_a_time(recorded, sim):
+    w = make(recorded, sim)
+    await w.wait_async(events=200, timeout=seconds(5))
+    from_browser(w, kind="unsubscribe", stream="signals")
+    await eventually(lambda: "signals" not in w.subscriptions)
+    w.pause()
+    from_browser(w, kind="export", format="jsonl", view="v1")
+    from_browser(w, kind="export", format="csv", view="v2")  # while the first is built
+    [(_, busy, _)] = customs(w, "export_failed")
+    assert busy["view"] == "v2" and "already being built" in busy["reason"]
+    await eventually(lambda: len(customs(w, "download")) == 1)
+    [(_, msg, [data])] = customs(w, "download")
+    lines = [orjson.loads(line) for line in data.splitlines()]
+    # Only the streams subscribed now, each row with its present fields only.
+    shown = w.df[w.df["stream"].isin(w.subscriptions)]
+    assert msg["rows"] == len(lines) == len(shown) and msg["bytes"] == len(data)
+    assert {row["stream"] for row in lines} <= set(w.subscriptions)
+    assert all(value is not None for row in lines for value in row.values())
+    # A second export once the first is done is fine.
+    from_browser(w, kind="export", format="parquet", view="v1")
+    await eventually(lambda: len(customs(w, "download")) == 2)
+
+
+async def test_an_export_of_a_feed_without_subscribe_leaves_out_the_hidden_streams(
+    recorded, sim, monkeypatch
+):
+    w = make(recorded, sim)
+    await w.wait_async(events=200, timeout=seconds(5))
+    w.pause()
+    monkeypatch.setattr(w, "subscribe_supported", False)
+    from_browser(w, kind="export", format="csv", view="v1", hidden=["markets", "aircraft"])
+    await eventually(lambda: len(customs(w, "download")) == 1)
+    [(_, msg, [data])] = customs(w, "download")
+    rows = pd.read_csv(io.BytesIO(data))
+    assert set(rows["stream"]) == {"signals"} and msg["rows"] == len(rows)
+    from_browser(w, kind="export", format="csv", view="v1", hidden=list(STREAMS))
+    await eventually(lambda: len(customs(w, "export_failed")) == 1)
+    [(_, failed, _)] = customs(w, "export_failed")
+    assert failed["reason"] == "CSV export failed: no rows of the streams shown to export"
 
 
 async def test_clear_empties_buffer_and_views_but_not_the_counters(recorded, sim):
@@ -195,7 +239,7 @@ async def test_no_secret_reaches_a_trait_a_message_or_the_repr(recorded, sim):
     await w.wait_async(events=200, timeout=seconds(5))
     from_browser(w, kind="hello", view="v")
     from_browser(w, kind="export", format="jsonl", view="v")
-    await asyncio.sleep(0.3)
+    await eventually(lambda: len(customs(w, "download")) == 1)
     assert_never_sent(w, token)
 
 
