@@ -5,6 +5,8 @@ import { seriesLabel } from "./charts.js";
 import { ExportFormat, ToKernel } from "./protocol.js";
 
 const NO_SUBSCRIBE_NOTE = "this feed has no subscribe step";
+// How long Clear's question waits for an answer before it goes away.
+const CLEAR_ASK_MS = 8000;
 const FORMAT_WORDS = {
   [ExportFormat.CSV]: "CSV",
   [ExportFormat.JSONL]: "JSON lines",
@@ -101,12 +103,49 @@ export function createControls({ send, onExport, onFilter }) {
     });
   }
 
-  // --- pause, clear, export, error --------------------------------------------------
+  // --- pause, clear (asks first), export, error ------------------------------------
   let paused = false;
   const pause = h("button", { type: "button", class: "sw-pause", text: "Pause", "aria-pressed": "false" });
   pause.addEventListener("click", () => send({ kind: paused ? ToKernel.RESUME : ToKernel.PAUSE }));
-  const clear = h("button", { type: "button", class: "sw-clear", text: "Clear", title: "empty the buffer and the charts" });
-  clear.addEventListener("click", () => send({ kind: ToKernel.CLEAR }));
+  const clear = h("button", {
+    type: "button",
+    class: "sw-clear",
+    text: "Clear",
+    title: "empty the buffer and the charts (asks first)",
+    "aria-expanded": "false",
+  });
+  const confirmYes = h("button", { type: "button", class: "sw-clear-confirm", text: "Yes, clear" });
+  const confirmNo = h("button", { type: "button", class: "sw-clear-cancel", text: "Cancel" });
+  const confirmBox = h("span", { class: "sw-clear-ask", role: "group", "aria-label": "confirm clear", hidden: true }, [
+    h("span", { class: "sw-clear-question", text: "Empty the buffer (w.df), charts and recent events?" }),
+    confirmYes,
+    confirmNo,
+  ]);
+  let confirmTimer = 0;
+  function askClear(open) {
+    clearTimeout(confirmTimer);
+    confirmBox.hidden = !open;
+    clear.hidden = open;
+    attr(clear, "aria-expanded", String(open));
+    if (open) {
+      // Unanswered, the question goes away: a stray click later must not clear.
+      confirmTimer = setTimeout(() => askClear(false), CLEAR_ASK_MS);
+      confirmNo.focus();
+    }
+  }
+  clear.addEventListener("click", () => askClear(true));
+  confirmNo.addEventListener("click", () => {
+    askClear(false);
+    clear.focus();
+  });
+  confirmYes.addEventListener("click", () => {
+    askClear(false);
+    send({ kind: ToKernel.CLEAR });
+  });
+  confirmBox.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") askClear(false);
+  });
+
   const exportStatus = h("span", { class: "sw-export-status", role: "status", "aria-live": "polite", hidden: true });
   const exporters = [
     [ExportFormat.CSV, "Export CSV"],
@@ -126,7 +165,7 @@ export function createControls({ send, onExport, onFilter }) {
     exportStatus.hidden = !text;
   }
   const error = h("div", { class: "sw-error", role: "alert", hidden: true });
-  const actions = h("div", { class: "sw-controls" }, [pause, clear, ...exporters, exportStatus]);
+  const actions = h("div", { class: "sw-controls" }, [pause, clear, confirmBox, ...exporters, exportStatus]);
 
   // --- field picker and chart chips -------------------------------------------------
   const picker = h("select", { class: "sw-field-picker", "aria-label": "numeric field to chart" });
@@ -207,6 +246,9 @@ export function createControls({ send, onExport, onFilter }) {
     },
     /** The export status line: `state` is building, ready or failed. */
     setExportStatus,
+    dispose() {
+      clearTimeout(confirmTimer);
+    },
     setError(text) {
       error.textContent = text ? String(text) : "";
       error.hidden = !text;

@@ -372,6 +372,7 @@ function render({ model, el }) {
     for (const [event, fn] of listeners) model.off(event, fn);
     model.off("msg:custom", onMessage);
     resizer.disconnect();
+    controls.dispose();
     unwatchTheme();
     rateChart.dispose();
     fieldChart.dispose();

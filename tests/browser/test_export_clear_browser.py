@@ -1,9 +1,9 @@
-"""Export as a user meets it, in real JupyterLab in Chromium.
+"""Export and Clear as a user meets them, in real JupyterLab in Chromium.
 
 Export is built off the kernel's event loop: a probe task in the kernel measures how long
 the loop goes without a turn while the export is built, and counts the events that keep
 arriving meanwhile. The widget says when the file is ready (name, rows, size); the JSON
-lines file holds no null and only the streams toggled on.
+lines file holds no null and only the streams toggled on. Clear asks first.
 """
 
 from __future__ import annotations
@@ -69,6 +69,8 @@ print(f"export: turns={len(during)} build_ms={sum(g for g, _ in during) * 1000:.
       f"max_stall_ms={max(g for g, _ in during) * 1000:.0f} "
       f"events_during={during[-1][1] - during[0][1]} idle_max_ms={max(idle) * 1000:.0f}")"""
 
+_ROWS = 'print("rows now:", len(w.df), "paused:", w.paused)'
+
 
 def _notebook(server) -> tuple[str, dict[str, int]]:
     notebook = nbformat.v4.new_notebook()
@@ -78,6 +80,7 @@ def _notebook(server) -> tuple[str, dict[str, int]]:
         ("fill", _FILL),
         ("probe", _PROBE),
         ("report", _REPORT),
+        ("rows", _ROWS),
     ):
         cells[name] = len(notebook.cells)
         notebook.cells.append(nbformat.v4.new_code_cell(source))
@@ -85,9 +88,13 @@ def _notebook(server) -> tuple[str, dict[str, int]]:
     return "export_clear.ipynb", cells
 
 
-async def test_export_is_built_off_the_loop_and_says_when_the_file_is_ready(
-    page, jupyter_server, tmp_path
-):
+async def _rows_now(page, cell: int) -> int:
+    await run_cell(page, cell)
+    text = await wait_for_cell_output(page, cell, re.compile(r"rows now: \d+"))
+    return int(re.search(r"rows now: (\d+)", text).group(1))
+
+
+async def test_export_is_built_off_the_loop_and_clear_asks_first(page, jupyter_server, tmp_path):
     name, cells = _notebook(jupyter_server)
     await open_notebook(page, jupyter_server, name, "lab")
     await run_cell(page, cells["make"])
@@ -133,3 +140,31 @@ async def test_export_is_built_off_the_loop_and_says_when_the_file_is_ready(
     assert all(value is not None for line in lines for value in line.values())
     assert "signals" not in {line["stream"] for line in lines}
     print(f"JSON lines: {len(lines)} rows, {saved.stat().st_size:,} bytes")
+
+    # Clear asks first: the click alone empties nothing, Cancel keeps the rows.
+    pause = (await wait_for_selector_in_output(page, ".sw-pause")).first
+    await pause.click()
+    await expect(pause).to_have_attribute("aria-pressed", "true")
+    kept = await _rows_now(page, cells["rows"])
+    assert kept > 3000
+    clear = (await wait_for_selector_in_output(page, ".sw-clear")).first
+    await clear.click()
+    ask = (await wait_for_selector_in_output(page, ".sw-clear-ask")).first
+    await expect(ask).to_be_visible()
+    await expect(clear).to_be_hidden()
+    await expect(page.locator(".sw-clear-cancel").first).to_be_focused()
+    await save_screenshot(page, "clear-asks-first", element=ask)
+    assert await _rows_now(page, cells["rows"]) == kept
+    await ask.locator(".sw-clear-cancel").click()
+    await expect(ask).to_be_hidden()
+    await expect(clear).to_be_visible()
+    assert await _rows_now(page, cells["rows"]) == kept
+    # Confirmed, it empties w.df.
+    await clear.click()
+    await ask.locator(".sw-clear-confirm").click()
+    await expect(ask).to_be_hidden()
+    for _ in range(20):  # the request reaches the kernel a moment after the click
+        left = await _rows_now(page, cells["rows"])
+        if left == 0:
+            break
+    assert left == 0
