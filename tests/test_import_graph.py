@@ -1,7 +1,8 @@
 """The package's import graph: layered, without cycles, read from the source (ast).
 
-Every import counts, at module level, inside functions and under TYPE_CHECKING: a
-function-level import may defer a heavy dependency, but never hides a cycle.
+Every import counts, at module level, inside functions, under TYPE_CHECKING and through
+``importlib.import_module`` with a literal name: a function-level import may defer a heavy
+dependency, but never hides a cycle.
 """
 
 from __future__ import annotations
@@ -59,6 +60,12 @@ def _imports(modules: dict[str, Path]) -> dict[str, set[str]]:
                 targets = [f"{base}.{alias.name}" for alias in node.names]
                 if not all(t in modules for t in targets):
                     targets.append(base)  # names defined in the module itself
+            elif isinstance(node, ast.Call) and _is_dynamic_import(node.func):
+                # importlib.import_module("streamwidgets.x") or __import__("streamwidgets.x")
+                first = node.args[0] if node.args else None
+                if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+                    continue
+                targets = [first.value.partition(":")[0]]
             else:
                 continue
             for target in targets:
@@ -67,6 +74,12 @@ def _imports(modules: dict[str, Path]) -> dict[str, set[str]]:
                 if target and target != name:
                     edges[name].add(target)
     return edges
+
+
+def _is_dynamic_import(func: ast.expr) -> bool:
+    if isinstance(func, ast.Attribute):
+        return func.attr == "import_module"
+    return isinstance(func, ast.Name) and func.id in ("import_module", "__import__")
 
 
 def _unit(module: str) -> str:

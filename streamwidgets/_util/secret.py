@@ -72,6 +72,10 @@ class Secret:
         raise TypeError("secrets cannot be pickled")
 
 
+# Shown by its public name (streamwidgets.Secret) in help(), reprs and tracebacks.
+Secret.__module__ = "streamwidgets"
+
+
 def redact(text: str, secrets: Iterable[Secret | str | None], *, fragments: bool = False) -> str:
     """Replace every occurrence of the given secrets by ``***``: as written, URL-encoded,
     base64-encoded (standard and URL-safe, padded or not) and hex-encoded.

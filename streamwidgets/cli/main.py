@@ -22,6 +22,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from streamwidgets.cli.arguments import events_rate, parse_duration
+
 __all__ = ["build_parser", "main"]
 
 logger = logging.getLogger(__name__)
@@ -84,20 +86,23 @@ def _add_relay(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = commands.add_parser(
-        "demo", help="the simulated Hydra feed, in this process, with a live buffer summary"
+        "demo", help="a simulated feed, in this process, with a live buffer summary"
     )
-    demo.add_argument("--seconds", type=float, default=None, help="stop after this long")
-    demo.add_argument("--rate", type=float, default=50.0, help="events/s the simulator sends")
+    demo.add_argument(
+        "--for",
+        "--seconds",
+        dest="seconds",
+        type=parse_duration,
+        default=None,
+        help="stop after this long (e.g. 30s, 5m; plain seconds too)",
+    )
+    demo.add_argument("--rate", type=events_rate, default=50.0, help="events/s the simulator sends")
     demo.set_defaults(func=_run_demo)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
     from streamwidgets.cli.demo import run_demo
 
-    if args.seconds is not None and args.seconds <= 0:
-        raise SystemExit("--seconds must be > 0")
-    if args.rate < 0:
-        raise SystemExit("--rate must be >= 0")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_demo(seconds=args.seconds, rate=args.rate))
     return 0

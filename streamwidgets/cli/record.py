@@ -36,13 +36,13 @@ import argparse
 import asyncio
 import contextlib
 import os
-import re
 import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from streamwidgets.cli.arguments import parse_duration, parse_size
 from streamwidgets.exceptions import ConfigurationError
 from streamwidgets.feeds import registry
 
@@ -53,36 +53,6 @@ __all__ = [
     "parse_size",
     "streams_from_args",
 ]
-
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600}
-_SIZES = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
-
-
-def parse_duration(text: str) -> float:
-    """``"90"``, ``"90s"``, ``"5m"``, ``"1.5h"`` -> seconds.
-
-    Example:
-        >>> parse_duration("5m"), parse_duration("2.5")
-        (300.0, 2.5)
-    """
-    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([smh]?)\s*", text.lower())
-    if match is None or float(match.group(1)) <= 0:
-        raise argparse.ArgumentTypeError(f"a duration like 60s, 5m or 1h, got {text!r}")
-    return float(match.group(1)) * _UNITS[match.group(2)]
-
-
-def parse_size(text: str) -> int:
-    """``"500k"``, ``"100M"``, ``"1G"`` (binary units) -> bytes.
-
-    Example:
-        >>> parse_size("100M")
-        104857600
-    """
-    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmg]?)i?b?\s*", text.lower())
-    if match is None:
-        raise argparse.ArgumentTypeError(f"a size like 500k, 100M or 1G, got {text!r}")
-    return int(float(match.group(1)) * _SIZES[match.group(2)])
-
 
 # -- record ------------------------------------------------------------------------------------
 

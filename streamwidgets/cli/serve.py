@@ -20,6 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from streamwidgets.cli.arguments import port_number
+
 __all__ = ["add_sim_replay", "serve_until_stopped", "write_atomically"]
 
 
@@ -67,7 +69,7 @@ def add_sim_replay(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -
     sim = kinds.add_parser("replay", help="serve a recording (ws://HOST:PORT/replay)")
     sim.add_argument("path", type=Path, help="a recording")
     sim.add_argument("--host", default="127.0.0.1")
-    sim.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    sim.add_argument("--port", type=port_number, default=8765, help="0 picks a free port")
     sim.add_argument(
         "--speed", default="1", help="times real time (0.01-1000), or 'max' for full speed"
     )

@@ -24,6 +24,7 @@ import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
+from streamwidgets.cli.arguments import events_rate, port_number
 from streamwidgets.cli.serve import add_sim_replay, serve_until_stopped
 from streamwidgets.feeds import registry
 from streamwidgets.feeds.entry import FeedEntry, Options
@@ -81,12 +82,14 @@ def add_simulator_parser(
     sim.add_argument("--host", default="127.0.0.1")
     if rest:
         sim.add_argument(
-            "--port", type=int, default=8765, help="WebSocket port; 0 picks a free one"
+            "--port", type=port_number, default=8765, help="WebSocket port; 0 picks a free one"
         )
-        sim.add_argument("--rest-port", type=int, default=0, help="REST port; 0 picks a free one")
+        sim.add_argument(
+            "--rest-port", type=port_number, default=0, help="REST port; 0 picks a free one"
+        )
     else:
-        sim.add_argument("--port", type=int, default=8765, help="0 picks a free port")
-    sim.add_argument("--rate", type=float, default=rate, help=rate_help)
+        sim.add_argument("--port", type=port_number, default=8765, help="0 picks a free port")
+    sim.add_argument("--rate", type=events_rate, default=rate, help=rate_help)
     for flag, options in (before_seed or {}).items():
         sim.add_argument(flag, **options)
     sim.add_argument("--seed", type=int, default=0)

@@ -1,8 +1,14 @@
 """The dialect interface: everything protocol-specific about a feed, and no I/O.
 
 A dialect turns frames into :class:`~streamwidgets.events.Event` objects and
-control messages, and commands into frames. The :class:`~streamwidgets.connection.driver.Connection`
-owns the socket and asks the dialect what to send and what a close code means.
+control messages, and commands into frames. The connection's
+:class:`~streamwidgets.connection.session.Session` asks it what to send and what a close
+code means; the :class:`~streamwidgets.connection.driver.Connection` owns the socket and
+runs the feed's :meth:`Dialect.prepare` step (its REST calls, if any).
+
+A feed's dialect keeps its credentials as :class:`Secret` (exported here for dialect
+modules: ``from streamwidgets.connection.dialect import Dialect, Secret``) and lists them in
+:meth:`Dialect.secrets`, so every log line, message and recording masks them.
 
 A feed object is configuration and may serve any number of connections: each
 connection works on its own copy (:meth:`Dialect.for_connection`), which holds what that
@@ -34,6 +40,7 @@ __all__ = [
     "Dialect",
     "Keepalive",
     "Outgoing",
+    "Secret",
     "require_names",
 ]
 

@@ -50,8 +50,10 @@ from streamwidgets.connection.dialect import CloseAction, CloseDecision, Dialect
 from streamwidgets.connection.listeners import Listeners
 from streamwidgets.connection.session import (
     Abort,
+    Connected,
     Fail,
     FailRequest,
+    KeepaliveChanged,
     Mark,
     Output,
     Reconnect,
@@ -232,6 +234,8 @@ class Connection:
         self.notices = self._session.notices
         self.history = self._session.history
         self._ws: ClientSocket | None = None
+        self._keeper: asyncio.Task[None] | None = None  # the socket's keepalive clocks
+        self._resubscribe: list[str] | None = None  # what the session said on Connected
         self._task: asyncio.Task[None] | None = None
         self._helpers: set[asyncio.Task[Any]] = set()
         # Request id -> what its caller awaits (the session knows only the id).
@@ -696,9 +700,7 @@ class Connection:
         session.attempt_begins()
         try:
             await self.dialect.prepare()
-            self.dialect.reset()
-            target = self.dialect.target()
-            keepalive = self.dialect.keepalive()
+            target, keepalive = session.prepared()
             async with SameHostOnly(
                 target.url,
                 additional_headers=dict(target.headers) or None,
@@ -720,27 +722,22 @@ class Connection:
                 for message in target.first_messages:
                     self._taps.sent(message)
                     await ws.send(message)
-                keeper = self._spawn(self._keep_alive(ws))
+                self._resubscribe = None
+                self._keeper = self._spawn(self._keep_alive(ws))
+                session.opening_sent(time.time_ns())
                 resubscribing: asyncio.Task[None] | None = None
                 try:
-                    if self.dialect.needs_welcome:
+                    await self._send_frames(ws, self._perform())
+                    if session.state is not State.CONNECTED:
                         await self._await_welcome(ws)
-                        rules = self.dialect.keepalive()
-                        if rules != keepalive:
-                            # The welcome set the rules (e.g. the feed's activity timeout).
-                            keeper.cancel()
-                            session.start_keepalive(rules, time.time_ns())
-                            keeper = self._spawn(self._keep_alive(ws))
-                    self._resent.clear()
-                    session.connected(time.time_ns(), time.monotonic())
-                    self._perform()
                     resubscribing = self._spawn(self._resubscribe_and_follow_up())
                     await self._receive(ws)
                 finally:
                     if resubscribing is not None:
                         # It belongs to this socket; the next one resubscribes afresh.
                         resubscribing.cancel()
-                    keeper.cancel()
+                    if self._keeper is not None:
+                        self._keeper.cancel()
             raise AssertionError("the receive loop ends only by an exception")
         except ConnectionClosed as exc:
             return session.socket_closed(
@@ -790,7 +787,7 @@ class Connection:
     async def _await_welcome(self, ws: ClientSocket) -> None:
         try:
             async with asyncio.timeout(self.open_timeout):
-                while not self._session.welcomed:
+                while self._session.state is not State.CONNECTED:
                     self._take_frame(await self._next_frame(ws))
                     if self._session.has_output:
                         await self._send_frames(ws, self._perform())
@@ -799,14 +796,11 @@ class Connection:
 
     async def _resubscribe_and_follow_up(self) -> None:
         try:
-            streams = self._session.resubscription()
-            self._perform()
-            if streams:
-                await self._send_subscribe(streams, sent=self._resent)
+            if self._resubscribe:
+                await self._send_subscribe(self._resubscribe, sent=self._resent)
         finally:
             self._resent.set()
-        # What the dialect asks after every connect (e.g. fresh state: nothing is replayed).
-        for out in self.dialect.after_connect():
+        for out in self._session.follow_up():
             try:
                 await self.send(out)
             except RequestError as exc:
@@ -921,6 +915,13 @@ class Connection:
             elif isinstance(out, StreamsRefused):
                 self._taps.options_changed()
                 self._listeners.refused(out.rejected)
+            elif isinstance(out, Connected):
+                self._resent.clear()
+                self._resubscribe = out.streams
+            elif isinstance(out, KeepaliveChanged):
+                if self._ws is not None and self._keeper is not None:
+                    self._keeper.cancel()
+                    self._keeper = self._spawn(self._keep_alive(self._ws))
             elif isinstance(out, Abort):
                 if self._ws is not None:
                     self._ws.transport.abort()

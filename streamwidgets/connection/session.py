@@ -13,6 +13,8 @@ a frame, the frames of a subscribe, a close decision) and queues the rest as
 - :class:`StreamsRefused`: the server refused streams (they left the wanted set);
 - :class:`StateChanged`: the connection entered a state, with its reason;
 - :class:`Mark`: a marker for the buffer (connected, gap, paused...);
+- :class:`Connected`: the welcome came (or the feed has none): resubscribe now;
+- :class:`KeepaliveChanged`: the welcome set other keepalive rules;
 - :class:`Abort`: the keepalive declared the socket dead;
 - :class:`Reconnect` / :class:`Fail`: what to do after an attempt ended.
 
@@ -42,6 +44,7 @@ from streamwidgets.connection.callbacks import FailureReport
 from streamwidgets.connection.dialect import (
     CloseAction,
     CloseDecision,
+    ConnectTarget,
     Dialect,
     Keepalive,
     Outgoing,
@@ -55,8 +58,10 @@ from streamwidgets.exceptions import FrameError, StreamNotAvailable
 
 __all__ = [
     "Abort",
+    "Connected",
     "Fail",
     "FailRequest",
+    "KeepaliveChanged",
     "Mark",
     "Output",
     "Reconnect",
@@ -166,6 +171,22 @@ class Mark:
 
 
 @dataclass(frozen=True, slots=True)
+class Connected:
+    """The connection is up (welcomed, or open when the feed has no welcome): resubscribe
+    to ``streams`` now, then send :meth:`Session.follow_up`'s requests."""
+
+    streams: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class KeepaliveChanged:
+    """The welcome set other keepalive rules (e.g. the feed's activity timeout): restart
+    the keepalive clocks' timer."""
+
+    rules: Keepalive
+
+
+@dataclass(frozen=True, slots=True)
 class Abort:
     """The socket is presumed dead (``reason``): end it without a closing handshake."""
 
@@ -188,7 +209,17 @@ class Fail:
 
 #: What a session asks of its driver.
 Output = (
-    Send | Resolve | FailRequest | StreamsRefused | StateChanged | Mark | Abort | Reconnect | Fail
+    Send
+    | Resolve
+    | FailRequest
+    | StreamsRefused
+    | StateChanged
+    | Mark
+    | Connected
+    | KeepaliveChanged
+    | Abort
+    | Reconnect
+    | Fail
 )
 
 
@@ -255,13 +286,15 @@ class Session:
         self.consumer_blocked = False
         self.dead_reason: str | None = None
         self.keepalive: KeepaliveSchedule | None = None
+        self._rules: Keepalive | None = None
         self.replies = ReplyBook()
         # Kept as received and masked when read: a flood of bad frames must not pay for
         # masking each one (see rejected_frames).
         self._rejected: deque[tuple[int, str, str | bytes, int]] = deque(maxlen=keep_rejected)
         self._error_shown_ns = 0
-        self._reports = FailureReport()
-        self._connected_mono = 0.0
+        # Rate-limited on the times the session is given, not on a clock of its own.
+        self._reports = FailureReport(clock=lambda: self.last_frame_ns / _NS)
+        self._connected_ns = 0
         self._lost_at_ns: int | None = None
         self.wire_log = wire_log or RedactingLogger(
             logging.getLogger("streamwidgets.wire"), dialect.secrets
@@ -326,20 +359,51 @@ class Session:
         self.opened = False
         self.welcomed = False
 
+    def prepared(self) -> tuple[ConnectTarget, Keepalive]:
+        """The feed's preparation step (its REST calls, made by the driver) is done: forget
+        the previous socket's dialect state; return where to connect and the keepalive
+        rules to open the socket with."""
+        self.dialect.reset()
+        return self.dialect.target(), self.dialect.keepalive()
+
     def socket_opened(self, now_ns: int, keepalive: Keepalive) -> None:
         """The upgrade succeeded; the keepalive clocks start now."""
         self.opened = True
         self.last_frame_ns = now_ns
         self.start_keepalive(keepalive, now_ns)
 
+    def opening_sent(self, now_ns: int) -> None:
+        """The feed's first messages are out. A feed without a welcome is connected now
+        (queues :class:`Connected`); otherwise its welcome frame connects it."""
+        if not self.dialect.needs_welcome:
+            self._up(now_ns)
+
+    def _up(self, now_ns: int) -> None:
+        rules = self.dialect.keepalive()
+        if rules != self._rules:
+            # The welcome set the rules (e.g. the feed's activity timeout).
+            self.start_keepalive(rules, now_ns)
+            self._out.append(KeepaliveChanged(rules))
+        self.connected(now_ns)
+        self._out.append(Connected(self.resubscription()))
+
+    def follow_up(self) -> list[Outgoing]:
+        """The feed's requests after every connect, sent once resubscribed (e.g. fresh
+        state: nothing is replayed)."""
+        return self.dialect.after_connect()
+
     def start_keepalive(self, rules: Keepalive, now_ns: int) -> None:
         """(Re)start the keepalive clocks with ``rules`` (the welcome may set them)."""
+        self._rules = rules
         self.keepalive = KeepaliveSchedule(
             rules, now_ns, pings_prove_life=self.dialect.protocol_pings_prove_life
         )
 
-    def connected(self, now_ns: int, mono: float) -> None:
-        """The connection counts as connected (welcomed, if the feed welcomes)."""
+    def connected(self, now_ns: int, mono: float | None = None) -> None:
+        """The connection counts as connected (welcomed, if the feed welcomes); once per
+        socket. (``mono`` is accepted for callers of earlier versions and unused.)"""
+        if self.state is State.CONNECTED:
+            return
         self.stats.connects += 1
         self.stats.connected_since_ns = now_ns
         if self._lost_at_ns is not None:
@@ -348,7 +412,7 @@ class Session:
             self._out.append(Mark("reconnected", "", now_ns))
         else:
             self._out.append(Mark("connected", "", now_ns))
-        self._connected_mono = mono
+        self._connected_ns = now_ns
         self.set_state(State.CONNECTED, "connected", now_ns)
 
     def socket_closed(
@@ -399,7 +463,7 @@ class Session:
             # failed attempts lie between; before any connect there is no gap.
             self._lost_at_ns = now_ns
             self._out.append(Mark("disconnected", decision.reason, now_ns))
-            if mono - self._connected_mono >= self.healthy_after:
+            if (now_ns - self._connected_ns) / _NS >= self.healthy_after:
                 self.backoff.reset()
                 self.outage.reset()
         outage = self.outage
@@ -499,6 +563,8 @@ class Session:
                 events.append(item)
             else:
                 self._control(item)
+        if self.welcomed and self.opened and self.state is not State.CONNECTED:
+            self._up(now_ns)
         if events and self.filtering:
             events = self._keep_wanted(events)
         if events and self.replies.pending:

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,9 +64,12 @@ class Simulated:
     fields below add its own and make it from the parsed arguments.
 
     Args:
-        cls: the simulator, a :class:`~streamwidgets.simulators.server.LoopbackServer`
-            taking the shared options as keywords (``host``, ``port``, ``rate``, ``seed``,
-            ``profile``, and as flagged ``rest_port``, ``unanswered``).
+        server: where the simulator class is, ``"module:Class"``; it is imported only when
+            served (:attr:`cls`), so parsing a recording never loads the simulators. The
+            class is a :class:`~streamwidgets.simulators.server.LoopbackServer` (which
+            calls its ``_handle(ws)`` once per client connection) taking the shared options
+            as keywords (``host``, ``port``, ``rate``, ``seed``, ``profile``, and as flagged
+            ``rest_port``, ``unanswered``).
         help: the subcommand's one-line help.
         rate: the default ``--rate``; ``rate_help`` says what it counts.
         options: the simulator's own keywords from the parsed arguments; a ValueError
@@ -76,10 +80,13 @@ class Simulated:
         before_seed: its own options listed before ``--seed``; ``own``: after it.
         groups: further option groups, title -> options (e.g. fault injection).
         client: a feed connected to a running simulator with a credential it accepts.
-        demo_streams: the streams the ``demo`` command shows.
+        demo_streams: the streams the demo (``streamwidgets demo``, ``StreamWidget.demo()``)
+            subscribes to.
+        demo_chart: what ``StreamWidget.demo()`` charts from the start: ``(stream, type,
+            field)``, or None.
     """
 
-    cls: type[Any]
+    server: str
     help: str
     rate: float
     rate_help: str
@@ -92,6 +99,13 @@ class Simulated:
     groups: Mapping[str, Options] = field(default_factory=dict)
     client: Callable[[Any], Dialect] | None = None
     demo_streams: tuple[str, ...] = ()
+    demo_chart: tuple[str, str, str] | None = None
+
+    @property
+    def cls(self) -> type[Any]:
+        """The simulator class named by :attr:`server`, imported now."""
+        module, _, name = self.server.partition(":")
+        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streamwidgets.connection.dialect import Dialect
 from streamwidgets.dialects.axol.channels import AxolDialect
@@ -45,12 +45,13 @@ from streamwidgets.dialects.pusher.session_feed import PusherDialect
 from streamwidgets.exceptions import ConfigurationError
 from streamwidgets.feeds import constructors
 from streamwidgets.feeds.entry import CommandLine, FeedEntry, Simulated
-from streamwidgets.simulators import axol_protocol, pusher_protocol
-from streamwidgets.simulators.axol import AxolSimulator
-from streamwidgets.simulators.hydra import HydraSimulator
-from streamwidgets.simulators.hydra_v1 import HydraV1Simulator
-from streamwidgets.simulators.hyperoru import HyperoruSimulator
-from streamwidgets.simulators.pusher import PusherSimulator
+
+if TYPE_CHECKING:
+    from streamwidgets.simulators.axol import AxolSimulator
+    from streamwidgets.simulators.hydra import HydraSimulator
+    from streamwidgets.simulators.hydra_v1 import HydraV1Simulator
+    from streamwidgets.simulators.hyperoru import HyperoruSimulator
+    from streamwidgets.simulators.pusher import PusherSimulator
 
 __all__ = ["DEMO_FEED", "FEEDS", "on_command_line", "rebuild_dialect", "simulated"]
 
@@ -87,7 +88,7 @@ def _announce_hydra(sim: HydraSimulator, args: argparse.Namespace) -> None:
 
 
 _HYDRA_SIMULATOR = Simulated(
-    HydraSimulator,
+    "streamwidgets.simulators.hydra:HydraSimulator",
     "the Hydra JWT stream (ws://HOST:PORT/stream)",
     rate=50.0,
     rate_help="events/s per connection; 0 = max",
@@ -128,6 +129,7 @@ _HYDRA_SIMULATOR = Simulated(
     },
     client=lambda sim: constructors.hydra(sim.url, token=sim.issue_token()),
     demo_streams=("signals", "alerts", "markets", "aircraft", "cyber"),
+    demo_chart=("markets", "market_update", "data.changePct"),
 )
 
 
@@ -155,7 +157,7 @@ def _announce_hydra_v1(sim: HydraV1Simulator, args: argparse.Namespace) -> None:
 
 
 _HYDRA_V1_SIMULATOR = Simulated(
-    HydraV1Simulator,
+    "streamwidgets.simulators.hydra_v1:HydraV1Simulator",
     "the Hydra v1 API-key stream (ws://HOST:PORT/v1/stream)",
     rate=20.0,
     rate_help="live messages/s per connection",
@@ -181,6 +183,9 @@ _HYDRA_V1_SIMULATOR = Simulated(
 
 
 def _axol_options(args: argparse.Namespace) -> dict[str, Any]:
+    # Deferred like the simulator itself: only serving it needs the simulators.
+    from streamwidgets.simulators import axol_protocol
+
     return {
         "api_keys": {args.api_key or axol_protocol.generate_key(): args.tier},
         "token_ttl": args.token_ttl,
@@ -196,7 +201,7 @@ def _announce_axol(sim: AxolSimulator, args: argparse.Namespace) -> None:
 
 
 _AXOL_SIMULATOR = Simulated(
-    AxolSimulator,
+    "streamwidgets.simulators.axol:AxolSimulator",
     "Axol: REST token exchange + WebSocket stream (/api/v1/ws/connect)",
     rate=10.0,
     rate_help="data messages/s per connection",
@@ -235,7 +240,7 @@ def _announce_hyperoru(sim: HyperoruSimulator, args: argparse.Namespace) -> None
 
 
 _HYPERORU_SIMULATOR = Simulated(
-    HyperoruSimulator,
+    "streamwidgets.simulators.hyperoru:HyperoruSimulator",
     "the Hyperoru account stream (ws://HOST:PORT/ws)",
     rate=10.0,
     rate_help="broadcasts/s per connection",
@@ -257,6 +262,9 @@ _HYPERORU_SIMULATOR = Simulated(
 
 
 def _pusher_options(args: argparse.Namespace) -> dict[str, Any]:
+    # Deferred like the simulator itself: only serving it needs the simulators.
+    from streamwidgets.simulators import pusher_protocol
+
     return {
         "tokens": {args.token or pusher_protocol.generate_token(): "user_1"},
         "activity_timeout": args.activity_timeout,
@@ -285,7 +293,7 @@ def _announce_pusher(sim: PusherSimulator, args: argparse.Namespace) -> None:
 
 
 _PUSHER_SIMULATOR = Simulated(
-    PusherSimulator,
+    "streamwidgets.simulators.pusher:PusherSimulator",
     "Pusher-compatible stream: REST session bootstrap + Pusher protocol 7",
     rate=10.0,
     rate_help="data events/s per connection",

@@ -12,7 +12,7 @@ Parsing is replay's: the dialect named in the relay's header is rebuilt for pars
 (by the ``rebuild`` function the feed is given, the feed registry's, see
 :func:`streamwidgets.feeds.redis`) with the replay options in force at the start, and
 each frame is parsed with its recorded receive time, so the rows are the relay's own.
-Recorded markers are followed as replay follows them (:mod:`streamwidgets.replay.session`);
+Recorded markers are followed as replay follows them (:mod:`streamwidgets.replay.markers`);
 the relayed feed's reconnects, the relay's ``lost`` frames and its stop become notices
 (``connection.notices``, the widget's error line).
 
@@ -63,7 +63,7 @@ from streamwidgets.relay.target import (
     redis_target,
     start_after,
 )
-from streamwidgets.replay.session import Rebuild, follow_marker
+from streamwidgets.replay.markers import Rebuild, follow_marker
 
 __all__ = ["RedisDialect"]
 

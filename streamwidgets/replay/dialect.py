@@ -52,8 +52,8 @@ from streamwidgets.events import Control, Event, ServerNotice
 from streamwidgets.exceptions import ConfigurationError, FrameError
 from streamwidgets.recording.reader import RecordingReader
 from streamwidgets.recording.recorder import REPLAY_CONFIG_MARKER
+from streamwidgets.replay.markers import Rebuild, follow_marker
 from streamwidgets.replay.server import ReplayServer, check_position, check_speed
-from streamwidgets.replay.session import Rebuild, follow_marker
 
 __all__ = ["ReplayDialect"]
 

@@ -50,7 +50,9 @@ class LoopbackServer:
     """A WebSocket server on one interface, started and stopped from async or sync code.
 
     Subclasses set :attr:`label` and :attr:`path` and implement :meth:`_handle`; they log
-    under their own module's name.
+    under their own module's name. A feed's simulator served by ``streamwidgets sim`` (see
+    :class:`streamwidgets.feeds.entry.Simulated`) also takes ``rate``, ``seed`` and
+    ``profile`` as keywords, and ``unanswered`` if its clients send commands.
 
     Args:
         host: interface to bind.
@@ -76,9 +78,18 @@ class LoopbackServer:
     # -- what subclasses provide -------------------------------------------------------------
 
     async def _handle(self, ws: ServerConnection) -> None:
+        """Serve one client, from its upgrade until it or the server closes.
+
+        Called once per accepted connection, on the server's loop, with the websockets
+        ``ServerConnection`` (``await ws.send(text)``, ``async for frame in ws``); return to
+        close the connection (1000), or ``await ws.close(code, reason)`` first. Exceptions
+        are logged and close it with 1011.
+        """
         raise NotImplementedError
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Answer before the upgrade (an HTTP error, e.g. 401 for a bad key), or None to
+        upgrade. Called for every upgrade request, whatever its path."""
         return None
 
     def _before_stop(self) -> None:

@@ -2,7 +2,7 @@
 
 ``widget`` is StreamWidget; ``protocol`` is the contract with the browser half (mirrored
 by ``js/src/protocol.js``); ``encoding`` encodes the bulk parts of its messages;
-``updates`` builds what goes to the browser; ``registry`` tracks live widgets;
+``updates`` builds what goes to the browser; ``instances`` tracks live widgets;
 ``frontend`` loads the bundle; ``kernel_loop`` runs coroutines on the kernel's loop.
 """
 

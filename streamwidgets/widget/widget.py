@@ -6,7 +6,7 @@ coalesced messages, at most ``update_hz`` a second whatever the feed rate (see
 :mod:`streamwidgets.widget.protocol`). No secret is ever synced or sent.
 
 Re-running the cell that made a widget closes the old one (see
-:mod:`streamwidgets.widget.registry`).
+:mod:`streamwidgets.widget.instances`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import anywidget
 import pandas as pd
 import traitlets
 
-from streamwidgets import feeds
 from streamwidgets.buffer.event_buffer import EventBuffer
 from streamwidgets.buffer.options import window_ns
 from streamwidgets.connection.callbacks import FailureReport
@@ -40,6 +39,8 @@ from streamwidgets.connection.driver import (
 )
 from streamwidgets.events import Event
 from streamwidgets.exceptions import ConfigurationError, StreamError
+from streamwidgets.feeds import registry
+from streamwidgets.feeds.entry import Simulated
 from streamwidgets.recording.history import HistorySummary, HistoryWriter, fill_from_history
 from streamwidgets.widget.encoding import SeriesKey
 from streamwidgets.widget.export_job import (
@@ -49,9 +50,9 @@ from streamwidgets.widget.export_job import (
     format_label,
 )
 from streamwidgets.widget.frontend import Frontend, app_for_new_widget, frontend
+from streamwidgets.widget.instances import current_cell_id, live_widgets, register, unregister
 from streamwidgets.widget.kernel_loop import block_on, running_loop
 from streamwidgets.widget.protocol import Limit, ToBrowser, ToKernel
-from streamwidgets.widget.registry import current_cell_id, live_widgets, register, unregister
 from streamwidgets.widget.updates import UpdateBuilder
 
 if TYPE_CHECKING:
@@ -63,10 +64,6 @@ logger = logging.getLogger(__name__)
 
 #: ``async def`` callbacks (see :meth:`StreamWidget.on`) running at once, at most.
 MAX_CALLBACK_TASKS = 100
-#: Streams the embedded demo subscribes to.
-DEMO_STREAMS = ("signals", "alerts", "markets", "aircraft", "cyber")
-#: What the demo charts from the start.
-DEMO_CHART = ("markets", "market_update", "data.changePct")
 
 #: Largest export sent to the browser in one message.
 MAX_EXPORT_BYTES = Limit.DOWNLOAD_MAX_BYTES
@@ -165,12 +162,13 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
             )
         # Everything that can be refused is checked before a demo simulator starts.
         self._frontend: Frontend = frontend()
-        charted = _series_keys(chart or ([DEMO_CHART] if feed is None else []))
+        demo = _demo_simulated() if feed is None else None
+        charted = _series_keys(chart or ([demo.demo_chart] if demo and demo.demo_chart else []))
         self._simulator: Any = None
         if feed is None:
             feed, self._simulator = _start_demo_feed(_demo_rate)
             # The demo's own streams unless some were named (None is refused as anywhere).
-            streams = DEMO_STREAMS if streams == () else streams
+            streams = demo.demo_streams if demo and streams == () else streams
         try:
             buffer = EventBuffer(max_rows=max_rows, window=window, explode=feed.explode)
             self.connection = Connection(feed, streams=streams, buffer=buffer, **options)
@@ -859,12 +857,18 @@ def _release(widget: StreamWidget) -> None:
         layout.close()
 
 
-def _start_demo_feed(rate: float) -> tuple[Dialect, Any]:
-    from streamwidgets.simulators.hydra import HydraSimulator
+def _demo_simulated() -> Simulated:
+    # The demo feed is the registry's, as for `streamwidgets demo`.
+    simulated = registry.FEEDS[registry.DEMO_FEED].simulator
+    assert simulated is not None and simulated.client is not None
+    return simulated
 
-    simulator = HydraSimulator(rate=rate)
+
+def _start_demo_feed(rate: float) -> tuple[Dialect, Any]:
+    simulated = _demo_simulated()
+    simulator = simulated.cls(rate=rate)
     simulator.start_background()
-    return feeds.hydra(simulator.url, token=simulator.issue_token()), simulator
+    return simulated.client(simulator), simulator  # type: ignore[misc]
 
 
 def _series_keys(chart: Iterable[Any]) -> list[SeriesKey]:

@@ -17,7 +17,7 @@ import streamwidgets
 from streamwidgets import StreamWidget, feeds
 from streamwidgets.connection.backoff import Backoff
 from streamwidgets.connection.driver import Connection, State
-from streamwidgets.dialects.pusher.session import Session
+from streamwidgets.dialects.pusher.bootstrap import Session
 from streamwidgets.dialects.pusher.session_feed import PusherDialect
 from streamwidgets.exceptions import ConfigurationError, RequestError, SubscriptionRefused
 from streamwidgets.simulators.pusher import PusherSimulator

@@ -8,6 +8,7 @@ import orjson
 from streamwidgets.connection.dialect import CloseAction, Outgoing
 from streamwidgets.connection.session import (
     Abort,
+    Connected,
     Fail,
     FailRequest,
     Mark,
@@ -35,13 +36,14 @@ def session_for(feed, streams=()) -> Session:
 def connect(session: Session, now_ns: int, *welcome: str, mono: float = 0.0) -> list:
     """One attempt up to connected (its welcome frames given); returns the outputs."""
     session.attempt_begins()
-    session.dialect.reset()
-    session.socket_opened(now_ns, session.dialect.keepalive())
+    _target, keepalive = session.prepared()
+    session.socket_opened(now_ns, keepalive)
+    session.opening_sent(now_ns)
     for frame in welcome:
         session.receive_frame(frame, now_ns)
-    if session.dialect.needs_welcome:
-        assert session.welcomed
-    session.connected(now_ns, mono)
+    # The session itself decides that the welcome (or, without one, the open socket)
+    # completes the connection.
+    assert session.state is State.CONNECTED
     return session.take()
 
 
@@ -149,9 +151,10 @@ def test_hydra_refusal_leaves_the_wanted_set_and_is_not_resent_after_a_reconnect
 
 def test_hydra_a_stream_the_welcome_does_not_offer_is_refused_at_resubscription():
     session = session_for(HydraDialect("ws://h/stream", token="tok"), ["signals", "markets"])
-    connect(session, 0, HYDRA_WELCOME)
-    assert session.resubscription() == ["signals"]
-    (refused,) = of(StreamsRefused, session.take())
+    outputs = connect(session, 0, HYDRA_WELCOME)
+    (up,) = of(Connected, outputs)
+    assert up.streams == ["signals"]
+    (refused,) = of(StreamsRefused, outputs)
     assert "not offered by the server" in refused.rejected["markets"]
 
 

@@ -16,7 +16,7 @@ from streamwidgets import StreamWidget, feeds
 from streamwidgets._util.secret import Secret
 from streamwidgets.connection.backoff import Backoff
 from streamwidgets.connection.driver import Connection, State
-from streamwidgets.dialects.pusher.session import ChannelAuth
+from streamwidgets.dialects.pusher.bootstrap import ChannelAuth
 from streamwidgets.exceptions import AuthenticationFailed, SubscriptionRefused
 from streamwidgets.simulators.pusher import PusherSimulator
 from tests.support.comms import RecordingComm

@@ -7,7 +7,7 @@ import pytest
 
 from streamwidgets._util.secret import Secret
 from streamwidgets.connection.dialect import CloseAction
-from streamwidgets.dialects.pusher.session import ChannelAuth
+from streamwidgets.dialects.pusher.bootstrap import ChannelAuth
 from streamwidgets.dialects.pusher.session_feed import PusherDialect, close_decision
 from streamwidgets.events import Event, Heartbeat, Refused, Reply, ServerNotice, Welcome
 from streamwidgets.exceptions import ConfigurationError

@@ -1,2 +1,2 @@
 """Pusher: the Channels protocol (``channels``), the session-token feed (``session_feed``
-with its REST steps in ``session``), and a Pusher app (``app``, with ``endpoints``)."""
+with its REST bootstrap in ``bootstrap``), and a Pusher app (``app``, with ``endpoints``)."""

@@ -17,7 +17,7 @@ Protocol (from the stream's public document and the public Pusher protocol):
 - States shown as Disconnected, Connecting, Connected, Reconnecting, Failed.
 
 Choices where the documents are silent (REST shapes in
-:mod:`streamwidgets.dialects.pusher.session`):
+:mod:`streamwidgets.dialects.pusher.bootstrap`):
 
 - The catalog is ``GET /api/v2/ws/streams``; each stream names its channel, where
   ``{userId}`` is replaced by the session's ``userId``. The catalog's names are
@@ -77,19 +77,19 @@ from streamwidgets._util.secret import Secret
 from streamwidgets.connection.dialect import ConnectTarget, require_names
 from streamwidgets.dialects._config import require_seconds
 from streamwidgets.dialects.auth import PARSE_ONLY_CREDENTIAL
+from streamwidgets.dialects.pusher.bootstrap import (
+    Session,
+    StreamInfo,
+    authorize_channel,
+    fetch_catalog,
+    open_session,
+)
 from streamwidgets.dialects.pusher.channels import (
     PUSHER_STATE_LABELS,
     ChannelAuth,
     PusherProtocol,
     close_decision,
     socket_url,
-)
-from streamwidgets.dialects.pusher.session import (
-    Session,
-    StreamInfo,
-    authorize_channel,
-    fetch_catalog,
-    open_session,
 )
 from streamwidgets.exceptions import (
     AuthenticationFailed,
