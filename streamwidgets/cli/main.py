@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return int(args.func(args))
 
 
-# -- sim (in cli_sim), record (in cli_record) --------------------------------------------------
+# -- sim (in cli/sim.py), record (in cli/record.py) ------------------------------------------
 
 
 def _add_sim(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -95,11 +95,11 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
     """
 
     # Placeholders so anywidget makes the traits; each widget gets the loader (a few KB)
-    # and the app reaches a page once (see widget_frontend).
+    # and the app reaches a page once (see widget/frontend.py).
     _esm = ""
     _css = ""
 
-    # The app, for the first widget of a kernel only (see widget_frontend); the browser
+    # The app, for the first widget of a kernel only (see widget/frontend.py); the browser
     # keeps it on the page and drops it from the model.
     _app = traitlets.Bytes(b"", allow_none=True).tag(sync=True)
     feed = traitlets.Dict().tag(sync=True)
