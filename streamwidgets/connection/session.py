@@ -384,7 +384,7 @@ class Session:
             # The welcome set the rules (e.g. the feed's activity timeout).
             self.start_keepalive(rules, now_ns)
             self._out.append(KeepaliveChanged(rules))
-        self.connected(now_ns)
+        self._connected(now_ns)
         self._out.append(Connected(self.resubscription()))
 
     def follow_up(self) -> list[Outgoing]:
@@ -399,11 +399,8 @@ class Session:
             rules, now_ns, pings_prove_life=self.dialect.protocol_pings_prove_life
         )
 
-    def connected(self, now_ns: int, mono: float | None = None) -> None:
-        """The connection counts as connected (welcomed, if the feed welcomes); once per
-        socket. (``mono`` is accepted for callers of earlier versions and unused.)"""
-        if self.state is State.CONNECTED:
-            return
+    def _connected(self, now_ns: int) -> None:
+        # Once per socket: the welcome came, or the feed has none.
         self.stats.connects += 1
         self.stats.connected_since_ns = now_ns
         if self._lost_at_ns is not None:

@@ -567,7 +567,6 @@ def test_session_follows_the_hydra_document_without_a_socket_or_loop():
     assert session.state is State.RECONNECTING and isinstance(out[-1], Reconnect)
 
     _open(session, dialect, now + 10, welcome)
-    session.connected(now + 20, 101.0)
     assert session.resubscription() == ["signals", "alerts", "cyber"]
 
     decision = session.socket_closed(4004, "Subscription not in JWT scope", now_ns=now + 30)
@@ -583,7 +582,6 @@ def test_session_takes_the_documents_subscribed_refusal():
     session, dialect = _hydra_session(["signals", "cyber"])
     welcome = {"type": "connected", "ts": 1, "data": {"availableStreams": ["signals", "cyber"]}}
     _open(session, dialect, 10, welcome)
-    session.connected(20, 0.0)
     streams = session.resubscription()
     batch = session.begin_subscribe(streams)
     (out,) = session.subscribe_frames(batch, streams)
