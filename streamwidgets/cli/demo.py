@@ -36,9 +36,7 @@ async def run_demo(
         >>> rows > 0
         True
     """
-    entry = registry.FEEDS[registry.DEMO_FEED]
-    simulated = entry.simulator
-    assert simulated is not None and simulated.client is not None  # the demo feed's
+    entry, simulated = registry.demo()
     streams = list(simulated.demo_streams)
     async with simulated.cls(rate=rate) as sim:
         feed = simulated.client(sim)

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from streamwidgets.simulators.hyperoru import HyperoruSimulator
     from streamwidgets.simulators.pusher import PusherSimulator
 
-__all__ = ["DEMO_FEED", "FEEDS", "on_command_line", "rebuild_dialect", "simulated"]
+__all__ = ["DEMO_FEED", "FEEDS", "demo", "on_command_line", "rebuild_dialect", "simulated"]
 
 
 # -- hydra -------------------------------------------------------------------------------------
@@ -405,6 +405,21 @@ FEEDS: Mapping[str, FeedEntry] = MappingProxyType(
 
 #: The feed the ``demo`` command serves and shows, through its simulator.
 DEMO_FEED = "hydra"
+
+
+def demo() -> tuple[FeedEntry, Simulated]:
+    """The demo feed's entry and its simulator: what ``streamwidgets demo`` and
+    ``StreamWidget.demo()`` serve, connect to (``client``), subscribe to and chart.
+
+    Example:
+        >>> entry, simulated = demo()
+        >>> entry.title, simulated.demo_streams[:2]
+        ('Hydra', ('signals', 'alerts'))
+    """
+    entry = FEEDS[DEMO_FEED]
+    # The demo feed is chosen for having both; a registry without them is a bug here.
+    assert entry.simulator is not None and entry.simulator.client is not None
+    return entry, entry.simulator
 
 
 def on_command_line() -> dict[str, FeedEntry]:

@@ -859,9 +859,7 @@ def _release(widget: StreamWidget) -> None:
 
 def _demo_simulated() -> Simulated:
     # The demo feed is the registry's, as for `streamwidgets demo`.
-    simulated = registry.FEEDS[registry.DEMO_FEED].simulator
-    assert simulated is not None and simulated.client is not None
-    return simulated
+    return registry.demo()[1]
 
 
 def _start_demo_feed(rate: float) -> tuple[Dialect, Any]:
