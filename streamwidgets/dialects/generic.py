@@ -158,10 +158,8 @@ class GenericDialect(Dialect):
         name: str = "generic",
     ) -> None:
         super().__init__()
-        checks.endpoint("url", url, schemes=("ws", "wss"))
-        parts = urlsplit(url) if isinstance(url, str) else None
-        if parts is None or parts.scheme not in ("ws", "wss") or not parts.netloc:
-            raise ConfigurationError(f"a feed URL starts with ws:// or wss://, got {url!r}")
+        # endpoint() has checked the type, the ws/wss scheme and the host.
+        parts = urlsplit(checks.endpoint("url", url, schemes=("ws", "wss")))
         if auth is not None and not isinstance(auth, (QueryAuth, HeaderAuth, MessageAuth)):
             raise ConfigurationError(
                 f"auth must be QueryAuth, HeaderAuth or MessageAuth, got {type(auth).__name__}"

@@ -118,10 +118,8 @@ class HydraDialect(Dialect):
         time_unit: str | None = None,
     ) -> None:
         super().__init__()
-        checks.endpoint("url", url, schemes=("ws", "wss"))
-        parts = urlsplit(url) if isinstance(url, str) else None
-        if parts is None or parts.scheme not in ("ws", "wss"):
-            raise ConfigurationError(f"a Hydra URL starts with ws:// or wss://, got {url!r}")
+        # endpoint() has checked the type, the ws/wss scheme and the host.
+        parts = urlsplit(checks.endpoint("url", url, schemes=("ws", "wss")))
         if "token=" in parts.query:
             raise ConfigurationError("pass the JWT as token=..., not inside the URL")
         require_seconds(

@@ -206,10 +206,8 @@ class HydraV1Dialect(Dialect):
         rate_limit_backoff: float = 30.0,
     ) -> None:
         super().__init__()
-        checks.endpoint("url", url, schemes=("ws", "wss"))
-        parts = urlsplit(url) if isinstance(url, str) else None
-        if parts is None or parts.scheme not in ("ws", "wss"):
-            raise ConfigurationError(f"a Hydra v1 URL starts with ws:// or wss://, got {url!r}")
+        # endpoint() has checked the type, the ws/wss scheme and the host.
+        parts = urlsplit(checks.endpoint("url", url, schemes=("ws", "wss")))
         if any(k.lower() == "apikey" for k, _ in parse_qsl(parts.query)):
             raise ConfigurationError("pass the key as api_key=..., not inside the URL")
         if key_in not in ("header", "query"):

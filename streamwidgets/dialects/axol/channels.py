@@ -181,10 +181,8 @@ class AxolDialect(Dialect):
         token_trial: float = 30.0,
     ) -> None:
         super().__init__()
-        checks.endpoint("url", url, schemes=("ws", "wss"))
-        parts = urlsplit(url) if isinstance(url, str) else None
-        if parts is None or parts.scheme not in ("ws", "wss"):
-            raise ConfigurationError(f"an Axol URL starts with ws:// or wss://, got {url!r}")
+        # endpoint() has checked the type, the ws/wss scheme and the host.
+        parts = urlsplit(checks.endpoint("url", url, schemes=("ws", "wss")))
         if any(k == "token" for k, _ in parse_qsl(parts.query)):
             raise ConfigurationError("pass the API key as api_key=...; the JWT is fetched for you")
         if rest_url is None:

@@ -221,10 +221,8 @@ class HyperoruDialect(Dialect):
         max_pending: int = 64,
     ) -> None:
         super().__init__()
-        checks.endpoint("url", url, schemes=("ws", "wss"))
-        parts = urlsplit(url) if isinstance(url, str) else None
-        if parts is None or parts.scheme not in ("ws", "wss"):
-            raise ConfigurationError(f"a Hyperoru URL starts with ws:// or wss://, got {url!r}")
+        # endpoint() has checked the type, the ws/wss scheme and the host.
+        parts = urlsplit(checks.endpoint("url", url, schemes=("ws", "wss")))
         if any(k == "session_token" for k, _ in parse_qsl(parts.query)):
             raise ConfigurationError(
                 "pass the token as session_token=..., not in the URL, so it can be masked"
