@@ -11,6 +11,14 @@ StreamWidget runs in a real JupyterLab in Chromium, and this prints:
 - the latency from the simulator stamping an event to the frame that draws it
   (goal: median <= 100 ms at 1k events/s).
 
+How busy the page is (``--only busy``), at 50 and 1,000 events/s, with the two
+charts of the rates run (``max_points`` 5,000, so long series are on screen):
+
+- the share of wall time the page's main thread spends running tasks (Chrome's own
+  ``TaskDuration`` counter, read over CDP; goal: < 25% at 1,000 events/s);
+- one chart draw, p50 and p95: the time each chart takes to hand its data to plotly
+  and draw it (goal: p95 < 16 ms).
+
 And what a widget costs a page (``--only footprint``), with two demo widgets:
 
 - the bytes of the app bundle (sent once per page) and of every widget's loader;
@@ -22,7 +30,7 @@ And what a widget costs a page (``--only footprint``), with two demo widgets:
   ``import`` and the widget in one cell (goal: < 1.5 s).
 
 Run from the repository root:
-``python3 benchmarks/bench_browser.py [--seconds 10] [--only rates|footprint]``.
+``python3 benchmarks/bench_browser.py [--seconds 10] [--only rates|busy|footprint]``.
 Needs Debian's chromium, jupyterlab and playwright (the test extras).
 """
 
@@ -213,6 +221,90 @@ def start_simulator(rate: int) -> tuple[subprocess.Popen[bytes], str]:
     return proc, f"ws://127.0.0.1:{port}/stream"
 
 
+BUSY_RATES = (50, 1_000)
+
+DRAWS_JS = """() => {
+  const root = document.querySelector('.sw-root');
+  const perf = root.__swPerf;
+  return (perf.drawMs || perf.applyMs).slice();
+}"""
+
+
+async def measure_busy(browser, server, name: str, seconds: float) -> dict[str, float]:
+    """Main-thread busy share and per-chart draw times of one notebook's widget."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = await context.new_page()
+    try:
+        await open_notebook(page, server, name, "lab")
+        await run_all_cells(page, "lab", timeout=120)
+        state = (await wait_for_selector_in_output(page, ".sw-state")).first
+        for _ in range(200):
+            if await state.get_attribute("data-state") == "connected":
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(6.0)  # warm up: first draws, series filling up
+        cdp = await context.new_cdp_session(page)
+        await cdp.send("Performance.enable")
+
+        async def task_seconds() -> float:
+            metrics = (await cdp.send("Performance.getMetrics"))["metrics"]
+            return next(m["value"] for m in metrics if m["name"] == "TaskDuration")
+
+        before = await page.evaluate(PERF_JS)
+        draws_before = len(await page.evaluate(DRAWS_JS))
+        busy_before, began = await task_seconds(), time.monotonic()
+        await asyncio.sleep(seconds)
+        busy_after, ended = await task_seconds(), time.monotonic()
+        after = await page.evaluate(PERF_JS)
+        draws = await page.evaluate(DRAWS_JS)
+    finally:
+        await context.close()
+        server.shutdown_kernels()
+    # The samples are a ring of the newest ones: keep those of the measured time.
+    new = max(1, len(draws) - draws_before) if len(draws) < 200 else len(draws)
+    draws = draws[-new:]
+    return {
+        "events_per_s": (after["events"] - before["events"]) / (ended - began),
+        "busy_pct": 100.0 * (busy_after - busy_before) / (ended - began),
+        "draw_p50": percentile(draws, 0.5),
+        "draw_p95": percentile(draws, 0.95),
+        "draws_per_s": (after["frames"] - before["frames"]) / (ended - began),
+        "points": after["points"],
+    }
+
+
+async def busy(browser, server, seconds: float, by: bool) -> dict[int, dict[str, float]]:
+    """The widget on a Hydra simulator at each of BUSY_RATES events/s."""
+    simulators = {rate: start_simulator(rate) for rate in BUSY_RATES}
+    charts = CHARTS + ([("markets", "market_update", "data.price", "data.symbol")] if by else [])
+    results = {}
+    try:
+        for rate in BUSY_RATES:
+            cell = CELL.format(
+                url=simulators[rate][1], streams=STREAMS, charts=charts, max_points=MAX_POINTS
+            )
+            name = write_notebook(server, f"bench_busy_{rate}.ipynb", cell)
+            results[rate] = await measure_busy(browser, server, name, seconds)
+    finally:
+        for proc, _ in simulators.values():
+            proc.terminate()
+    return results
+
+
+def print_busy(results: dict[int, dict[str, float]], seconds: float) -> None:
+    print(f"\nBrowser main thread, JupyterLab + headless Chromium, {seconds:.0f} s per rate")
+    print(
+        f"{'feed ev/s':>10} {'got ev/s':>9} {'busy %':>7} {'draw p50':>9} {'p95 ms':>7} "
+        f"{'frames/s':>8} {'points':>7}"
+    )
+    for rate, r in results.items():
+        print(
+            f"{rate:>10,} {r['events_per_s']:>9,.0f} {r['busy_pct']:>7.1f} "
+            f"{r['draw_p50']:>9.1f} {r['draw_p95']:>7.1f} {r['draws_per_s']:>8.1f} "
+            f"{r['points']:>7,}"
+        )
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -273,8 +365,9 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="measured time per rate")
     parser.add_argument(
-        "--only", choices=("rates", "footprint"), help="run one part (default: both)"
+        "--only", choices=("rates", "busy", "footprint"), help="run one part (default: all)"
     )
+    parser.add_argument("--by", action="store_true", help="busy: add a price chart split by symbol")
     args = parser.parse_args()
 
     from playwright.async_api import async_playwright
@@ -295,6 +388,8 @@ async def main() -> None:
                 print_footprint(await footprint(browser, server))
             if args.only in (None, "rates"):
                 print_rates(await rates(browser, server, args.seconds), args.seconds)
+            if args.only in (None, "busy"):
+                print_busy(await busy(browser, server, args.seconds, args.by), args.seconds)
             await browser.close()
     finally:
         server.stop()

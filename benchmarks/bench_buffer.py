@@ -22,8 +22,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from streamwidgets.buffer.event_buffer import EventBuffer
-from streamwidgets.events import Event
 from streamwidgets.buffer.flatten import flatten
+from streamwidgets.events import Event
 
 T0 = 1_710_000_000_000_000_000
 

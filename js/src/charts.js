@@ -1,11 +1,18 @@
-// The two plotly charts. Each is drawn once with newPlot; after that only traces are
-// added/removed and data is extended or (for rare window messages) replaced, because
-// resending a figure at update rate would redraw everything from scratch. The field
-// chart gives each series its own y axis, stacked as subplots over one date x axis.
+// The two plotly charts. Points go into typed arrays as they arrive (`ingest`, cheap);
+// a chart is drawn (`render`) at a bounded rate chosen by the widget, from a figure
+// rebuilt from those arrays with Plotly.react, each trace reduced to what its pixel
+// columns can show (decimate.js). So a draw costs the same whatever max_points is, a
+// zoom re-reduces the zoomed range from the raw points, and the layout (names, axes,
+// narrow outputs) is always the one computed from the current state.
+//
+// Times are epoch ms, which plotly's date axis shows as UTC: the x axis says so.
 import Plotly from "./plotly.js";
-import { concatTail } from "./buffers.js";
+import { decimate, RawSeries } from "./decimate.js";
 import { h } from "./dom.js";
+import { clip, keyLines, shortField } from "./labels.js";
+import { Palette } from "./palette.js";
 import { Limit } from "./protocol.js";
+import { RateTable } from "./rates.js";
 import { axisTheme, themeLayout } from "./theme.js";
 
 const CONFIG = {
@@ -15,13 +22,14 @@ const CONFIG = {
   modeBarButtonsToRemove: ["lasso2d", "select2d"],
 };
 
-const EMPTY = () => new Float64Array(0);
-
-// restyle of x/y would reset the axis types to autotype, turning epoch-ms dates into
-// plain numbers; Plotly.update with the type pinned in the same call keeps the date axis.
-function replaceData(gd, x, y, indices) {
-  return Plotly.update(gd, { x, y }, { "xaxis.type": "date" }, indices);
-}
+export const WAITING = "waiting for data";
+export const TIME_TITLE = "time (UTC)";
+// Key values one split chart draws at most (the kernel sends as many).
+const SPLIT_KEYS = Limit.SPLIT_KEYS;
+// A trace with this many points or fewer also draws markers: a lone point has no line.
+const MARKERS_UP_TO = 60;
+// Below this width (px) an output is narrow: fewer ticks, shorter names, a smaller legend.
+const NARROW_PX = 480;
 
 // Plotly reads a small HTML subset (<a href>, <br>, ...) in names; feed-chosen names
 // must show as typed, so escape them.
@@ -33,10 +41,13 @@ export function streamLabel(stream) {
   return stream == null || stream === "" ? "(no stream)" : String(stream);
 }
 
+export { shortField };
+
 export function seriesLabel(chart) {
   const parts = [chart.type, chart.field];
   if (chart.stream != null && chart.stream !== "") parts.unshift(chart.stream);
-  return parts.map(String).join(" / ");
+  const label = parts.map(String).join(" / ");
+  return chart.by ? `${label} by ${shortField(chart.by)}` : label;
 }
 
 function nest(dotted) {
@@ -58,22 +69,33 @@ function merge(a, b) {
   return out;
 }
 
-function baseLayout(colors, yTitle) {
-  return merge(
-    {
-      autosize: true,
-      height: 250,
-      margin: { l: 48, r: 12, t: 8, b: 32, pad: 0 },
-      showlegend: true,
-      legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", bgcolor: "rgba(0,0,0,0)" },
-      xaxis: { type: "date", automargin: true },
-      yaxis: { automargin: true, rangemode: "tozero", title: { text: yTitle } },
-      hovermode: "closest",
-      // Keeps the user's zoom and legend clicks across data updates.
-      uirevision: "streamwidgets",
-    },
-    nest(themeLayout(colors)),
-  );
+/** Average glyph width of the chart font, px (plotly lays out text itself, so estimate). */
+const glyphPx = (colors) => 0.62 * (colors?.size ?? 11);
+
+// FIXED margins, not plotly's automargin: automargin measures every tick label after
+// each draw and draws again when the margins moved (as values grow a digit), which
+// doubled the cost of a draw now and then. Room for y tick labels like "65.2k" or
+// "1.0805" and the axis title; for the two lines of the date labels and "time (UTC)".
+const Y_LABELS_PX = 60;
+const X_AXIS_PX = 52;
+// Half a time label: the newest tick's label is centred on the right edge.
+const RIGHT_PX = 24;
+
+/** The x axis: dates in UTC said once, flat tick labels, as many as the width holds. */
+function timeAxis(width, colors, visible) {
+  return {
+    type: "date",
+    visible,
+    // Margins are fixed (see FIXED below): flat labels of two lines always fit.
+    automargin: false,
+    ticklabeloverflow: "allow",
+    // Fixed: plotly would tilt the labels whenever they crowd and level them again
+    // when they do not, so the plot jumped as the window scrolled.
+    tickangle: 0,
+    nticks: Math.max(2, Math.min(8, Math.floor(width / 130))),
+    hoverformat: "%H:%M:%S.%L",
+    title: { text: TIME_TITLE, standoff: 2, font: { size: colors?.size ?? 11 } },
+  };
 }
 
 class Chart {
@@ -83,216 +105,485 @@ class Chart {
     container.append(this.gd);
     this.ready = false;
     this.disposed = false;
+    this.colors = null;
+    this.hidden = new Set();
+    // The x range the user zoomed to (epoch ms), or null for all of it.
+    this.range = null;
+    // Called after the user zooms or pans (the widget redraws at once), and when the
+    // chart needs a draw for a reason of its own (a new width).
+    this.onZoom = null;
+    this.onDirty = null;
+    this.dirty = true;
   }
 
   async plot(layout) {
     await Plotly.newPlot(this.gd, [], layout, CONFIG);
-    if (this.disposed) Plotly.purge(this.gd);
-    else this.ready = true;
+    if (this.disposed) {
+      Plotly.purge(this.gd);
+      return;
+    }
+    this.ready = true;
+    this.gd.on("plotly_relayout", (change) => this._relayout(change));
+  }
+
+  _relayout(change) {
+    if (!change || typeof change !== "object") return;
+    const keys = Object.keys(change);
+    if (!keys.some((k) => k.startsWith("xaxis.") || k === "xaxis")) return;
+    const ax = this.gd._fullLayout?.xaxis;
+    let range = null;
+    if (!change["xaxis.autorange"] && ax && !ax.autorange && Array.isArray(ax.range)) {
+      const lo = ax.r2l(ax.range[0]);
+      const hi = ax.r2l(ax.range[1]);
+      if (Number.isFinite(lo) && Number.isFinite(hi) && hi > lo) range = [lo, hi];
+    }
+    const same = range === this.range || (range && this.range && range[0] === this.range[0] && range[1] === this.range[1]);
+    if (same) return;
+    this.range = range;
+    this.dirty = true;
+    this.onZoom?.(range);
+  }
+
+  /** Decimation columns: one per 2 px of plot width (a 1.5 px line shows no more). */
+  get columns() {
+    const size = this.gd._fullLayout?._size;
+    const w = size?.w ?? this.gd.offsetWidth - 60;
+    return Math.max(50, Math.round((w || 600) / 2));
+  }
+
+  get width() {
+    return this.gd._fullLayout?.width ?? this.gd.offsetWidth ?? 600;
   }
 
   applyTheme(colors) {
-    if (this.ready) Plotly.relayout(this.gd, themeLayout(colors));
+    this.colors = colors;
+    this.dirty = true;
+  }
+
+  setHidden(hidden) {
+    this.hidden = new Set(hidden);
+    this.dirty = true;
   }
 
   resize() {
     // Plots.resize rejects for undisplayed plots; a hidden notebook output is normal.
-    if (this.ready && this.gd.offsetWidth > 0) Plotly.Plots.resize(this.gd).catch(() => {});
+    if (this.ready && this.gd.offsetWidth > 0) {
+      // Ticks, names and the legend follow the width: draw again once plotly has it.
+      this.dirty = true;
+      Plotly.Plots.resize(this.gd).then(
+        () => {
+          this.dirty = true;
+          this.onDirty?.();
+        },
+        () => {},
+      );
+    }
+  }
+
+  /** Redraw from the current state; returns whether plotly was called. */
+  render() {
+    if (!this.ready || this.disposed || !this.dirty) return false;
+    if (this.gd.offsetWidth === 0) return false;
+    this.dirty = false;
+    const { data, layout } = this.figure();
+    Plotly.react(this.gd, data, layout, CONFIG);
+    return true;
   }
 
   dispose() {
     this.disposed = true;
     Plotly.purge(this.gd);
   }
+
+  /** The trace's points for the current zoom and width, copied (plotly keeps them). */
+  _visible(series) {
+    const range = this.range ?? [null, null];
+    const d = decimate(series.x, series.y, { x0: range[0], x1: range[1], columns: this.columns });
+    return { x: d.x.slice(), y: d.y.slice() };
+  }
+
+  _baseLayout(height) {
+    const c = this.colors;
+    const layout = {
+      autosize: true,
+      height,
+      hovermode: "closest",
+      // Keeps the user's zoom and legend clicks across redraws.
+      uirevision: "streamwidgets",
+      hoverlabel: { namelength: -1 },
+    };
+    return c ? merge(layout, nest(themeLayout(c, []))) : layout;
+  }
+
+  _axisTheme() {
+    return this.colors ? nest(axisTheme(this.colors)) : {};
+  }
+
+  _waiting(y = 0.5, extra = {}) {
+    const c = this.colors;
+    return {
+      xref: "paper",
+      yref: "paper",
+      x: 0.5,
+      y,
+      showarrow: false,
+      text: WAITING,
+      font: c ? { color: c.muted, family: c.family, size: c.size + 1 } : {},
+      name: "waiting",
+      ...extra,
+    };
+  }
 }
 
-/** Events per second, one line per stream, created when the stream first shows up. */
+/**
+ * Events per second, one line per stream and a total. A stream's colour comes from its
+ * name (palette.js): the streams the feed lists are placed together, sorted, before any
+ * is drawn, so they get the same colours after a reload.
+ */
 export class RateChart extends Chart {
   constructor(container, palette) {
     super(container);
     this.palette = palette;
-    this.streams = [];
+    this.table = new RateTable();
   }
 
   init(colors) {
-    return this.plot(baseLayout(colors, "events/s"));
+    this.colors = colors;
+    return this.plot(this.figure().layout);
   }
 
-  _trace(stream, col, hidden) {
-    const color = this.palette.color(`stream:${stream}`);
-    return {
-      type: "scatter",
-      mode: "lines",
-      name: plotlyText(streamLabel(stream)),
-      x: col.x,
-      y: col.y,
-      line: { color, width: 1.5 },
-      visible: hidden.has(stream) ? false : true,
-      meta: stream,
-    };
+  /** Streams the feed lists: placed on the palette now, in sorted order. */
+  know(streams) {
+    this.palette.place(streams.map(String));
   }
 
-  /** Draw rate entries (oldest first); returns the streams seen for the first time. */
-  apply(entries, replace, hidden) {
-    const columns = new Map();
-    const active = new Set(replace ? [] : this.streams);
-    for (const s of active) columns.set(s, { x: [], y: [] });
-    for (const entry of entries) {
-      const counts = entry.counts ?? {};
-      for (const s of Object.keys(counts)) {
-        if (!active.has(s)) {
-          active.add(s);
-          columns.set(s, { x: [], y: [] });
-        }
-      }
-      // A stream quiet for a whole second had zero events then; a second with no live
-      // feed (disconnected, paused) is a gap: null breaks the line there.
-      for (const s of active) {
-        const col = columns.get(s);
-        col.x.push(entry.t);
-        col.y.push(entry.gap ? null : Number(counts[s]) || 0);
-      }
-    }
-    const gd = this.gd;
-    if (replace && this.streams.length) {
-      const pick = (key) => this.streams.map((s) => columns.get(s)?.[key].slice(-Limit.RATE_SECONDS) ?? []);
-      replaceData(gd, pick("x"), pick("y"), this.streams.map((_, i) => i));
-    } else if (!replace) {
-      const indices = [];
-      const xs = [];
-      const ys = [];
-      this.streams.forEach((s, i) => {
-        const col = columns.get(s);
-        if (col.x.length) {
-          indices.push(i);
-          xs.push(col.x);
-          ys.push(col.y);
-        }
-      });
-      if (indices.length) Plotly.extendTraces(gd, { x: xs, y: ys }, indices, Limit.RATE_SECONDS);
-    }
-    const fresh = [...columns.keys()].filter((s) => !this.streams.includes(s));
-    if (fresh.length) {
-      const traces = fresh.map((s) => {
-        const col = columns.get(s);
-        return this._trace(s, { x: col.x.slice(-Limit.RATE_SECONDS), y: col.y.slice(-Limit.RATE_SECONDS) }, hidden);
-      });
-      Plotly.addTraces(gd, traces);
-      this.streams.push(...fresh);
-    }
+  get streams() {
+    return this.table.streams;
+  }
+
+  /** Take rate entries (oldest first); returns the streams seen for the first time. */
+  ingest(entries, replace) {
+    const { fresh, gone } = this.table.ingest(entries, replace);
+    this.palette.place(fresh);
+    for (const s of gone) this.palette.release(s);
+    if (entries.length || replace) this.dirty = true;
     return fresh;
   }
 
-  setHidden(hidden) {
-    if (!this.streams.length) return;
-    const visible = this.streams.map((s) => !hidden.has(s));
-    Plotly.restyle(this.gd, { visible }, this.streams.map((_, i) => i));
+  figure() {
+    const c = this.colors;
+    const width = this.width;
+    const narrow = width < NARROW_PX;
+    const table = this.table;
+    const streams = [...table.streams].sort();
+    const empty = !table.t.length;
+    const range = this.range ?? [null, null];
+    const cut = (values) => {
+      const d = decimate(Float64Array.from(table.t), Float64Array.from(values), {
+        x0: range[0],
+        x1: range[1],
+        columns: this.columns,
+      });
+      return { x: d.x.slice(), y: d.y.slice() };
+    };
+    const data = streams.map((s) => {
+      const label = plotlyText(streamLabel(s));
+      const color = this.palette.color(s);
+      const points = cut(table.columns.get(s));
+      return {
+        type: "scatter",
+        mode: points.x.length <= MARKERS_UP_TO ? "lines+markers" : "lines",
+        name: label,
+        ...points,
+        line: { color, width: 1.5 },
+        marker: { color, size: 3 },
+        connectgaps: false,
+        visible: this.hidden.has(s) ? false : true,
+        meta: s,
+        hovertemplate: `${label}: %{y} events/s<br>%{x} UTC<extra></extra>`,
+      };
+    });
+    if (!empty) {
+      const points = cut(table.total);
+      data.push({
+        type: "scatter",
+        mode: points.x.length <= MARKERS_UP_TO ? "lines+markers" : "lines",
+        name: "total",
+        ...points,
+        marker: { color: c?.font ?? "#444", size: 3 },
+        line: { color: c?.font ?? "#444", width: 1.5, dash: "dot" },
+        connectgaps: false,
+        meta: "total",
+        hovertemplate: "total: %{y} events/s<br>%{x} UTC<extra></extra>",
+      });
+    }
+    // The legend stays within two rows (three when wide), in the top margin: entries get
+    // a fixed width and the rest scrolls.
+    const entryPx = narrow ? 56 : 80; // the name's room; the line sample takes 40 more
+    const fontPx = (c?.size ?? 11) - (narrow ? 1 : 0);
+    const rowPx = Math.round(fontPx * 1.3 + 7);
+    const perRow = Math.max(1, Math.floor((width - 56) / (entryPx + 40)));
+    const rows = empty ? 0 : Math.min(Math.ceil(data.length / perRow), narrow ? 2 : 3);
+    const legendPx = rows * rowPx + (rows ? 4 : 0);
+    const layout = merge(this._baseLayout(250), {
+      margin: { l: Y_LABELS_PX, r: RIGHT_PX, t: 6 + legendPx, b: X_AXIS_PX, pad: 0 },
+      showlegend: !empty,
+      legend: {
+        orientation: "h",
+        x: 0,
+        xanchor: "left",
+        y: 1,
+        yanchor: "bottom",
+        yref: "paper",
+        bgcolor: "rgba(0,0,0,0)",
+        entrywidth: entryPx,
+        entrywidthmode: "pixels",
+        itemwidth: 30,
+        tracegroupgap: 0,
+        maxheight: legendPx,
+        font: { size: fontPx },
+      },
+      xaxis: merge(timeAxis(width, c, !empty), this._axisTheme()),
+      yaxis: merge(
+        {
+          visible: !empty,
+          automargin: false,
+          ticklabeloverflow: "allow",
+          rangemode: "tozero",
+          title: { text: "events/s", standoff: 4 },
+        },
+        this._axisTheme(),
+      ),
+      annotations: empty ? [this._waiting()] : [],
+    });
+    return { data, layout };
   }
 }
 
-// Field chart geometry: one subplot per series, stacked top to bottom in `charts` order.
-const FIELD_MARGIN = { l: 48, r: 12, t: 20, b: 32, pad: 0 };
+// Field chart geometry: one subplot per charted field, stacked top to bottom in
+// `charts` order; a split chart draws all its keys in its one subplot.
+const FIELD_MARGIN = { l: Y_LABELS_PX, r: RIGHT_PX, t: 4, b: 0, pad: 0 };
 const SUBPLOT_PX = 120;
-const SUBPLOT_GAP_PX = 26; // room for the next subplot's name between two subplots
-const FIELD_MIN_PX = 260;
-
-/** The chart's height in px for `n` series. */
-export function fieldHeight(n) {
-  const rows = Math.max(n, 1);
-  const px = FIELD_MARGIN.t + FIELD_MARGIN.b + rows * SUBPLOT_PX + (rows - 1) * SUBPLOT_GAP_PX;
-  return Math.max(FIELD_MIN_PX, px);
-}
+const LINE_PX = 15; // one line of a subplot's header (its name, its keys)
 
 /** Trace attribute (`y`, `y2`, ...) and layout key (`yaxis`, `yaxis2`, ...) of subplot i. */
 const yRef = (i) => (i === 0 ? "y" : `y${i + 1}`);
 const yAxis = (i) => (i === 0 ? "yaxis" : `yaxis${i + 1}`);
 
-/** One scattergl trace per charted series, each on its own y axis, following `charts`. */
+/** The trace key of one key of a split chart, or of an unsplit chart (key null). */
+const traceKey = (id, key) => (key == null ? id : `${id}\u0000${key}`);
+
+/** One subplot per charted field; one trace per series, or per key of a split one. */
 export class FieldChart extends Chart {
   constructor(container, palette) {
     super(container);
     this.palette = palette;
-    this.ids = [];
+    // The charts trait, in order; id -> chart.
+    this.list = [];
     this.charts = new Map();
-    // Points that arrived before their series' trace exists (window and trait change
-    // can arrive in either order), bounded in count and in points.
-    this.orphans = new Map();
-    this.colors = null;
-    // The series on each y axis as last laid out (there is always a first y axis).
-    this.laidOut = [];
+    this.maxPoints = Limit.MAX_POINTS_DEFAULT;
+    // traceKey -> { id, key, raw: RawSeries }
+    this.traces = new Map();
+    // id -> { keys: [shown keys, most recent first], others }
+    this.splits = new Map();
+    // id -> Palette of its keys (distinct colours within the subplot)
+    this.keyColors = new Map();
   }
 
   init(colors) {
     this.colors = colors;
-    this.container.style.height = `${fieldHeight(0)}px`;
-    const layout = merge(baseLayout(colors, null), {
-      margin: FIELD_MARGIN,
-      // Each subplot is named by its annotation; the chips above carry the colours.
-      showlegend: false,
-      // Margins grow only where labels need room: the dates below, the values on the
-      // left. Letting the last date label push the right margin made plotly redraw in
-      // a loop ("Too many auto-margin redraws") as the ticks moved.
-      xaxis: { automargin: "height" },
-    });
-    const { width: _, ...axes } = this._axesLayout([], []);
-    return this.plot(merge(layout, nest(axes)));
+    this.container.style.height = `${this._height([])}px`;
+    return this.plot(this.figure().layout);
   }
 
-  applyTheme(colors) {
-    this.colors = colors;
-    if (this.ready) Plotly.relayout(this.gd, this._axesLayout(this.ids, this.laidOut));
+  get ids() {
+    return this.list.map((c) => c.id);
+  }
+
+  /** Follow the `charts` trait (and max_points). */
+  sync(charts, maxPoints) {
+    this.list = charts.filter((c) => c && c.id != null).map((c) => ({ ...c, id: String(c.id) }));
+    const wanted = new Set(this.list.map((c) => c.id));
+    for (const id of [...this.charts.keys()]) {
+      if (!wanted.has(id)) {
+        this.palette.release(id);
+        this.splits.delete(id);
+        this.keyColors.delete(id);
+      }
+    }
+    this.charts = new Map(this.list.map((c) => [c.id, c]));
+    for (const [k, t] of [...this.traces]) if (!wanted.has(t.id)) this.traces.delete(k);
+    this.maxPoints = maxPoints;
+    for (const t of this.traces.values()) t.raw.setLimit(maxPoints);
+    this.dirty = true;
   }
 
   /**
-   * Relayout keys for one subplot per id (top to bottom), given the ids laid out before:
-   * domains, the shared x axis under the bottom one, theme colours of every axis, the
-   * names, the height; axes no longer needed are removed, and an axis that now shows
-   * another series scales to it afresh.
+   * Take the queued points (pending.js): `series` keyed by traceKey with `id`, `key`;
+   * `splits` as the kernel sent them. Points of a series not charted (yet) are kept
+   * too: a window and the trait change can arrive in either order.
    */
-  _axesLayout(ids, before) {
-    const n = ids.length;
-    const axesBefore = Math.max(before.length, 1);
-    const rows = Math.max(n, 1);
-    const height = fieldHeight(n);
-    const plotPx = height - FIELD_MARGIN.t - FIELD_MARGIN.b;
-    const gap = rows > 1 ? Math.min(0.2, SUBPLOT_GAP_PX / plotPx) : 0;
-    const size = (1 - gap * (rows - 1)) / rows;
-    const kept = [];
-    const layout = {
-      // relayout of a height alone pins the width too (and responsive resizing with it);
-      // autosize with width null keeps the width following the container.
-      autosize: true,
-      width: null,
-      height,
-      // One x axis for all subplots: zoom and pan stay in step, and its dates show
-      // once, under the bottom subplot.
-      "xaxis.anchor": yRef(rows - 1),
-      "xaxis.type": "date",
-    };
-    const c = this.colors;
-    const annotations = [];
-    for (let i = 0; i < rows; i++) {
-      const top = 1 - i * (size + gap);
-      const settings = {
-        domain: [Math.max(0, top - size), Math.min(1, top)],
-        anchor: "x",
-        automargin: "left",
-        // Each series is scaled to itself: a price near 60,000 next to a ratio near 0.5.
-        rangemode: "normal",
-      };
-      if (i >= axesBefore || ids[i] !== before[i]) settings.autorange = true;
-      // relayout cannot set "yaxisN.domain" on an axis plotly does not have (not yet,
-      // or no longer: an axis left without traces drops out of the full layout).
-      if (this.gd._fullLayout?.[yAxis(i)]) {
-        // Dotted keys leave the rest of an existing axis (its zoom, say) alone.
-        kept.push(yAxis(i));
-        for (const [key, value] of Object.entries(settings)) layout[`${yAxis(i)}.${key}`] = value;
-      } else {
-        layout[yAxis(i)] = c ? merge(settings, nest(axisTheme(c))) : settings;
+  ingest(pending) {
+    if (pending.seriesReplaceAll) {
+      for (const t of this.traces.values()) t.raw.clear();
+    }
+    if (pending.splits) {
+      for (const [id, split] of Object.entries(pending.splits)) {
+        const keys = Array.isArray(split?.keys) ? split.keys.map(String).slice(0, SPLIT_KEYS) : [];
+        this.splits.set(String(id), { keys, others: Math.max(0, Number(split?.others) || 0) });
       }
-      if (i < n) {
-        const chart = this.charts.get(ids[i]);
-        const swatch = `<span style="color:${this.palette.color(ids[i])}">\u25A0</span>`;
+      this.dirty = true;
+    }
+    for (const entry of pending.series.values()) {
+      const id = String(entry.id);
+      const key = entry.key == null ? null : String(entry.key);
+      const k = traceKey(id, key);
+      let t = this.traces.get(k);
+      if (!t) {
+        t = { id, key, raw: new RawSeries(this.maxPoints) };
+        this.traces.set(k, t);
+      }
+      if (entry.replace) t.raw.clear();
+      for (let i = 0; i < entry.xs.length; i++) t.raw.append(entry.xs[i], entry.ys[i]);
+      this.dirty = true;
+    }
+    this._prune();
+  }
+
+  /** Keys no longer shown lose their trace; orphans (no chart) stay bounded. */
+  _prune() {
+    const orphans = [];
+    for (const [k, t] of this.traces) {
+      const chart = this.charts.get(t.id);
+      if (!chart) {
+        orphans.push(k);
+        continue;
+      }
+      if (t.key == null) continue;
+      const split = this.splits.get(t.id);
+      if (split && !split.keys.includes(t.key)) {
+        this.traces.delete(k);
+        this.keyColors.get(t.id)?.release(t.key);
+      }
+    }
+    for (const k of orphans.slice(0, Math.max(0, orphans.length - 4 * SPLIT_KEYS))) {
+      this.traces.delete(k);
+    }
+  }
+
+  /** The traces of chart `id`, in a stable order: keys as the kernel lists them. */
+  _tracesOf(chart) {
+    const mine = [...this.traces.values()].filter((t) => t.id === chart.id);
+    if (!chart.by) return mine.filter((t) => t.key == null);
+    const split = this.splits.get(chart.id);
+    let keyed = mine.filter((t) => t.key != null);
+    if (split) {
+      keyed = split.keys.map((k) => this.traces.get(traceKey(chart.id, k))).filter(Boolean);
+    } else {
+      // Before the first `splits`: the keys with the newest points.
+      keyed.sort((a, b) => b.raw.lastX - a.raw.lastX);
+      keyed = keyed.slice(0, SPLIT_KEYS);
+    }
+    // Stable order for the eye (the kernel's is by recency, which reshuffles).
+    return keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  _keyPalette(id) {
+    let p = this.keyColors.get(id);
+    if (!p) this.keyColors.set(id, (p = new Palette()));
+    return p;
+  }
+
+  _keyColor(id, key) {
+    return this._keyPalette(id).color(key);
+  }
+
+  _headerLines(chart, charsPerLine) {
+    if (!chart.by) return { title: 1, keys: null };
+    const traces = this._tracesOf(chart);
+    // Keys arriving together (a window, a reload) are placed sorted: same keys, same colours.
+    this._keyPalette(chart.id).place(traces.map((t) => t.key));
+    const items = traces.map((t) => ({ text: t.key, color: this._keyColor(chart.id, t.key) }));
+    const others = this.splits.get(chart.id)?.others ?? 0;
+    const wrapped = keyLines(items, others, charsPerLine);
+    return { title: 1, keys: wrapped };
+  }
+
+  _height(headers) {
+    const n = Math.max(1, headers.length);
+    let px = FIELD_MARGIN.t + FIELD_MARGIN.b + X_AXIS_PX + n * SUBPLOT_PX;
+    for (const hd of headers) px += LINE_PX * (hd.title + (hd.keys?.lines.length ?? 0)) + 6;
+    if (!headers.length) px += LINE_PX;
+    return px;
+  }
+
+  figure() {
+    const c = this.colors;
+    const width = this.width;
+    const chars = Math.max(12, Math.floor((width - 8) / glyphPx(c)));
+    const charts = this.list;
+    const headers = charts.map((chart) => this._headerLines(chart, chars));
+    const height = this._height(headers);
+    const plotPx = height - FIELD_MARGIN.t - FIELD_MARGIN.b - X_AXIS_PX;
+    const rows = Math.max(1, charts.length);
+    const data = [];
+    const annotations = [];
+    const layout = merge(this._baseLayout(height), {
+      margin: { ...FIELD_MARGIN, b: X_AXIS_PX },
+      // Each subplot is named (and its keys listed) by its header annotation.
+      showlegend: false,
+    });
+    let anyPoints = false;
+    let at = 0; // px from the top of the plot area
+    for (let i = 0; i < rows; i++) {
+      const chart = charts[i];
+      const header = headers[i] ?? { title: 1, keys: null };
+      const headerPx = LINE_PX * (header.title + (header.keys?.lines.length ?? 0)) + 6;
+      const top = 1 - (at + headerPx) / plotPx;
+      const bottom = top - SUBPLOT_PX / plotPx;
+      at += headerPx + SUBPLOT_PX;
+      let points = false;
+      if (chart) {
+        const traces = this._tracesOf(chart);
+        const field = shortField(chart.field);
+        for (const t of traces) {
+          const { x, y } = this._visible(t.raw);
+          if (t.raw.n) points = true;
+          const color = t.key == null ? this.palette.color(chart.id) : this._keyColor(chart.id, t.key);
+          const name = t.key == null ? plotlyText(seriesLabel(chart)) : plotlyText(t.key);
+          const who = t.key == null ? "" : `${plotlyText(t.key)}<br>`;
+          data.push({
+            type: "scatter",
+            mode: x.length <= MARKERS_UP_TO ? "lines+markers" : "lines",
+            name,
+            x,
+            y,
+            line: { color, width: 1.5 },
+            marker: { color, size: 4 },
+            connectgaps: false,
+            visible: this.hidden.has(chart.stream) ? false : true,
+            meta: t.key == null ? chart.id : [chart.id, t.key],
+            xaxis: "x",
+            yaxis: yRef(i),
+            hovertemplate: `${who}${plotlyText(field)}: %{y}<br>%{x} UTC<extra></extra>`,
+          });
+        }
+        anyPoints ||= points;
+        // The header: the chart's name (cut to the width), then its keys.
+        // An unsplit chart's colour is its trace's; a split chart's keys carry their own.
+        const swatch = chart.by ? "" : `<span style="color:${this.palette.color(chart.id)}">\u25A0</span> `;
+        let text = `${swatch}${plotlyText(clip(seriesLabel(chart), chars - 2))}`;
+        if (header.keys) {
+          const lines = header.keys.lines.map((line) =>
+            line.map((it) => `<span style="color:${it.color}">\u25A0</span> ${plotlyText(it.text)}`).join("   "),
+          );
+          if (header.keys.more > 0) {
+            const more = `+${header.keys.more} more`;
+            if (lines.length) lines[lines.length - 1] += `   ${more}`;
+            else lines.push(more);
+          }
+          if (lines.length) text += `<br>${lines.join("<br>")}`;
+        }
         annotations.push({
           xref: "paper",
           yref: "paper",
@@ -300,155 +591,41 @@ export class FieldChart extends Chart {
           y: top,
           xanchor: "left",
           yanchor: "bottom",
+          xshift: -FIELD_MARGIN.l + 4,
           showarrow: false,
           align: "left",
-          text: `${swatch} ${plotlyText(chart ? seriesLabel(chart) : ids[i])}`,
+          text,
+          name: `title:${chart.id}`,
           font: c ? { color: c.font, family: c.family, size: c.size } : {},
         });
+        if (!points) annotations.push(this._waiting((top + bottom) / 2, { name: `waiting:${chart.id}` }));
       }
+      layout[yAxis(i)] = merge(
+        {
+          domain: [Math.max(0, bottom), Math.min(1, top)],
+          anchor: "x",
+          automargin: false,
+          ticklabeloverflow: "allow",
+          // Each field is scaled to itself: a price near 60,000 next to a ratio near 0.5.
+          rangemode: "normal",
+          visible: points,
+          title: chart ? { text: plotlyText(clip(shortField(chart.field), 24)), standoff: 4 } : {},
+          // A subplot that now shows another field scales to it afresh.
+          uirevision: chart?.id ?? "none",
+        },
+        this._axisTheme(),
+      );
     }
-    for (let i = rows; i < axesBefore; i++) layout[yAxis(i)] = null;
+    // One x axis for all subplots: zoom and pan stay in step, and its dates show once,
+    // under the bottom subplot.
+    layout.xaxis = merge({ ...timeAxis(width, c, anyPoints), anchor: yRef(rows - 1) }, this._axisTheme());
     layout.annotations = annotations;
-    if (c) Object.assign(layout, themeLayout(c, ["xaxis", ...kept]));
-    return layout;
+    return { data, layout };
   }
 
-  _streamOf(id) {
-    return this.charts.get(id)?.stream ?? null;
-  }
-
-  /** Add and remove traces (and their subplots) so they match the `charts` trait. */
-  sync(charts, maxPoints, hidden) {
-    const gd = this.gd;
-    const wanted = new Map(charts.filter((c) => c && c.id != null).map((c) => [String(c.id), c]));
-    const gone = [];
-    this.ids.forEach((id, i) => {
-      if (!wanted.has(id)) gone.push(i);
-    });
-    if (gone.length) {
-      Plotly.deleteTraces(gd, gone);
-      for (const i of gone) this.palette.release(this.ids[i]);
-      this.ids = this.ids.filter((id) => wanted.has(id));
-    }
-    for (const [id, chart] of wanted) this.charts.set(id, chart);
-    for (const id of [...this.charts.keys()]) if (!wanted.has(id)) this.charts.delete(id);
-    const fresh = [...wanted.keys()].filter((id) => !this.ids.includes(id));
-
-    // One subplot per series: when the set changes, lay out the axes for the new set
-    // first (in one call), then add the new traces onto their axes.
-    if (gone.length || fresh.length) {
-      const all = [...this.ids, ...fresh];
-      const layout = this._axesLayout(all, this.laidOut);
-      this.laidOut = all;
-      this.container.style.height = `${layout.height}px`;
-      // A series below a removed one moves up a subplot, i.e. onto another y axis.
-      const moved = [];
-      this.ids.forEach((_, i) => {
-        if ((gd.data[i].yaxis ?? "y") !== yRef(i)) moved.push(i);
-      });
-      // Restyling a trace's axis resets the axis types; xaxis.type pinned in the
-      // layout half of the same call keeps the date axis.
-      if (moved.length) Plotly.update(gd, { yaxis: moved.map(yRef) }, layout, moved);
-      else Plotly.relayout(gd, layout);
-    }
-
-    // A smaller max_points applies to what is already drawn too.
-    const trim = [];
-    this.ids.forEach((id, i) => {
-      if (gd.data[i].x.length > maxPoints) trim.push(i);
-    });
-    if (trim.length) {
-      const tail = (key) => trim.map((i) => Float64Array.from(gd.data[i][key]).slice(-maxPoints));
-      replaceData(gd, tail("x"), tail("y"), trim);
-    }
-
-    if (fresh.length) {
-      const traces = fresh.map((id, k) => {
-        const chart = wanted.get(id);
-        const orphan = this.orphans.get(id);
-        this.orphans.delete(id);
-        const color = this.palette.color(id);
-        return {
-          type: "scattergl",
-          mode: "lines+markers",
-          name: plotlyText(seriesLabel(chart)),
-          x: orphan ? orphan.x.slice(-maxPoints) : EMPTY(),
-          y: orphan ? orphan.y.slice(-maxPoints) : EMPTY(),
-          line: { color, width: 1.5 },
-          marker: { color, size: 3 },
-          visible: hidden.has(chart.stream) ? false : true,
-          meta: id,
-          xaxis: "x",
-          yaxis: yRef(this.ids.length + k),
-        };
-      });
-      Plotly.addTraces(gd, traces);
-      this.ids.push(...fresh);
-    }
-  }
-
-  /** Draw the queued series points: one update for replaced, one extendTraces for the rest. */
-  apply(pending, maxPoints) {
-    const gd = this.gd;
-    const replaced = { i: [], x: [], y: [] };
-    const extended = { i: [], x: [], y: [], max: [] };
-    if (pending.seriesReplaceAll) {
-      this.orphans.clear();
-      this.ids.forEach((id, i) => {
-        if (!pending.series.has(id)) {
-          replaced.i.push(i);
-          replaced.x.push(EMPTY());
-          replaced.y.push(EMPTY());
-        }
-      });
-    }
-    for (const [id, entry] of pending.series) {
-      const i = this.ids.indexOf(id);
-      if (i < 0) {
-        this._orphan(id, entry, maxPoints);
-        continue;
-      }
-      const trace = gd.data[i];
-      const typed = trace.x instanceof Float64Array && trace.y instanceof Float64Array;
-      if (!entry.replace && typed) {
-        if (entry.n === 0) continue;
-        const x = entry.xs.length === 1 ? entry.xs[0] : concatTail(entry.xs, maxPoints);
-        const y = entry.ys.length === 1 ? entry.ys[0] : concatTail(entry.ys, maxPoints);
-        extended.i.push(i);
-        extended.x.push(x);
-        extended.y.push(y);
-        // plotly's typed-array path cannot take a maxPoints above the new length
-        // (it allocates length + insert - maxPoints); -1 means "keep everything".
-        extended.max.push(trace.x.length + x.length > maxPoints ? maxPoints : -1);
-      } else {
-        const before = (key) => (entry.replace ? [] : [Float64Array.from(trace[key])]);
-        replaced.i.push(i);
-        replaced.x.push(concatTail([...before("x"), ...entry.xs], maxPoints));
-        replaced.y.push(concatTail([...before("y"), ...entry.ys], maxPoints));
-      }
-    }
-    if (replaced.i.length) replaceData(gd, replaced.x, replaced.y, replaced.i);
-    if (extended.i.length) {
-      const same = extended.max.every((m) => m === extended.max[0]);
-      const max = same ? extended.max[0] : { x: extended.max, y: extended.max };
-      Plotly.extendTraces(gd, { x: extended.x, y: extended.y }, extended.i, max);
-    }
-  }
-
-  _orphan(id, entry, maxPoints) {
-    const prev = this.orphans.get(id);
-    const keep = !entry.replace && prev;
-    this.orphans.delete(id);
-    this.orphans.set(id, {
-      x: concatTail(keep ? [prev.x, ...entry.xs] : entry.xs, maxPoints),
-      y: concatTail(keep ? [prev.y, ...entry.ys] : entry.ys, maxPoints),
-    });
-    while (this.orphans.size > 16) this.orphans.delete(this.orphans.keys().next().value);
-  }
-
-  setHidden(hidden) {
-    if (!this.ids.length) return;
-    const visible = this.ids.map((id) => !hidden.has(this._streamOf(id)));
-    Plotly.restyle(this.gd, { visible }, this.ids.map((_, i) => i));
+  render() {
+    const drawn = super.render();
+    if (drawn) this.container.style.height = `${this.gd._fullLayout?.height ?? 260}px`;
+    return drawn;
   }
 }

@@ -2,6 +2,7 @@
 // traits the kernel sets back, so two views of one widget never disagree.
 import { attr, h } from "./dom.js";
 import { seriesLabel } from "./charts.js";
+import { fieldOptions, searchMatches } from "./picker_model.js";
 import { ExportFormat, ToKernel } from "./protocol.js";
 
 const NO_SUBSCRIBE_NOTE = "this feed has no subscribe step";
@@ -12,17 +13,6 @@ const FORMAT_WORDS = {
   [ExportFormat.JSONL]: "JSON lines",
   [ExportFormat.PARQUET]: "Parquet",
 };
-
-function fieldOptions(fields) {
-  const options = [];
-  for (const group of Array.isArray(fields) ? fields : []) {
-    for (const field of Array.isArray(group?.fields) ? group.fields : []) {
-      const key = { stream: group.stream ?? null, type: group.type, field };
-      options.push({ value: JSON.stringify(key), label: seriesLabel(key), key });
-    }
-  }
-  return options;
-}
 
 /**
  * What the export status line says once a file is ready.
@@ -168,19 +158,99 @@ export function createControls({ send, onExport, onFilter }) {
   const actions = h("div", { class: "sw-controls" }, [pause, clear, confirmBox, ...exporters, exportStatus]);
 
   // --- field picker and chart chips -------------------------------------------------
+  // A search box narrows the <select> as you type; Enter (or Chart) charts the choice,
+  // split by the key chosen next to it.
+  const search = h("input", {
+    type: "search",
+    class: "sw-field-search",
+    placeholder: "search fields…",
+    "aria-label": "search numeric fields",
+    autocomplete: "off",
+    spellcheck: "false",
+  });
   const picker = h("select", { class: "sw-field-picker", "aria-label": "numeric field to chart" });
+  const placeholder = h("option", { value: "", text: "no numeric fields yet", disabled: true });
+  const measureGroup = h("optgroup", { label: "measurements" });
+  const otherGroup = h("optgroup", { label: "other numbers: ids, counters, times" });
+  picker.append(placeholder, measureGroup, otherGroup);
+  const splitBy = h("select", { class: "sw-split-by", "aria-label": "split by", disabled: true });
+  const split = h("label", { class: "sw-split", title: "one line per value of this field" }, [
+    h("span", { class: "sw-label-inline", text: "split by" }),
+    splitBy,
+  ]);
   const add = h("button", { type: "button", class: "sw-add-field", text: "Chart", disabled: true });
   const chips = h("span", { class: "sw-chart-chips" });
   let charted = new Set();
+  let optionKeys = new Map();
+  const chosenBy = () => (splitBy.value === "" ? null : splitBy.value);
+  const chartKey = (key, by) =>
+    JSON.stringify({ stream: key.stream ?? null, type: key.type, field: key.field, by: by ?? null });
   const updateAdd = () => {
-    add.disabled = !picker.value || charted.has(picker.value);
+    add.disabled = !picker.value || charted.has(chartKey(JSON.parse(picker.value), chosenBy()));
   };
-  picker.addEventListener("change", updateAdd);
-  add.addEventListener("click", () => {
-    if (!picker.value) return;
+  // The split choices follow the chosen field's group; the first key is the default.
+  let splitFor = null;
+  function renderSplit() {
+    if (picker.value === splitFor) return;
+    splitFor = picker.value;
+    const keys = optionKeys.get(picker.value) ?? [];
+    splitBy.replaceChildren(
+      h("option", { value: "", text: "none" }),
+      ...keys.map((k) => h("option", { value: k, text: k })),
+    );
+    splitBy.value = keys[0] ?? "";
+    splitBy.disabled = !picker.value || keys.length === 0;
+  }
+  function chartChosen() {
+    updateAdd();
+    if (add.disabled) return;
     const key = JSON.parse(picker.value);
-    send({ kind: ToKernel.CHART, stream: key.stream, type: key.type, field: key.field });
+    send({ kind: ToKernel.CHART, stream: key.stream, type: key.type, field: key.field, by: chosenBy() });
+  }
+  function applySearch() {
+    const query = search.value;
+    let shown = 0;
+    for (const group of [measureGroup, otherGroup]) {
+      let any = false;
+      for (const o of group.children) {
+        o.hidden = !searchMatches(o.textContent, query);
+        if (!o.hidden) any = true;
+        if (!o.hidden) shown += 1;
+      }
+      group.hidden = !any;
+    }
+    const total = optionKeys.size;
+    placeholder.textContent = !total
+      ? "no numeric fields yet"
+      : query.trim()
+        ? `${shown} of ${total} fields match`
+        : "choose a numeric field…";
+    picker.dataset.matches = String(shown);
+    // The choice follows the search: the first match, once what was chosen is filtered out.
+    const current = picker.selectedOptions[0];
+    if (query.trim() && (!current || current.hidden || current === placeholder)) {
+      const first = picker.querySelector("optgroup:not([hidden]) > option:not([hidden])");
+      picker.value = first ? first.value : "";
+    }
+    renderSplit();
+    updateAdd();
+  }
+  search.addEventListener("input", applySearch);
+  search.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      chartChosen();
+    } else if (event.key === "ArrowDown") {
+      event.preventDefault();
+      picker.focus();
+    }
   });
+  picker.addEventListener("change", () => {
+    renderSplit();
+    updateAdd();
+  });
+  splitBy.addEventListener("change", updateAdd);
+  add.addEventListener("click", chartChosen);
   chips.addEventListener("click", (event) => {
     const button = event.target.closest?.(".sw-unchart");
     const chip = button?.closest(".sw-chart-chip");
@@ -188,37 +258,32 @@ export function createControls({ send, onExport, onFilter }) {
   });
   const fieldsRow = h("div", { class: "sw-fields" }, [
     h("span", { class: "sw-label", text: "chart" }),
-    picker,
-    add,
+    h("span", { class: "sw-picker", role: "group", "aria-label": "chart a field" }, [search, picker, split, add]),
     chips,
   ]);
 
   let fieldsShown = null;
   function renderFields(fields) {
-    const options = fieldOptions(fields);
+    const options = fieldOptions(fields, seriesLabel);
     // Rebuilding the options closes an open dropdown; only do it when they change.
-    const signature = JSON.stringify(options.map((o) => o.value));
+    const signature = JSON.stringify(options.map((o) => [o.value, o.group, o.keys]));
     if (signature === fieldsShown) return;
     fieldsShown = signature;
     const keep = picker.value;
-    const placeholder = h("option", {
-      value: "",
-      text: options.length ? "choose a numeric field…" : "no numeric fields yet",
-      disabled: true,
-    });
-    picker.replaceChildren(
-      placeholder,
-      ...options.map((o) => h("option", { value: o.value, text: o.label })),
-    );
+    optionKeys = new Map(options.map((o) => [o.value, o.keys]));
+    const make = (o) => h("option", { value: o.value, text: o.label, dataset: { group: o.group } });
+    measureGroup.replaceChildren(...options.filter((o) => o.group === "measure").map(make));
+    otherGroup.replaceChildren(...options.filter((o) => o.group === "other").map(make));
     picker.value = options.some((o) => o.value === keep) ? keep : "";
     picker.disabled = options.length === 0;
-    updateAdd();
+    search.disabled = options.length === 0;
+    // New keys for the chosen field's group: offer them again.
+    splitFor = null;
+    applySearch();
   }
 
   function renderCharts(charts, colorOf) {
-    charted = new Set(
-      charts.map((c) => JSON.stringify({ stream: c.stream ?? null, type: c.type, field: c.field })),
-    );
+    charted = new Set(charts.map((c) => chartKey(c, c.by)));
     chips.replaceChildren(
       ...charts.map((chart) => {
         const label = seriesLabel(chart);

@@ -18,8 +18,11 @@ export class Pending {
   reset() {
     this.stats = null;
     this.statsReplace = false;
-    // id -> { replace, xs: Float64Array[], ys: Float64Array[], n }
+    // trace key (the id, or id and split key) -> { id, key, replace, xs: Float64Array[],
+    // ys: Float64Array[], n }; key is null for an unsplit series.
     this.series = new Map();
+    // chart id -> { keys, others } of split charts, as last sent (null: no news).
+    this.splits = null;
     this.seriesReplaceAll = false;
     this.rates = [];
     this.ratesReplace = false;
@@ -38,6 +41,7 @@ export class Pending {
     // An update's stats may name only what changed; a window's replace them all.
     if (msg.stats && typeof msg.stats === "object") this.stats = { ...this.stats, ...msg.stats };
     this._series(msg.series, buffers, false, maxPoints);
+    this._splits(msg.splits);
     if (Array.isArray(msg.rates)) this._rates(msg.rates, false);
     if (Array.isArray(msg.recent)) this._recent(msg.recent, false);
   }
@@ -58,6 +62,7 @@ export class Pending {
       }
       this._series(msg.series, buffers, true, maxPoints);
     }
+    this._splits(msg.splits);
     if (Array.isArray(msg.rates)) this._rates(msg.rates, true);
     if (Array.isArray(msg.recent)) this._recent(msg.recent, true);
   }
@@ -69,16 +74,26 @@ export class Pending {
       const x = float64(buffers[2 * i], entry.n);
       const y = float64(buffers[2 * i + 1], entry.n);
       const n = Math.min(x.length, y.length);
-      this.push(String(entry.id), x.subarray(0, n), y.subarray(0, n), replace, maxPoints);
+      const key = entry.key == null ? null : String(entry.key);
+      this.push(String(entry.id), x.subarray(0, n), y.subarray(0, n), replace, maxPoints, key);
     });
   }
 
-  /** Queue points of one series; replace drops whatever was queued or drawn before. */
-  push(id, x, y, replace, maxPoints) {
-    let entry = this.series.get(id);
+  _splits(splits) {
+    if (!splits || typeof splits !== "object" || Array.isArray(splits)) return;
+    this.splits = { ...this.splits, ...splits };
+  }
+
+  /**
+   * Queue points of one series (of one key of a split series when `key` is given);
+   * replace drops whatever was queued or drawn before.
+   */
+  push(id, x, y, replace, maxPoints, key = null) {
+    const at = key == null ? id : `${id}\u0000${key}`;
+    let entry = this.series.get(at);
     if (replace || !entry) {
-      entry = { replace, xs: [], ys: [], n: 0 };
-      this.series.set(id, entry);
+      entry = { id, key, replace, xs: [], ys: [], n: 0 };
+      this.series.set(at, entry);
     }
     entry.xs.push(x);
     entry.ys.push(y);

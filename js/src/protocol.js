@@ -24,6 +24,7 @@ export const Trait = /* @__PURE__ */ Object.freeze({
   UPDATE_HZ: "update_hz",
   ERROR: "error",
   APP: "_app",
+  PLAYBACK: "playback",
 });
 
 /** Model keys only the browser sets (saved with a notebook's widget state). */
@@ -38,6 +39,7 @@ export const ToBrowser = /* @__PURE__ */ Object.freeze({
   DOWNLOAD: "download",
   EXPORT_FAILED: "export_failed",
   BUNDLE: "bundle",
+  HEARTBEAT: "heartbeat",
 });
 
 /** The `kind` of each custom message the browser sends. */
@@ -50,6 +52,7 @@ export const ToKernel = /* @__PURE__ */ Object.freeze({
   CLEAR: "clear",
   CHART: "chart",
   UNCHART: "unchart",
+  ZOOM: "zoom",
   EXPORT: "export",
   BUNDLE: "bundle",
 });
@@ -78,10 +81,22 @@ export const Limit = /* @__PURE__ */ Object.freeze({
   RECENT_DEFAULT: 100,
   // Completed seconds the events-per-second chart keeps (one point each).
   RATE_SECONDS: 300,
+  // Key values a split chart draws at most (the rest are counted in `others`).
+  SPLIT_KEYS: 8,
+  // Distinct key values a split chart remembers at most (`others` counts up to this).
+  SPLIT_KEYS_REMEMBERED: 1000,
   // The longest pretty JSON sent for one recent event; the rest is cut.
   RECENT_JSON_CHARS: 4000,
+  // Leaf fields sent per recent event (the table's columns); the rest are left out.
+  RECENT_FIELDS: 32,
+  // The longest text sent for one field of a recent event; the rest is cut ("…").
+  RECENT_VALUE_CHARS: 120,
   // The largest file a `download` message carries (bytes).
   DOWNLOAD_MAX_BYTES: 268435456,
+  // Seconds without any message after which an open widget sends a `heartbeat`.
+  HEARTBEAT_SECONDS: 1,
+  // Seconds without any message from the kernel after which a view says "kernel gone".
+  KERNEL_SILENT_SECONDS: 3,
 });
 
 /**

@@ -1,76 +1,329 @@
-// The newest events, newest first. Entries are plain <details> so the browser handles
-// open/close and keyboard access without any per-entry listener.
-import { h } from "./dom.js";
+// The live table of the newest events, newest first: time (UTC), stream, type and the
+// events' fields as columns, with a filter by stream and type, a freeze that holds the
+// view while the buffer keeps filling, and an inspector for one event.
+//
+// Cheap at a high feed rate: it is drawn at most once per animation frame (the widget
+// calls apply from its frame), rows are keyed by seq so a frame only moves the rows that
+// came and went, and rows that leave are kept for reuse instead of rebuilt.
+import { attr, h } from "./dom.js";
+import { createInspector } from "./inspector.js";
 import { Limit } from "./protocol.js";
+import {
+  cellText,
+  chooseColumns,
+  choices,
+  countText,
+  fieldsOf,
+  frozenText,
+  utcStamp,
+  utcTime,
+  visibleRows,
+} from "./table_model.js";
 
-const PREVIEW_CHARS = 200;
+// The table changes at most this often while events stream in: each change lays out and
+// repaints every row (at 1,000 rows and 30 changes a second that kept the page's main
+// thread busy), and a table that moves faster cannot be read anyway.
+const REDRAW_EVERY_MS = 200;
+// A cell's text longer than this gets a tooltip with all of it (cells are cut by CSS).
+const TOOLTIP_CHARS = 16;
+const ALL = "";
 
-function pad(n, width = 2) {
-  return String(n).padStart(width, "0");
+function option(value, text) {
+  return h("option", { value, text });
 }
 
-export function localTime(ms) {
-  const d = new Date(ms);
-  if (Number.isNaN(d.getTime())) return "--:--:--.---";
-  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
-}
-
-function preview(json) {
-  const flat = String(json ?? "").replace(/\s*\n\s*/g, " ");
-  return flat.length > PREVIEW_CHARS ? `${flat.slice(0, PREVIEW_CHARS)}…` : flat;
-}
-
-function entry(item, hidden) {
-  const stream = item.stream == null ? "" : String(item.stream);
-  const summary = h("summary", {}, [
-    h("span", { class: "sw-event-time", text: localTime(item.time) }),
-    h("span", { class: "sw-event-stream", text: stream || "—" }),
-    h("span", { class: "sw-event-type", text: String(item.type ?? "") }),
-    item.snapshot ? h("span", { class: "sw-snapshot", text: "snapshot" }) : null,
-    h("span", { class: "sw-event-preview", text: preview(item.json) }),
-  ]);
-  const node = h("details", { class: "sw-event", dataset: { seq: String(item.seq), stream } }, [
-    summary,
-    h("pre", { class: "sw-event-json", text: String(item.json ?? "") }),
-  ]);
-  if (stream && hidden.has(stream)) node.hidden = true;
-  return node;
-}
-
-/** The recent list; `limit`: entries kept, the widget's `recent` trait (see setLimit). */
+/** The live table; `limit`: rows kept, the widget's `recent` trait (see setLimit). */
 export function createRecent(limit = Limit.RECENT_DEFAULT) {
+  let items = []; // oldest first, at most `limit`
+  let frozen = null; // the items held while frozen, or null
+  let frozenAtEvents = null;
+  let lastEvents = null;
+  let arrivedWhileFrozen = 0;
+  const filter = { stream: null, type: null, hidden: new Set() };
+  let columns = [];
+  let columnsVersion = 0;
+  const rows = new Map(); // seq -> <tr>
+  const spare = []; // rows out of the table, kept for reuse
+
+  // --- DOM --------------------------------------------------------------------------
+  const streamPick = h("select", { class: "sw-filter-stream", "aria-label": "show rows of stream" });
+  const typePick = h("select", { class: "sw-filter-type", "aria-label": "show rows of event type" });
+  const freeze = h("button", {
+    type: "button",
+    class: "sw-freeze",
+    text: "Freeze",
+    "aria-pressed": "false",
+    title: "hold the table still; the buffer keeps filling",
+  });
+  const count = h("span", { class: "sw-table-count" });
+  const frozenNote = h("span", { class: "sw-freeze-note", role: "status", hidden: true });
+  const bar = h("div", { class: "sw-table-bar", role: "group", "aria-label": "recent events view" }, [
+    h("label", { class: "sw-table-filter" }, [h("span", { class: "sw-label-inline", text: "stream" }), streamPick]),
+    h("label", { class: "sw-table-filter" }, [h("span", { class: "sw-label-inline", text: "type" }), typePick]),
+    freeze,
+    count,
+    frozenNote,
+  ]);
+  const headRow = h("tr");
+  const body = h("tbody");
+  const table = h("table", { class: "sw-table", "aria-label": "recent events, newest first" }, [
+    h("thead", {}, [headRow]),
+    body,
+  ]);
+  const empty = h("div", { class: "sw-table-empty", text: "no events yet" });
   // A log, but not a live region: a screen reader should not read a feed at 100 events/s.
-  const list = h("div", { class: "sw-recent", role: "log", "aria-live": "off", "aria-label": "recent events" });
-  return {
-    node: list,
-    /** Draw items (oldest first); returns the highest seq drawn, or null. */
-    apply(items, replace, hidden) {
-      if (replace) list.replaceChildren();
-      const shown = items.slice(-limit);
-      if (!shown.length) return null;
-      const fragment = document.createDocumentFragment();
-      let top = null;
-      for (let i = shown.length - 1; i >= 0; i--) {
-        fragment.append(entry(shown[i], hidden));
-        const seq = Number(shown[i].seq);
-        if (Number.isFinite(seq) && (top === null || seq > top)) top = seq;
-      }
-      list.prepend(fragment);
-      while (list.childElementCount > limit) list.lastElementChild.remove();
-      return top;
+  // Focusable, so the keyboard can scroll it and step into its rows.
+  const scroller = h("div", { class: "sw-recent", role: "log", "aria-live": "off", "aria-label": "recent events", tabindex: "0" }, [
+    table,
+    empty,
+  ]);
+  const inspector = createInspector({
+    onClose() {
+      for (const row of body.querySelectorAll('tr[aria-selected="true"]')) attr(row, "aria-selected", null);
     },
-    /** Keep at most `n` entries from now on (a smaller `n` drops the oldest at once). */
+  });
+  const node = h("div", { class: "sw-table-box" }, [bar, scroller, inspector.node]);
+
+  // --- drawing ------------------------------------------------------------------------
+  function setHead() {
+    const cells = [
+      h("th", { scope: "col", class: "sw-col-time", text: "time (UTC)" }),
+      h("th", { scope: "col", text: "stream" }),
+      h("th", { scope: "col", text: "type" }),
+      ...columns.map((name) => h("th", { scope: "col", class: "sw-col-field", text: name, title: name })),
+    ];
+    headRow.replaceChildren(...cells);
+  }
+  setHead();
+
+  function cell(row, index, text, className) {
+    let td = row.children[index];
+    if (!td) {
+      td = document.createElement("td");
+      row.append(td);
+    }
+    if (td.className !== className) td.className = className;
+    if (td.textContent !== text) td.textContent = text;
+    if (text.length > TOOLTIP_CHARS) td.title = text;
+    else if (td.title) td.removeAttribute("title");
+  }
+
+  function bind(row, item) {
+    row.__item = item;
+    row.__cols = columnsVersion;
+    const stream = item.stream == null ? "" : String(item.stream);
+    row.dataset.seq = String(item.seq);
+    row.dataset.stream = stream;
+    row.dataset.type = String(item.type ?? "");
+    attr(row, "data-snapshot", item.snapshot ? "true" : null);
+    attr(row, "aria-selected", inspector.seq !== null && inspector.seq === item.seq ? "true" : null);
+    cell(row, 0, utcTime(item.time), "sw-cell-time");
+    row.children[0].title = utcStamp(item.time);
+    cell(row, 1, stream || "—", "sw-cell-stream");
+    cell(row, 2, String(item.type ?? ""), "sw-cell-type");
+    const fields = fieldsOf(item);
+    columns.forEach((name, i) => {
+      const has = Object.hasOwn(fields, name);
+      cell(row, 3 + i, has ? cellText(fields[name]) : "", has ? "sw-cell" : "sw-cell sw-cell-missing");
+    });
+    while (row.children.length > 3 + columns.length) row.lastElementChild.remove();
+  }
+
+  function takeRow() {
+    return spare.pop() ?? h("tr", { class: "sw-event", tabindex: "-1" });
+  }
+
+  let choicesShown = "";
+  function renderChoices(source) {
+    const streams = choices(source, "stream", filter.stream);
+    const types = choices(
+      filter.stream === null ? source : source.filter((i) => String(i.stream ?? "") === filter.stream),
+      "type",
+      filter.type,
+    );
+    // Rebuilding options closes an open dropdown: only when they change.
+    const signature = JSON.stringify([streams, types]);
+    if (signature === choicesShown) return;
+    choicesShown = signature;
+    streamPick.replaceChildren(option(ALL, "all"), ...streams.map((s) => option(s, s)));
+    streamPick.value = filter.stream ?? ALL;
+    typePick.replaceChildren(option(ALL, "all"), ...types.map((t) => option(t, t)));
+    typePick.value = filter.type ?? ALL;
+  }
+
+  /** Draw the table from the live or the frozen items; returns the newest seq drawn. */
+  function render() {
+    const source = frozen ?? items;
+    renderChoices(source);
+    const shown = visibleRows(source, filter);
+    const next = chooseColumns(shown, columns);
+    if (next.length !== columns.length || next.some((name, i) => name !== columns[i])) {
+      columns = next;
+      columnsVersion += 1;
+      setHead();
+    }
+    const wanted = new Set();
+    for (const item of shown) wanted.add(item.seq);
+    for (const [seq, row] of rows) {
+      if (!wanted.has(seq)) {
+        rows.delete(seq);
+        row.remove();
+        spare.push(row);
+      }
+    }
+    // Walk the wanted order against the rows in place: a frame of new events inserts
+    // just those rows at the top; rows already in place are not touched.
+    let at = body.firstElementChild;
+    for (const item of shown) {
+      let row = rows.get(item.seq);
+      if (!row) {
+        row = takeRow();
+        rows.set(item.seq, row);
+        bind(row, item);
+      } else if (row.__item !== item || row.__cols !== columnsVersion) {
+        bind(row, item);
+      }
+      if (row === at) at = at.nextElementSibling;
+      else body.insertBefore(row, at);
+    }
+    while (spare.length > limit) spare.pop();
+    const counted = countText(shown.length, source.length);
+    if (count.textContent !== counted) count.textContent = counted;
+    empty.hidden = shown.length > 0;
+    empty.textContent = source.length ? "no rows match the filter" : "no events yet";
+    let top = null;
+    for (const item of shown) {
+      const seq = Number(item.seq);
+      if (Number.isFinite(seq) && (top === null || seq > top)) top = seq;
+    }
+    return top;
+  }
+
+  let drawnAt = -Infinity;
+  let later = 0;
+  let laterFrame = 0;
+  function redraw() {
+    drawnAt = performance.now();
+    return render();
+  }
+
+  function sayFrozen() {
+    const byCount =
+      lastEvents !== null && frozenAtEvents !== null && lastEvents >= frozenAtEvents
+        ? lastEvents - frozenAtEvents
+        : 0;
+    frozenNote.textContent = frozenText(Math.max(byCount, arrivedWhileFrozen));
+  }
+
+  function setFrozen(on) {
+    if (on === (frozen !== null)) return;
+    if (on) {
+      frozen = items.slice();
+      frozenAtEvents = lastEvents;
+      arrivedWhileFrozen = 0;
+    } else {
+      frozen = null;
+    }
+    freeze.textContent = on ? "Unfreeze" : "Freeze";
+    attr(freeze, "aria-pressed", String(on));
+    freeze.title = on ? "show the newest events again" : "hold the table still; the buffer keeps filling";
+    frozenNote.hidden = !on;
+    scroller.dataset.frozen = String(on);
+    if (on) sayFrozen();
+    else {
+      render();
+      scroller.scrollTop = 0;
+    }
+  }
+
+  // --- user actions -------------------------------------------------------------------
+  streamPick.addEventListener("change", () => {
+    filter.stream = streamPick.value === ALL ? null : streamPick.value;
+    filter.type = null;
+    render();
+  });
+  typePick.addEventListener("change", () => {
+    filter.type = typePick.value === ALL ? null : typePick.value;
+    render();
+  });
+  freeze.addEventListener("click", () => setFrozen(frozen === null));
+
+  function open(row) {
+    if (!row?.__item) return;
+    for (const other of body.querySelectorAll('tr[aria-selected="true"]')) attr(other, "aria-selected", null);
+    attr(row, "aria-selected", "true");
+    inspector.show(row.__item);
+  }
+  body.addEventListener("click", (event) => open(event.target.closest?.("tr.sw-event")));
+  scroller.addEventListener("keydown", (event) => {
+    const row = event.target.closest?.("tr.sw-event");
+    let to = null;
+    if (event.key === "ArrowDown") to = row ? row.nextElementSibling : body.firstElementChild;
+    else if (event.key === "ArrowUp") to = row ? row.previousElementSibling : null;
+    else if (event.key === "Home" && row) to = body.firstElementChild;
+    else if (event.key === "End" && row) to = body.lastElementChild;
+    else if ((event.key === "Enter" || event.key === " ") && row) {
+      event.preventDefault();
+      open(row);
+      return;
+    }
+    if (to) {
+      event.preventDefault();
+      to.focus();
+    }
+  });
+
+  return {
+    node,
+    /**
+     * Take new items (oldest first; `replace`: they are the whole list now) and draw
+     * unless frozen. `hidden`: streams a stream toggle hides here; `events`: the kernel's
+     * event count, for the frozen line. Returns the newest seq drawn, or null.
+     */
+    apply(arrived, replace, hidden, events) {
+      if (Number.isFinite(events)) lastEvents = events;
+      if (hidden) filter.hidden = hidden;
+      if (replace) items = [];
+      for (const item of arrived) if (item) items.push(item);
+      if (items.length > limit) items = items.slice(-limit);
+      if (frozen !== null) {
+        if (!replace) arrivedWhileFrozen += arrived.length;
+        sayFrozen();
+        return null;
+      }
+      const now = performance.now();
+      if (!replace && now - drawnAt < REDRAW_EVERY_MS) {
+        // Drawn a moment ago: draw once more when it is time, in an animation frame.
+        if (!later) {
+          later = setTimeout(() => {
+            later = 0;
+            laterFrame = requestAnimationFrame(() => {
+              laterFrame = 0;
+              if (frozen === null) redraw();
+            });
+          }, drawnAt + REDRAW_EVERY_MS - now);
+        }
+        return null;
+      }
+      return redraw();
+    },
+    dispose() {
+      clearTimeout(later);
+      cancelAnimationFrame(laterFrame);
+    },
+    /** Keep at most `n` rows from now on (a smaller `n` drops the oldest at once). */
     setLimit(n) {
       limit = n;
-      while (list.childElementCount > limit) list.lastElementChild.remove();
+      if (items.length > limit) items = items.slice(-limit);
+      if (frozen !== null && frozen.length > limit) frozen = frozen.slice(-limit);
+      render();
     },
     setHidden(hidden) {
-      for (const node of list.children) {
-        node.hidden = Boolean(node.dataset.stream) && hidden.has(node.dataset.stream);
-      }
+      filter.hidden = hidden;
+      render();
     },
     streams() {
-      return new Set(Array.from(list.children, (n) => n.dataset.stream).filter(Boolean));
+      return new Set(items.map((i) => (i.stream == null ? "" : String(i.stream))).filter(Boolean));
     },
   };
 }

@@ -1,7 +1,8 @@
 // The static view of a widget restored from a saved notebook without its kernel: the
-// header as it was and the charts as last drawn (the SVG pictures snapshot.js made),
-// shown as images, so nothing in them can run or restyle the page. Part of the loader:
-// it needs neither plotly nor the app.
+// badge says "no kernel" (nothing behind this widget answers), the counters are marked
+// as the last known values with the time they were saved, and the charts are shown as
+// last drawn (the SVG pictures snapshot.js made), as images, so nothing in them can run
+// or restyle the page. Part of the loader: it needs neither plotly nor the app.
 import { h } from "./dom.js";
 import { createHeader } from "./header.js";
 import { BrowserState, Trait } from "./protocol.js";
@@ -24,7 +25,12 @@ export function renderSnapshot(model, el) {
   const saved = snap && typeof snap === "object" ? snap : {};
   const header = createHeader();
   header.setFeed(model.get(Trait.FEED) ?? {});
-  header.setState("snapshot", `as of ${clock(saved.at)}`);
+  header.setState(
+    "no-kernel",
+    saved.at == null
+      ? "nothing answers for this saved widget"
+      : `nothing answers for this saved widget; last known values, saved ${clock(saved.at)}`,
+  );
   if (saved.stats && typeof saved.stats === "object") header.setStats(saved.stats, true);
   const charts = Array.isArray(saved.charts) ? saved.charts : [];
   const figures = charts

@@ -7,6 +7,17 @@ function withAlpha(color, alpha) {
   return m ? `rgba(${m[1]}, ${m[2]}, ${m[3]}, ${alpha})` : `rgba(128, 128, 128, ${alpha})`;
 }
 
+/**
+ * A CSS font size in px: JupyterLab gives its sizes in em ("0.83333em"), which plotly
+ * would read as px. Kept within [9, 16] (unreadable below, oversized above).
+ */
+export function fontPx(value, basePx) {
+  const n = parseFloat(value);
+  if (!Number.isFinite(n) || n <= 0) return 11;
+  const px = /r?em\s*$/.test(String(value)) ? n * basePx : /%\s*$/.test(String(value)) ? (n * basePx) / 100 : n;
+  return Math.min(16, Math.max(9, Math.round(px * 10) / 10));
+}
+
 /** The colours and font the charts should use, resolved against `node`. */
 export function themeColors(node) {
   const style = getComputedStyle(node);
@@ -20,7 +31,7 @@ export function themeColors(node) {
     grid: v("--jp-border-color2") || withAlpha(font, 0.15),
     axis: v("--jp-border-color1") || withAlpha(font, 0.35),
     family: v("--jp-ui-font-family") || style.fontFamily || "system-ui, sans-serif",
-    size: parseFloat(v("--jp-ui-font-size0")) || 11,
+    size: fontPx(v("--jp-ui-font-size0"), parseFloat(style.fontSize) || 13),
   };
 }
 

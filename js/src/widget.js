@@ -17,6 +17,7 @@ import { createRecent } from "./recent.js";
 import { chartSvg } from "./snapshot.js";
 import { SNAPSHOT_KEY } from "./snapshot_view.js";
 import { themeColors, watchTheme } from "./theme.js";
+import { createWatchdog } from "./watchdog.js";
 
 const PERF_SAMPLES = 200;
 // How often, at most, the charts are pictured for a saved notebook (see snapshot.js).
@@ -47,11 +48,13 @@ function render({ model, el }) {
   function schedule() {
     if (!frame && !disposed) frame = requestAnimationFrame(draw);
   }
-  // Charts may use at most this share of the page's time: plotly redraws a whole chart
-  // on every extendTraces, and on a slow machine back-to-back redraws would starve the
-  // page (and, on a shared machine, the kernel feeding it). Skipped frames merge.
-  const CHART_SHARE = 0.35;
-  let chartsFreeAt = 0;
+  // Points reach the charts every frame (cheap: typed arrays), but a chart is drawn at
+  // most every CHART_EVERY_MS, and may use at most CHART_SHARE of the page's time: a
+  // draw costs what the screen shows (decimated), yet on a slow machine back-to-back
+  // draws would starve the page (and, on a shared machine, the kernel feeding it).
+  // Five draws a second is smooth for a live chart; a zoom draws at once.
+  const CHART_EVERY_MS = 200;
+  const CHART_SHARE = 0.25;
   let chartTimer = 0;
 
   // --- layout -----------------------------------------------------------------------
@@ -70,6 +73,10 @@ function render({ model, el }) {
     updateHz: null,
     // Feed time of the newest event to the moment it is drawn, per frame (benchmarks).
     latencyMs: [],
+    // One chart's draw (plotly included), ms, per draw (benchmarks).
+    drawMs: [],
+    // The recent-events table's update, ms, per frame that had events (benchmarks).
+    tableMs: [],
   };
   root.__swPerf = perf;
 
@@ -77,6 +84,11 @@ function render({ model, el }) {
   const hidden = new Set();
   const seen = new Set();
   const header = createHeader();
+  // Heartbeat (kernel) -> watchdog (here): silence while open means the kernel is gone.
+  const watchdog = createWatchdog({
+    limitMs: Limit.KERNEL_SILENT_SECONDS * 1000,
+    onChange: (seconds) => header.setKernelSilent(seconds),
+  });
   const controls = createControls({
     send,
     onExport(format) {
@@ -102,6 +114,25 @@ function render({ model, el }) {
   fieldBox.append(fieldEmpty);
   const rateChart = new RateChart(rateBox, streamColors);
   const fieldChart = new FieldChart(fieldBox, seriesColors);
+  const charts = [rateChart, fieldChart];
+  // When each chart may draw next (performance.now() ms).
+  const chartFreeAt = new Map(charts.map((c) => [c, 0]));
+  let zoomTimer = 0;
+  for (const chart of charts) {
+    chart.onDirty = schedule;
+    chart.onZoom = (range) => {
+      // Redrawn at once from the points the view holds (re-decimated for the range)...
+      chartFreeAt.set(chart, 0);
+      schedule();
+      if (chart !== fieldChart) return;
+      // ...then from the kernel's whole buffer for that range (history beyond them).
+      clearTimeout(zoomTimer);
+      zoomTimer = setTimeout(() => {
+        zoomTimer = 0;
+        if (!disposed) send({ kind: ToKernel.ZOOM, view, x0: range?.[0] ?? null, x1: range?.[1] ?? null });
+      }, 150);
+    };
+  }
   root.append(
     header.node,
     ...controls.nodes,
@@ -120,6 +151,8 @@ function render({ model, el }) {
     const subscriptions = list(get(Trait.SUBSCRIPTIONS, [])).map(String);
     const names = list(get(Trait.AVAILABLE_STREAMS, [])).map(String);
     for (const s of subscriptions) if (!names.includes(s)) names.push(s);
+    // The streams the feed lists get their colours together, so the same after a reload.
+    rateChart.know(names);
     // Without a subscribe step the server may list nothing; filter what actually arrives.
     if (!supported) for (const s of seen) if (!names.includes(s)) names.push(s);
     if (supported && hidden.size) {
@@ -158,7 +191,11 @@ function render({ model, el }) {
     [Trait.SUBSCRIPTIONS]: renderStreams,
     [Trait.PENDING]: renderStreams,
     [Trait.SUBSCRIBE_SUPPORTED]: renderStreams,
-    [Trait.PAUSED]: () => controls.setPaused(get(Trait.PAUSED, false)),
+    [Trait.PAUSED]: () => {
+      controls.setPaused(get(Trait.PAUSED, false));
+      header.setPaused(get(Trait.PAUSED, false));
+    },
+    [Trait.PLAYBACK]: () => header.setPlayback(get(Trait.PLAYBACK, {})),
     [Trait.FIELDS]: () => controls.renderFields(get(Trait.FIELDS, [])),
     [Trait.CHARTS]: renderCharts,
     [Trait.MAX_POINTS]: () => {
@@ -174,15 +211,54 @@ function render({ model, el }) {
     },
     [Trait.ERROR]: () => controls.setError(get(Trait.ERROR, "")),
   };
-  const listeners = Object.entries(onTrait).map(([name, fn]) => [`change:${name}`, fn]);
+  // A trait the kernel changed is a word from it too (see the watchdog above).
+  const listeners = Object.entries(onTrait).map(([name, fn]) => [
+    `change:${name}`,
+    (...args) => {
+      watchdog.heard();
+      fn(...args);
+    },
+  ]);
   for (const [event, fn] of listeners) model.on(event, fn);
-  for (const name of [Trait.FEED, Trait.STATE, Trait.PAUSED, Trait.FIELDS, Trait.UPDATE_HZ, Trait.ERROR]) {
+  for (const name of [Trait.FEED, Trait.STATE, Trait.PAUSED, Trait.PLAYBACK, Trait.FIELDS, Trait.UPDATE_HZ, Trait.ERROR]) {
     onTrait[name]();
   }
   renderStreams();
   renderCharts();
 
   // --- bulk data, drawn once per frame ----------------------------------------------
+  // Each chart due, drawn from its points (see CHART_EVERY_MS); a chart not due yet
+  // is drawn when it is.
+  let drawTimer = 0;
+  function drawCharts() {
+    drawTimer = 0;
+    if (disposed || !chartsReady) return;
+    let drew = false;
+    let wait = Infinity;
+    for (const chart of charts) {
+      if (!chart.dirty) continue;
+      const now = performance.now();
+      const freeAt = chartFreeAt.get(chart);
+      if (now < freeAt) {
+        wait = Math.min(wait, freeAt - now);
+        continue;
+      }
+      if (!chart.render()) continue;
+      const took = performance.now() - now;
+      drew = true;
+      perf.drawMs.push(took);
+      if (perf.drawMs.length > PERF_SAMPLES) perf.drawMs.shift();
+      chartFreeAt.set(chart, now + Math.max(CHART_EVERY_MS, took / CHART_SHARE));
+    }
+    if (wait < Infinity && !chartTimer) {
+      chartTimer = setTimeout(() => {
+        chartTimer = 0;
+        schedule();
+      }, wait);
+    }
+    if (drew) pictureLater();
+  }
+
   function draw() {
     frame = 0;
     if (disposed) return;
@@ -198,7 +274,11 @@ function render({ model, el }) {
     batch.stats = null;
     batch.statsReplace = false;
     if (batch.recent.length || batch.recentReplace) {
-      const top = recent.apply(batch.recent, batch.recentReplace, hiddenNow);
+      // The event count lets a frozen table say how many events arrived meanwhile.
+      const tableStarted = performance.now();
+      const top = recent.apply(batch.recent, batch.recentReplace, hiddenNow, shownStats.events);
+      perf.tableMs.push(performance.now() - tableStarted);
+      if (perf.tableMs.length > PERF_SAMPLES) perf.tableMs.shift();
       if (top !== null) {
         perf.lastDrawnSeq = top;
         perf.lastDrawnAt = Date.now();
@@ -215,34 +295,27 @@ function render({ model, el }) {
     batch.recentReplace = false;
 
     let fresh = [];
-    const chartWork = batch.series.size || batch.rates.length || chartsDirty || filterDirty;
-    const now = performance.now();
-    const deferCharts = chartsReady && chartWork && now < chartsFreeAt;
-    if (deferCharts && !chartTimer) {
-      chartTimer = setTimeout(() => {
-        chartTimer = 0;
-        schedule();
-      }, chartsFreeAt - now);
-    }
-    if (chartsReady && !deferCharts) {
+    if (chartsReady) {
       pending = new Pending({ recentLimit: recentLimit() });
+      const started = performance.now();
       if (chartsDirty) {
         chartsDirty = false;
-        fieldChart.sync(list(get(Trait.CHARTS, [])), maxPoints(), hiddenNow);
+        fieldChart.sync(list(get(Trait.CHARTS, [])), maxPoints());
       }
-      const started = performance.now();
       if (batch.rates.length || batch.ratesReplace) {
-        fresh = rateChart.apply(batch.rates, batch.ratesReplace, hiddenNow);
+        fresh = rateChart.ingest(batch.rates, batch.ratesReplace);
       }
-      if (batch.series.size || batch.seriesReplaceAll) fieldChart.apply(batch, maxPoints());
-      const took = performance.now() - started;
-      chartsFreeAt = performance.now() + (took * (1 - CHART_SHARE)) / CHART_SHARE;
+      if (batch.series.size || batch.seriesReplaceAll || batch.splits) fieldChart.ingest(batch);
       if (filterDirty) {
         filterDirty = false;
         rateChart.setHidden(hiddenNow);
         fieldChart.setHidden(hiddenNow);
       }
-      if (chartWork) pictureLater();
+      // Drawn in a task of its own, after this frame's rendering: plotly measures text
+      // (forcing a layout), which then covers the chart alone, not the rest of the
+      // view just changed above.
+      if (!drawTimer && charts.some((c) => c.dirty)) drawTimer = setTimeout(drawCharts, 0);
+      const took = performance.now() - started;
       if (!batch.empty) {
         perf.frames += 1;
         perf.updates += batch.updates;
@@ -264,6 +337,8 @@ function render({ model, el }) {
 
   // Every message the kernel sends, by kind (see protocol.js).
   const dispatch = dispatcher({
+    // Says only that the kernel is there (onMessage tells the watchdog of every message).
+    [ToBrowser.HEARTBEAT]: () => {},
     [ToBrowser.UPDATE]: (msg, buffers) => {
       pending.addUpdate(msg, buffers, maxPoints());
       schedule();
@@ -271,6 +346,18 @@ function render({ model, el }) {
     [ToBrowser.WINDOW]: (msg, buffers) => {
       if (msg.view != null && msg.view !== view) return;
       pending.addWindow(msg, buffers, maxPoints());
+      // A zoom's answer ends at the zoom's right edge; live points follow later: a break
+      // between, not a line across what was not sent.
+      const end = Array.isArray(msg.range) ? msg.range[1] : null;
+      // (A range reaching now or later has no seam: the live points continue it.)
+      if (end != null && Number(end) < Date.now() - 1000) {
+        for (const entry of list(msg.series)) {
+          if (entry?.id == null) continue;
+          const key = entry.key == null ? null : String(entry.key);
+          const x = Float64Array.of(Number(end));
+          pending.push(String(entry.id), x, Float64Array.of(NaN), false, maxPoints(), key);
+        }
+      }
       schedule();
     },
     [ToBrowser.DOWNLOAD]: (msg, buffers) => {
@@ -285,11 +372,13 @@ function render({ model, el }) {
     },
   });
   function onMessage(msg, buffers) {
+    watchdog.heard();
     perf.messages += 1;
     perf.bytes += messageSize(msg, buffers);
     dispatch(msg, buffers);
   }
   model.on("msg:custom", onMessage);
+  const watchTimer = setInterval(() => watchdog.check(get(Trait.STATE) !== "closed"), 1000);
 
   // --- a picture of the charts, kept in the model for a notebook saved with widget state
   // (the kernel never sees it). Taken in idle time, at most every SNAPSHOT_EVERY_MS.
@@ -332,6 +421,7 @@ function render({ model, el }) {
       else if (chartsReady) {
         rateChart.resize();
         fieldChart.resize();
+        schedule();
       }
     });
   });
@@ -343,6 +433,7 @@ function render({ model, el }) {
         if (disposed) return;
         chartsReady = true;
         chartsDirty = true;
+        filterDirty = true;
         schedule();
       },
       // A chart that cannot draw (no WebGL, say) must not take the rest of the view down.
@@ -358,6 +449,7 @@ function render({ model, el }) {
     const colors = themeColors(root);
     rateChart.applyTheme(colors);
     fieldChart.applyTheme(colors);
+    schedule();
   });
 
   // Ask for the current window last, so the reply lands on a fully built view.
@@ -367,12 +459,16 @@ function render({ model, el }) {
     disposed = true;
     if (frame) cancelAnimationFrame(frame);
     if (chartTimer) clearTimeout(chartTimer);
+    if (drawTimer) clearTimeout(drawTimer);
+    if (zoomTimer) clearTimeout(zoomTimer);
     if (pictureTimer) clearTimeout(pictureTimer);
     if (resizeFrame) cancelAnimationFrame(resizeFrame);
     for (const [event, fn] of listeners) model.off(event, fn);
     model.off("msg:custom", onMessage);
+    clearInterval(watchTimer);
     resizer.disconnect();
     controls.dispose();
+    recent.dispose();
     unwatchTheme();
     rateChart.dispose();
     fieldChart.dispose();

@@ -82,8 +82,9 @@ class Simulated:
         client: a feed connected to a running simulator with a credential it accepts.
         demo_streams: the streams the demo (``streamwidgets demo``, ``StreamWidget.demo()``)
             subscribes to.
-        demo_chart: what ``StreamWidget.demo()`` charts from the start: ``(stream, type,
-            field)``, or None.
+        demo_charts: what ``StreamWidget.demo()`` charts from the start: ``(stream, type,
+            field, by)`` each, ``by`` the column splitting it into one line per entity
+            (None: one line).
     """
 
     server: str
@@ -99,7 +100,7 @@ class Simulated:
     groups: Mapping[str, Options] = field(default_factory=dict)
     client: Callable[[Any], Dialect] | None = None
     demo_streams: tuple[str, ...] = ()
-    demo_chart: tuple[str, str, str] | None = None
+    demo_charts: tuple[tuple[str, str, str, str | None], ...] = ()
 
     @property
     def cls(self) -> type[Any]:

@@ -129,7 +129,12 @@ _HYDRA_SIMULATOR = Simulated(
     },
     client=lambda sim: constructors.hydra(sim.url, token=sim.issue_token()),
     demo_streams=("signals", "alerts", "markets", "aircraft", "cyber"),
-    demo_chart=("markets", "market_update", "data.changePct"),
+    # Split by entity, or each chart is a comb through every symbol (or aircraft): the
+    # change in percent puts all symbols on one scale, altitude each aircraft's climb.
+    demo_charts=(
+        ("markets", "market_update", "data.changePct", "data.symbol"),
+        ("aircraft", "position_update", "data.altitude", "data.icaoHex"),
+    ),
 )
 
 

@@ -112,6 +112,12 @@ class ReplayDialect(Dialect):
         if start:
             self.server.seek(start)
         self._delivered = -1  # index of the last entry received, to resume after a drop
+        # Recorded times (epoch ns) of the first and last entries the playback clock counts
+        # from, learnt by reading the file once off the loop (see prepare()); and of the last
+        # frame parsed.
+        self._span: tuple[int, int] | None = None
+        self._span_task: asyncio.Future[None] | None = None
+        self.last_ns: int | None = None
         self._finished = asyncio.Event()
         self.end_reason: str | None = None
 
@@ -142,6 +148,21 @@ class ReplayDialect(Dialect):
 
     async def prepare(self) -> None:
         await self.server.start()
+        if self._span is None and self._span_task is None:
+            # Reading a long recording takes a while: the playback does not wait for it.
+            loop = asyncio.get_running_loop()
+            self._span_task = loop.run_in_executor(None, self._read_span)
+
+    def _read_span(self) -> None:
+        first = last = None
+        for entry in RecordingReader(self.path):
+            if entry.kind == "out":
+                continue
+            if first is None:
+                first = entry.t_ns
+            last = entry.t_ns
+        if first is not None and last is not None:
+            self._span = (first, last)
 
     def target(self) -> ConnectTarget:
         url = f"{self.server.url}?timed=1&after={self._delivered}"
@@ -182,13 +203,15 @@ class ReplayDialect(Dialect):
             if len(frame) < 16:
                 raise FrameError("a replayed binary frame shorter than its 16-byte prefix")
             self._delivered = int.from_bytes(frame[:8], "big")
-            return self.inner.parse(frame[16:], int.from_bytes(frame[8:16], "big"))
+            self.last_ns = int.from_bytes(frame[8:16], "big")
+            return self.inner.parse(frame[16:], self.last_ns)
         try:
             index, t_ns, kind, payload, detail = orjson.loads(frame)
         except (orjson.JSONDecodeError, ValueError, TypeError):
             raise FrameError("not a frame from a replay server (connect with ?timed=1)") from None
         self._delivered = index
         if kind != "marker":
+            self.last_ns = t_ns
             return self.inner.parse(payload, t_ns)
         if payload == "replay-end":
             self.end_reason = detail or "end of the recording"
@@ -204,6 +227,43 @@ class ReplayDialect(Dialect):
         return []
 
     # Playback controls -----------------------------------------------------------------------
+
+    @property
+    def length(self) -> float | None:
+        """Seconds of recorded time from the recording's first entry to its last (None until
+        the file was read once, shortly after the playback starts)."""
+        return None if self._span is None else (self._span[1] - self._span[0]) / 1e9
+
+    @property
+    def position(self) -> float:
+        """Seconds of recorded time from the recording's first entry the playback reached
+        (the whole length once finished)."""
+        length = self.length
+        if self.finished and length is not None:
+            return length
+        position = max(0.0, self.server.position)
+        return position if length is None else min(position, length)
+
+    def progress(self) -> dict[str, Any]:
+        """Where the playback is, for a badge: ``{"speed": float | None, "position": s,
+        "length": s | None, "paused": bool, "finished": bool}`` (seconds of recorded time).
+
+        Example:
+            >>> feed.progress()  # doctest: +SKIP
+            {'speed': 4.0, 'position': 12.3, 'length': 180.0, 'paused': False, 'finished': False}
+        """
+        return {
+            "speed": self.speed,
+            "position": self.position,
+            "length": self.length,
+            "paused": self.server.paused,
+            "finished": self.finished,
+        }
+
+    def clock_ns(self) -> int | None:
+        """The recorded receive time (epoch ns) of the newest frame parsed, or None before
+        the first: the replay's "now", for per-second counts that follow the recording."""
+        return self.last_ns
 
     @property
     def finished(self) -> bool:

@@ -212,6 +212,13 @@ class ReplayServer(LoopbackServer):
         self._start = position
         self._each(lambda p: p.seek(position))
 
+    @property
+    def position(self) -> float:
+        """Seconds of recorded time from the recording's first entry that the playback clock
+        has reached (the newest playback's; before any, where the next one starts)."""
+        clocks = [p.position() for p in self._playbacks]
+        return max(clocks) if clocks else self._start
+
     def _each(self, change: Any) -> None:
         for playback in list(self._playbacks):
             self._dispatch(change, playback)

@@ -12,13 +12,16 @@ Re-running the cell that made a widget closes the old one (see
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import datetime
 import difflib
+import html
 import inspect
 import logging
 import os
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +56,7 @@ from streamwidgets.widget.frontend import Frontend, app_for_new_widget, frontend
 from streamwidgets.widget.instances import current_cell_id, live_widgets, register, unregister
 from streamwidgets.widget.kernel_loop import block_on, running_loop
 from streamwidgets.widget.protocol import Limit, ToBrowser, ToKernel
-from streamwidgets.widget.updates import UpdateBuilder
+from streamwidgets.widget.updates import UpdateBuilder, zoom_range
 
 if TYPE_CHECKING:
     from streamwidgets.recording.recorder import Recorder, RecordingSummary
@@ -64,6 +67,9 @@ logger = logging.getLogger(__name__)
 
 #: ``async def`` callbacks (see :meth:`StreamWidget.on`) running at once, at most.
 MAX_CALLBACK_TASKS = 100
+
+#: Outputs a widget remembers it was shown in, for the final picture close() leaves there.
+MAX_DISPLAYS = 20
 
 #: Largest export sent to the browser in one message.
 MAX_EXPORT_BYTES = Limit.DOWNLOAD_MAX_BYTES
@@ -77,9 +83,14 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         streams: streams to subscribe to (kept across reconnects).
         max_rows: rows the buffer keeps.
         window: time the buffer keeps (seconds or a timedelta).
-        chart: series to chart from the start, as ``(stream, type, field)``.
+        chart: series to chart from the start, as ``(stream, type, field)`` or ``(stream,
+            type, field, by)``: ``by`` a column (a market's symbol, an aircraft's ICAO
+            address) that splits the series into one line per value, the
+            ``Limit.SPLIT_KEYS`` (8) most recently seen drawn, the others counted. The
+            demo charts sensible ones of its own unless given some.
         update_hz: updates sent to the browser per second, at most (1-30).
-        max_points: points each chart trace keeps (10-100,000).
+        max_points: points each chart trace keeps (10-100,000); a longer history (or a
+            zoomed part of it) is sent decimated to this many points (MinMaxLTTB).
         recent: events kept in the recent list (1-1,000).
         history: a history directory (``record("dir/", ...)``): the buffer, and with it the
             charts, starts from its newest rows of the wanted streams (at most
@@ -92,6 +103,8 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         >>> w = StreamWidget(feeds.hydra(url, token=token), streams=["signals"])  # doctest: +SKIP
         >>> w                                  # the live widget  # doctest: +SKIP
         >>> w.wait(events=100); w.df.tail()    # doctest: +SKIP
+        >>> w = StreamWidget(feed, streams=["markets"],  # doctest: +SKIP
+        ...                  chart=[("markets", "market_update", "data.price", "data.symbol")])
     """
 
     # Placeholders so anywidget makes the traits; each widget gets the loader (a few KB)
@@ -116,6 +129,7 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
     recent = traitlets.Int(Limit.RECENT_DEFAULT).tag(sync=True)
     update_hz = traitlets.Float(Limit.UPDATE_HZ_DEFAULT).tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
+    playback = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -125,7 +139,7 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         streams: Iterable[str] = (),
         max_rows: int | None = 50_000,
         window: float | datetime.timedelta | None = None,
-        chart: Iterable[tuple[str | None, str, str]] = (),
+        chart: Iterable[tuple[str | None, str, str] | tuple[str | None, str, str, str | None]] = (),
         update_hz: float = Limit.UPDATE_HZ_DEFAULT,
         max_points: int = Limit.MAX_POINTS_DEFAULT,
         recent: int = Limit.RECENT_DEFAULT,
@@ -163,7 +177,7 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         # Everything that can be refused is checked before a demo simulator starts.
         self._frontend: Frontend = frontend()
         demo = _demo_simulated() if feed is None else None
-        charted = _series_keys(chart or ([demo.demo_chart] if demo and demo.demo_chart else []))
+        charted = _series_keys(chart or (demo.demo_charts if demo else ()))
         self._simulator: Any = None
         if feed is None:
             feed, self._simulator = _start_demo_feed(_demo_rate)
@@ -187,6 +201,12 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
             raise
         self._updates = UpdateBuilder(buffer, max_points=max_points, recent_limit=recent)
         self._update_interval = 1.0 / update_hz
+        # Badge facts (see _publish_once): when the browser last heard from us, the replay's
+        # facts and when they were last sent, the skip count when paused, the outputs shown in.
+        self._sent_at = float("-inf")
+        self._playback_at = float("-inf")
+        self._skipped_at_pause = 0
+        self._display_ids: collections.deque[str] = collections.deque(maxlen=MAX_DISPLAYS)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._callbacks: dict[str, list[Callable[[Event], Any]]] = {}
         self._failures = FailureReport()
@@ -302,9 +322,10 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
     def __repr__(self) -> str:
         if "connection" not in self.__dict__:
             return "<StreamWidget (not started)>"
+        paused = " paused" if self.connection.paused else ""
         return (
-            f"<StreamWidget {self.connection.dialect.name} state={self.connection.state.value} "
-            f"rows={len(self.connection.buffer)} streams={self.connection.subscriptions}>"
+            f"<StreamWidget {self.connection.dialect.name} state={self.connection.state.value}"
+            f"{paused} rows={len(self.connection.buffer)} streams={self.connection.subscriptions}>"
         )
 
     # Control ----------------------------------------------------------------------
@@ -352,8 +373,10 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         Example:
             >>> w.pause(); frozen = w.df; w.resume()  # doctest: +SKIP
         """
+        if not self.connection.paused:
+            self._skipped_at_pause = self.connection.stats.skipped_while_paused
         self.connection.pause()
-        self._updates.note_live(False)
+        self._updates.note_live(False, now=self._clock())
         self.paused = True
 
     def resume(self) -> None:
@@ -364,7 +387,7 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
             False
         """
         self.connection.resume()
-        self._updates.note_live(self.connection.state is State.CONNECTED)
+        self._updates.note_live(self.connection.state is State.CONNECTED, now=self._clock())
         self.paused = False
 
     def record(self, path: str | os.PathLike[str], **options: Any) -> Recorder | HistoryWriter:
@@ -406,23 +429,48 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         self.fields = []
         self._send_window(None)
 
-    def chart(self, field: str, *, stream: str | None = None, type: str | None = None) -> str:
+    def chart(
+        self,
+        field: str,
+        *,
+        stream: str | None = None,
+        type: str | None = None,
+        by: str | None = None,
+    ) -> str:
         """Chart a numeric field; returns the series id.
 
-        ``field`` may omit the ``data.`` prefix. Without ``type`` (and ``stream``), the
-        field must have been seen in exactly one stream and type.
+        Args:
+            field: the column (``"price"`` or ``"data.price"``: the ``data.`` prefix may be
+                omitted).
+            stream: its stream; type: its event type. Without ``type`` (and ``stream``),
+                the field must have been seen in exactly one stream and type.
+            by: a column to split by (the ``data.`` prefix may be omitted): one line per
+                value, the ``Limit.SPLIT_KEYS`` (8) most recently seen drawn and the others
+                counted; a row without a value goes under ``"(none)"``. The picker
+                (the ``fields`` trait's ``keys``) lists good ones.
+
+        Returns:
+            the series id: ``"stream|type|field"``, with ``"|by"`` when split.
+
+        Raises:
+            ConfigurationError: the stream and type are not clear, or rows of them were
+                seen and none had a ``by`` column (the message names the columns seen).
 
         Example:
             >>> w.chart("price", stream="markets", type="market_update")  # doctest: +SKIP
             'markets|market_update|data.price'
+            >>> w.chart("price", stream="markets", by="symbol")  # doctest: +SKIP
+            'markets|market_update|data.price|data.symbol'
         """
         name = _field_name(field)
+        split = None if by is None else _field_name(by)
         if type is None:
             self._learn_fields_now(force=True)
             seen = [
                 (group["stream"], group["type"])
                 for group in self.fields
-                if name in group["fields"] and (stream is None or group["stream"] == stream)
+                if name in (*group["fields"], *group.get("other", ()))
+                and (stream is None or group["stream"] == stream)
             ]
             if len(seen) != 1:
                 where = "; ".join(f"{s} / {t}" for s, t in seen) or "no stream yet"
@@ -430,7 +478,7 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
                     f"say which stream and type to chart {name!r} for (seen in: {where})"
                 )
             stream, type = seen[0]
-        return self._chart(SeriesKey(stream, type, name))
+        return self._chart(self._checked_key(SeriesKey(stream, type, name, split)))
 
     def unchart(self, series_id: str) -> None:
         """Stop charting a series (by the id :meth:`chart` returned).
@@ -514,13 +562,22 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         """Stop the connection and every task (and a demo's simulator), close the view.
 
         The buffer stays readable: ``w.df`` still works after closing. The widget's comm
-        is released, and so is that of the layout ipywidgets gave it.
+        is released, and so is that of the layout ipywidgets gave it: the live view goes
+        with the comm, as for any widget. Each output the widget was shown in keeps a
+        final, static picture instead (through the display id it was shown with): the
+        badge "closed", why, and the last counters (events, rows, reconnects, parse errors,
+        events skipped while paused), so an output never turns blank. A widget closed
+        because its cell ran again leaves none: that output is replaced anyway. Closing
+        twice does nothing more.
 
         Example:
             >>> w.close(); w.state  # doctest: +SKIP
             'closed'
         """
+        was_open = not self._closed
         self._shut("closed by the user")
+        if was_open:
+            self._leave_final_picture()
         _release(self)
 
     async def aclose(self) -> None:
@@ -532,6 +589,69 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         self.close()
         if self._finisher is not None:
             await self._finisher
+
+    def _ipython_display_(self) -> None:
+        # Shown with a display id (one per output, the newest MAX_DISPLAYS), so close() can
+        # leave its final picture there: the live view goes when the comm closes.
+        from IPython.display import display
+
+        if self.comm is None:  # closed: only the picture is left to show
+            display(self._final_picture(), raw=True)
+            return
+        bundle = self._repr_mimebundle_()
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+        display_id = uuid.uuid4().hex
+        self._display_ids.append(display_id)
+        display(data, metadata=metadata, raw=True, display_id=display_id)
+
+    def _leave_final_picture(self) -> None:
+        ids = self.__dict__.get("_display_ids")
+        if not ids:
+            return
+        try:
+            from IPython.display import update_display
+
+            picture = self._final_picture()
+            for display_id in ids:
+                update_display(picture, raw=True, display_id=display_id)
+        except Exception:  # no IPython, or closing at interpreter exit: nothing to show it in
+            logger.debug("could not leave the closed widget's picture", exc_info=True)
+        ids.clear()
+
+    def _final_picture(self) -> dict[str, str]:
+        """The closed widget as a static output: ``{"text/html", "text/plain"}``."""
+        stats = self._stats()
+        counters = [
+            (key.replace("_", " "), key, stats[key])
+            for key in ("events", "rows", "reconnects", "parse_errors", "skipped_while_paused")
+        ]
+        name = self.feed.get("name", "")
+        reason = self.reason or "closed"
+        cells = "".join(
+            f'<span class="sw-stat"><span class="sw-stat-value" data-stat="{key}">'
+            f'{value:,}</span> <span class="sw-stat-label">{label}</span></span> '
+            for label, key, value in counters
+        )
+        text = self.connection.mask(
+            f'<div class="sw-root sw-final" data-state="closed" style="font: 13px sans-serif; '
+            f'padding: 6px 0">'
+            f'<div class="sw-header"><span class="sw-status">'
+            f'<span class="sw-state" data-state="closed" data-badge="closed" style="padding: '
+            f'1px 8px; border-radius: 9px; background: #8a8a8a; color: #fff">closed</span>'
+            f'<span class="sw-visually-hidden">: </span>'
+            f'<span class="sw-reason">{html.escape(reason)}</span></span> '
+            f'<span class="sw-feed-name"><b>{html.escape(str(name))}</b></span></div>'
+            f'<div class="sw-stats"><span class="sw-stats-note">last values:</span> {cells}</div>'
+            f'<div class="sw-final-note" style="opacity: 0.75">The widget is closed; '
+            f"its buffer stays readable as <code>.df</code> ({stats['rows']:,} rows).</div>"
+            f"</div>"
+        )
+        plain = self.connection.mask(
+            f"<StreamWidget {name} closed: {reason}; "
+            + ", ".join(f"{label} {value:,}" for label, _, value in counters)
+            + ">"
+        )
+        return {"text/html": text, "text/plain": plain}
 
     # Internals ----------------------------------------------------------------------
 
@@ -574,7 +694,47 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         buffer = self.connection.buffer
         stats["rows"] = len(buffer)
         stats["dropped_rows"] = buffer.dropped_rows
+        # A replay's rate per recorded second, as its rate chart counts: the socket delivers
+        # ``speed`` recorded seconds each second.
+        speed = self.playback.get("speed") if self.playback else None
+        if speed:
+            stats["events_per_second"] = round(stats["events_per_second"] / speed, 1)
+        # Events that arrived since this pause began and were not buffered (0 when live).
+        stats["skipped_this_pause"] = (
+            stats["skipped_while_paused"] - self._skipped_at_pause if self.connection.paused else 0
+        )
         return stats
+
+    def _clock(self) -> float:
+        """Epoch seconds the rate chart's seconds close by: now, or for a replay the recorded
+        time of the newest frame played (a second past it once the replay finished), so a
+        replay's events per second are per recorded second, whatever the speed."""
+        dialect = self.connection.dialect
+        clock_ns = getattr(dialect, "clock_ns", None)
+        if clock_ns is None:
+            return time.time()
+        at = clock_ns()
+        if at is None:
+            return 0.0  # nothing played yet: no second is complete
+        return at / 1e9 + (1.0 if getattr(dialect, "finished", False) else 0.0)
+
+    def _learn_playback(self, now: float) -> None:
+        # A replay's position and length for the badge: at most once a second, and at once
+        # when it pauses, finishes or changes speed.
+        progress = getattr(self.connection.dialect, "progress", None)
+        if progress is None:
+            return
+        facts = progress()
+        facts["position"] = float(int(facts["position"]))
+        if facts["length"] is not None:
+            facts["length"] = round(facts["length"], 1)
+        old = self.playback
+        flags = ("paused", "finished", "speed", "length")
+        if facts != old and (
+            now - self._playback_at >= 1.0 or any(facts.get(k) != old.get(k) for k in flags)
+        ):
+            self._playback_at = now
+            self.playback = facts
 
     async def _publish(self) -> None:
         loop = asyncio.get_running_loop()
@@ -591,19 +751,31 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
 
     def _publish_once(self) -> None:
         # Paused: nothing new is buffered, so updates carry only the counters.
-        built = self._updates.update(self._stats())
+        built = self._updates.update(self._stats(), now=self._clock())
         self._learn_fields_now()
+        now = time.monotonic()
+        self._learn_playback(now)
         if built is not None:
             message, buffers = built
             self.send(message, buffers)
+            self._sent_at = now
+        elif now - self._sent_at >= Limit.HEARTBEAT_SECONDS:
+            # Nothing changed, but the views must hear that the kernel is still there.
+            self.send({"kind": ToBrowser.HEARTBEAT})
+            self._sent_at = now
 
     def _learn_fields_now(self, *, force: bool = False) -> None:
         fields = self.connection.mask(self._updates.fields(refresh=force))
         if fields != self.fields:
             self.fields = fields
 
-    def _send_window(self, view: str | None, only: list[str] | None = None) -> None:
-        message, buffers = self._updates.window(self._stats(), view, only=only)
+    def _send_window(
+        self,
+        view: str | None,
+        only: list[str] | None = None,
+        x_range: tuple[float | None, float | None] | None = None,
+    ) -> None:
+        message, buffers = self._updates.window(self._stats(), view, only=only, x_range=x_range)
         self.send(message, buffers)
 
     def _chart(self, key: SeriesKey) -> str:
@@ -614,10 +786,37 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
                 self._send_window(None, only=[key.id])
         return key.id
 
+    def _checked_key(self, key: SeriesKey) -> SeriesKey:
+        # A split column must be one the rows of that stream and type have (when some
+        # were seen; a chart made before the first event is taken on trust).
+        if key.by is None:
+            return key
+        if self._updates.columns(key.stream, key.type) is None:
+            self._learn_fields_now(force=True)
+        seen = self._updates.columns(key.stream, key.type)
+        if seen is not None and key.by not in seen:
+            group = next(
+                (g for g in self.fields if g["stream"] == key.stream and g["type"] == key.type),
+                {},
+            )
+            keys = ", ".join(group.get("keys", [])) or "none"
+            raise ConfigurationError(
+                f"cannot split {key.field!r} by {key.by!r}: no such column in "
+                f"{key.stream} / {key.type} rows (split-key candidates: {keys}; "
+                f"columns seen: {', '.join(seen)})"
+            )
+        return key
+
+    def _zoom(self, view: str | None, x0: Any, x1: Any) -> None:
+        # Raises ConfigurationError for absurd bounds, which the caller shows in `error`.
+        self._send_window(view, x_range=zoom_range(x0, x1))
+
     def _on_state(self, change: StateChange) -> None:
         if self._closed:
             return
-        self._updates.note_live(change.state is State.CONNECTED and not self.connection.paused)
+        self._updates.note_live(
+            change.state is State.CONNECTED and not self.connection.paused, now=self._clock()
+        )
         with self.hold_sync():
             self.state = change.state.value
             self.reason = self.connection.reason
@@ -745,13 +944,20 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     def _on_chart(self, content: dict[str, Any]) -> None:
+        by = _optional_str(content.get("by"))
         self._chart(
-            SeriesKey(
-                _optional_str(content.get("stream")),
-                str(content.get("type", "")),
-                _field_name(str(content.get("field", ""))),
+            self._checked_key(
+                SeriesKey(
+                    _optional_str(content.get("stream")),
+                    str(content.get("type", "")),
+                    _field_name(str(content.get("field", ""))),
+                    None if by is None else _field_name(by),
+                )
             )
         )
+
+    def _on_zoom(self, content: dict[str, Any]) -> None:
+        self._zoom(_view_id(content), content.get("x0"), content.get("x1"))
 
     def _on_unchart(self, content: dict[str, Any]) -> None:
         self.unchart(str(content.get("id", "")))
@@ -844,6 +1050,7 @@ _BROWSER_COMMANDS: dict[str, Callable[[StreamWidget, dict[str, Any]], None]] = {
     ToKernel.CLEAR: lambda widget, _content: widget.clear(),
     ToKernel.CHART: StreamWidget._on_chart,
     ToKernel.UNCHART: StreamWidget._on_unchart,
+    ToKernel.ZOOM: StreamWidget._on_zoom,
     ToKernel.EXPORT: StreamWidget._on_export,
 }
 
@@ -872,16 +1079,21 @@ def _start_demo_feed(rate: float) -> tuple[Dialect, Any]:
 def _series_keys(chart: Iterable[Any]) -> list[SeriesKey]:
     keys = []
     for entry in chart:
-        if not isinstance(entry, (tuple, list)) or len(entry) != 3:
-            raise ConfigurationError(f"chart takes (stream, type, field) triples, got {entry!r}")
-        stream, type_, field = entry
+        if not isinstance(entry, (tuple, list)) or len(entry) not in (3, 4):
+            raise ConfigurationError(
+                f"chart takes (stream, type, field) or (stream, type, field, by) tuples, "
+                f"got {entry!r}"
+            )
+        stream, type_, field, *rest = entry
         if (
             not isinstance(type_, str)
             or not type_
             or not (stream is None or isinstance(stream, str))
         ):
             raise ConfigurationError(f"chart needs a stream (or None) and a type, got {entry!r}")
-        keys.append(SeriesKey(stream, type_, _field_name(field)))
+        by = rest[0] if rest else None
+        split = None if by is None else _field_name(by)
+        keys.append(SeriesKey(stream, type_, _field_name(field), split))
     return keys
 
 

@@ -162,7 +162,7 @@ async def test_a_saved_notebook_is_light_and_shows_the_charts_when_reopened(
         ".every(i => i.complete && i.naturalWidth > 100 && i.naturalHeight > 100)"
     )
     badge = page.locator(".sw-static .sw-state").first
-    assert await badge.get_attribute("data-state") == "snapshot"
+    assert await badge.get_attribute("data-badge") == "no-kernel"
     assert await page.locator(".sw-static .sw-feed-name").first.text_content() == "hydra"
     assert await page.evaluate(_APP_ON_PAGE_JS) == 0, "no app loaded to show a picture"
     assert not meter.messages, "a saved widget asks the new kernel for nothing"

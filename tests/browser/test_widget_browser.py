@@ -46,10 +46,17 @@ _COLOURS_JS = """() => {
   return {root: getComputedStyle(root).color, font: plot._fullLayout.font.color};
 }"""
 
+# Points drawn per charted series (a split series' keys summed), in chart order.
 _TRACE_POINTS_JS = """(index) => {
   const plots = document.querySelectorAll('.sw-field-chart .js-plotly-plot');
   const plot = plots[index];
-  return plot && plot.data ? plot.data.map(t => t.x.length) : null;
+  if (!plot || !plot.data) return null;
+  const per = new Map();
+  for (const t of plot.data) {
+    const id = Array.isArray(t.meta) ? t.meta[0] : t.meta;
+    per.set(id, (per.get(id) || 0) + t.x.length);
+  }
+  return [...per.values()];
 }"""
 
 
@@ -98,10 +105,10 @@ async def test_quickstart_in_jupyterlab(page, jupyter_server, tmp_path):
     state = (await wait_for_selector_in_output(page, ".sw-state")).first
     await expect(state).to_have_attribute("data-state", "connected", timeout=seconds(20) * 1000)
     status = (await wait_for_selector_in_output(page, ".sw-status")).first
-    assert "connected" in (await status.text_content() or "")
+    assert "live" in (await status.text_content() or "")  # connected, not paused
 
-    # The charts grow over time, by extendTraces (two charted series by now).
-    first = await wait_for_points(page, lambda p: len(p) == 2 and min(p) > 0)
+    # The charts grow over time (the demo's two split series and the quickstart's one).
+    first = await wait_for_points(page, lambda p: len(p) == 3 and min(p) > 0)
     await wait_for_points(page, lambda p: sum(p) > sum(first))
     rate_traces = await page.evaluate(
         "() => document.querySelector('.sw-rate-chart .js-plotly-plot').data.length"
@@ -123,11 +130,13 @@ async def test_quickstart_in_jupyterlab(page, jupyter_server, tmp_path):
     label = "aircraft / position_update / data.altitude"
     await expect(picker.locator("option", has_text=label)).to_have_count(1)
     await picker.select_option(label=label)
+    # Unsplit: the picker splits by the group's first key unless told "none".
+    await (await wait_for_selector_in_output(page, ".sw-split-by")).first.select_option("")
     await (await wait_for_selector_in_output(page, ".sw-add-field")).first.click()
     series = "aircraft|position_update|data.altitude"
     chip = (await wait_for_selector_in_output(page, f'.sw-chart-chip[data-id="{series}"]')).first
     await expect(chip).to_be_visible()
-    await wait_for_points(page, lambda p: len(p) == 3 and p[2] > 0)
+    await wait_for_points(page, lambda p: len(p) == 4 and p[3] > 0)
 
     # A second display of the same widget draws the current window at once.
     await run_cell(page, cells["display_again"])
@@ -137,7 +146,7 @@ async def test_quickstart_in_jupyterlab(page, jupyter_server, tmp_path):
     await page.wait_for_function(
         "() => [...document.querySelectorAll('.sw-root')].every(r => r.__swPerf.windows > 0)"
     )
-    again = await wait_for_points(page, lambda p: len(p) == 3 and p[0] >= first[0], view=1)
+    again = await wait_for_points(page, lambda p: len(p) == 4 and p[0] >= first[0], view=1)
     assert min(again) > 0
 
     # Export downloads the buffer as a file.
@@ -201,9 +210,9 @@ async def test_quickstart_smoke_in_notebook_7(page, jupyter_server):
     await run_all_cells(page, "notebook", timeout=120)
     state = (await wait_for_selector_in_output(page, ".sw-state")).first
     await expect(state).to_have_attribute("data-state", "connected", timeout=seconds(20) * 1000)
-    first = await wait_for_points(page, lambda p: len(p) == 2 and min(p) > 0)
+    first = await wait_for_points(page, lambda p: len(p) == 3 and min(p) > 0)
     await wait_for_points(page, lambda p: sum(p) > sum(first))
-    recent = await wait_for_selector_in_output(page, ".sw-recent details.sw-event")
+    recent = await wait_for_selector_in_output(page, ".sw-recent tr.sw-event")
     assert await recent.count() > 0
     root = (await wait_for_selector_in_output(page, ".sw-root")).first
     await save_screenshot(page, "quickstart-notebook7", element=root)
@@ -247,7 +256,7 @@ async def test_recent_500_keeps_500_events_in_the_page(page, jupyter_server):
     nbformat.write(notebook, Path(jupyter_server.root_dir) / "recent_500.ipynb")
     await open_notebook(page, jupyter_server, "recent_500.ipynb", "lab")
     await run_all_cells(page, "lab", timeout=120)
-    events = page.locator(".sw-recent details.sw-event")
+    events = page.locator(".sw-recent tr.sw-event")
     await expect(events).to_have_count(500, timeout=seconds(40) * 1000)
     await asyncio.sleep(1.0)  # more keep arriving; the list stays at 500
     assert await events.count() == 500

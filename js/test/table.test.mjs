@@ -1,0 +1,71 @@
+// The live table's pure parts: rows shown, columns chosen, cell text, times in UTC.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  MAX_COLUMNS,
+  cellText,
+  choices,
+  chooseColumns,
+  countText,
+  frozenText,
+  matches,
+  utcTime,
+  visibleRows,
+} from "../src/table_model.js";
+
+const item = (seq, stream, type, fields) => ({ seq, stream, type, time: seq, fields, json: "{}" });
+
+test("rows are newest first and the filter keeps one stream, one type, none hidden", () => {
+  const items = [item(1, "a", "x", {}), item(2, "b", "x", {}), item(3, "a", "y", {}), item(4, "a", "x", {})];
+  const seqs = (filter) => visibleRows(items, filter).map((i) => i.seq);
+  assert.deepEqual(seqs({}), [4, 3, 2, 1]);
+  assert.deepEqual(seqs({ stream: "a" }), [4, 3, 1]);
+  assert.deepEqual(seqs({ stream: "a", type: "x" }), [4, 1]);
+  assert.deepEqual(seqs({ type: "x", hidden: new Set(["a"]) }), [2]);
+  assert.equal(matches({ stream: null, type: "x" }, { hidden: new Set(["a"]) }), true);
+  assert.equal(matches({ stream: null, type: "x" }, { stream: "a" }), false);
+});
+
+test("columns: every kind of event gets its share, in payload order, and they stay put", () => {
+  const rows = [
+    item(4, "a", "x", { "data.id": 1, "data.p": 2, "data.q": 3, "data.r": 4 }),
+    item(3, "a", "x", { "data.id": 1, "data.p": 2, "data.q": 3, "data.r": 4 }),
+    item(2, "a", "x", { "data.id": 1, "data.p": 2, "data.q": 3, "data.r": 4 }),
+    item(1, "b", "y", { "data.id": 5, "data.alt": 6 }),
+  ];
+  assert.deepEqual(chooseColumns(rows, []), ["data.id", "data.p", "data.alt", "data.q", "data.r"]);
+  // However many rows one stream sends, the other keeps its column.
+  assert.deepEqual(chooseColumns(rows, [], 3), ["data.id", "data.p", "data.alt"]);
+  // Columns shown before keep their place; one no row has any more goes.
+  assert.deepEqual(chooseColumns(rows, ["data.alt", "data.gone"], 3), ["data.alt", "data.id", "data.p"]);
+  // A field missing in some rows of a kind still counts for that kind.
+  assert.deepEqual(chooseColumns([item(2, "a", "x", { "data.u": 1 }), item(1, "a", "x", { "data.v": 1 })], []), [
+    "data.u",
+    "data.v",
+  ]);
+  const wide = [item(1, "a", "x", Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`data.f${i}`, i])))];
+  assert.equal(chooseColumns(wide, []).length, MAX_COLUMNS);
+  assert.deepEqual(chooseColumns(wide, [], 2), ["data.f0", "data.f1"]);
+  assert.deepEqual(chooseColumns([{ seq: 1 }], []), []);
+});
+
+test("cells show values as sent; times are UTC with milliseconds", () => {
+  assert.equal(cellText("<b>x</b>"), "<b>x</b>");
+  assert.equal(cellText(1.25), "1.25");
+  assert.equal(cellText("12345678901234567890"), "12345678901234567890");
+  assert.equal(cellText(null), "null");
+  assert.equal(cellText(undefined), "");
+  assert.equal(cellText(false), "false");
+  assert.equal(utcTime(Date.UTC(2026, 0, 2, 23, 4, 5, 7)), "23:04:05.007");
+  assert.equal(utcTime("nope"), "--:--:--.---");
+});
+
+test("filter choices, counts and the frozen line", () => {
+  const items = [item(1, "b", "x", {}), item(2, "a", "y", {}), item(3, "b", "x", {})];
+  assert.deepEqual(choices(items, "stream"), ["a", "b"]);
+  assert.deepEqual(choices(items, "type", "gone"), ["gone", "x", "y"]);
+  assert.equal(countText(2, 500), "2 of 500 rows");
+  assert.equal(countText(1500, 1500), "1,500 rows");
+  assert.equal(frozenText(1234), "frozen, 1,234 new");
+  assert.equal(frozenText(-3), "frozen, 0 new");
+});
