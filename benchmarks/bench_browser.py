@@ -11,13 +11,17 @@ StreamWidget runs in a real JupyterLab in Chromium, and this prints:
 - the latency from the simulator stamping an event to the frame that draws it
   (goal: median <= 100 ms at 1k events/s).
 
-How busy the page is (``--only busy``), at 50 and 1,000 events/s, with the two
-charts of the rates run (``max_points`` 5,000, so long series are on screen):
+How busy the page is (``--only busy``), at 50 and 1,000 events/s, for two setups: the
+demo widget (``StreamWidget.demo(rate=...)``: its split field charts, the events/s chart
+and the live table at its default ``recent``) and the Hydra simulator in its own process
+with the two charts of the rates run (``max_points`` 5,000, so long series are on
+screen; ``--by`` adds a price chart split by symbol):
 
-- the share of wall time the page's main thread spends running tasks (Chrome's own
-  ``TaskDuration`` counter, read over CDP; goal: < 25% at 1,000 events/s);
-- one chart draw, p50 and p95: the time each chart takes to hand its data to plotly
-  and draw it (goal: p95 < 16 ms).
+- busy %: the page's main-thread task time over wall time (Chrome's ``TaskDuration``
+  counter, the main thread's task time, read over CDP; goal: < 25% at 1,000 events/s);
+- one chart draw, p50 and p95: each plotly draw call, with the decimation that feeds
+  it (goal: p95 < 16 ms);
+- p95 of the field figures' draws and of the events/s chart's draws, apart.
 
 And what a widget costs a page (``--only footprint``), with two demo widgets:
 
@@ -91,13 +95,14 @@ w
 
 PERF_JS = """() => {
   const root = document.querySelector('.sw-root');
-  const plot = document.querySelector('.sw-field-chart .js-plotly-plot');
+  // One plotly figure per charted field: the points of all of them.
+  const plots = [...root.querySelectorAll('.sw-field-chart .js-plotly-plot')];
   const events = document.querySelector('[data-stat="events"]');
   return {
     apply: root.__swPerf.applyMs.slice(),
     latency: root.__swPerf.latencyMs.slice(),
     frames: root.__swPerf.frames,
-    points: plot && plot.data ? plot.data.reduce((n, t) => n + t.x.length, 0) : 0,
+    points: plots.reduce((n, gd) => n + (gd.data || []).reduce((k, t) => k + t.x.length, 0), 0),
     events: events ? Number(events.dataset.value || 0) : 0,
   };
 }"""
@@ -223,15 +228,27 @@ def start_simulator(rate: int) -> tuple[subprocess.Popen[bytes], str]:
 
 BUSY_RATES = (50, 1_000)
 
-DRAWS_JS = """() => {
-  const root = document.querySelector('.sw-root');
-  const perf = root.__swPerf;
-  return (perf.drawMs || perf.applyMs).slice();
+DEMO_CELL = """\
+from streamwidgets import StreamWidget
+w = StreamWidget.demo(rate={rate})
+w
+"""
+
+# The samples of the measured time only: the rings are emptied when it begins.
+RESET_JS = """() => {
+  const perf = document.querySelector('.sw-root').__swPerf;
+  perf.drawMs = [];
+  perf.drawOf = [];
+}"""
+
+SAMPLES_JS = """() => {
+  const perf = document.querySelector('.sw-root').__swPerf;
+  return { draws: perf.drawMs.slice(), of: (perf.drawOf || []).slice() };
 }"""
 
 
 async def measure_busy(browser, server, name: str, seconds: float) -> dict[str, float]:
-    """Main-thread busy share and per-chart draw times of one notebook's widget."""
+    """Main-thread busy share and per-draw times of one notebook's widget."""
     context = await browser.new_context(viewport={"width": 1280, "height": 1000})
     page = await context.new_page()
     try:
@@ -247,61 +264,73 @@ async def measure_busy(browser, server, name: str, seconds: float) -> dict[str, 
         await cdp.send("Performance.enable")
 
         async def task_seconds() -> float:
+            # TaskDuration: seconds the renderer's main thread spent running tasks.
             metrics = (await cdp.send("Performance.getMetrics"))["metrics"]
             return next(m["value"] for m in metrics if m["name"] == "TaskDuration")
 
         before = await page.evaluate(PERF_JS)
-        draws_before = len(await page.evaluate(DRAWS_JS))
+        await page.evaluate(RESET_JS)
         busy_before, began = await task_seconds(), time.monotonic()
         await asyncio.sleep(seconds)
         busy_after, ended = await task_seconds(), time.monotonic()
         after = await page.evaluate(PERF_JS)
-        draws = await page.evaluate(DRAWS_JS)
+        samples = await page.evaluate(SAMPLES_JS)
     finally:
         await context.close()
         server.shutdown_kernels()
-    # The samples are a ring of the newest ones: keep those of the measured time.
-    new = max(1, len(draws) - draws_before) if len(draws) < 200 else len(draws)
-    draws = draws[-new:]
+    wall = ended - began
+    draws = samples["draws"]
+    field = [ms for ms, of in zip(draws, samples["of"], strict=False) if of == "field"]
+    rate = [ms for ms, of in zip(draws, samples["of"], strict=False) if of == "rate"]
     return {
-        "events_per_s": (after["events"] - before["events"]) / (ended - began),
-        "busy_pct": 100.0 * (busy_after - busy_before) / (ended - began),
+        "events_per_s": (after["events"] - before["events"]) / wall,
+        "busy_pct": 100.0 * (busy_after - busy_before) / wall,
         "draw_p50": percentile(draws, 0.5),
         "draw_p95": percentile(draws, 0.95),
-        "draws_per_s": (after["frames"] - before["frames"]) / (ended - began),
+        "draws_per_s": len(draws) / wall,
+        "field_p95": percentile(field, 0.95),
+        "rate_p95": percentile(rate, 0.95),
         "points": after["points"],
     }
 
 
-async def busy(browser, server, seconds: float, by: bool) -> dict[int, dict[str, float]]:
-    """The widget on a Hydra simulator at each of BUSY_RATES events/s."""
+async def busy(browser, server, seconds: float, by: bool) -> dict[tuple[str, int], dict]:
+    """The demo widget, then the widget on a Hydra simulator, at each of BUSY_RATES."""
+    results = {}
+    for rate in BUSY_RATES:
+        name = write_notebook(server, f"bench_busy_demo_{rate}.ipynb", DEMO_CELL.format(rate=rate))
+        results[("demo", rate)] = await measure_busy(browser, server, name, seconds)
     simulators = {rate: start_simulator(rate) for rate in BUSY_RATES}
     charts = CHARTS + ([("markets", "market_update", "data.price", "data.symbol")] if by else [])
-    results = {}
     try:
         for rate in BUSY_RATES:
             cell = CELL.format(
                 url=simulators[rate][1], streams=STREAMS, charts=charts, max_points=MAX_POINTS
             )
             name = write_notebook(server, f"bench_busy_{rate}.ipynb", cell)
-            results[rate] = await measure_busy(browser, server, name, seconds)
+            results[("hydra", rate)] = await measure_busy(browser, server, name, seconds)
     finally:
         for proc, _ in simulators.values():
             proc.terminate()
     return results
 
 
-def print_busy(results: dict[int, dict[str, float]], seconds: float) -> None:
-    print(f"\nBrowser main thread, JupyterLab + headless Chromium, {seconds:.0f} s per rate")
+def print_busy(results: dict[tuple[str, int], dict], seconds: float, by: bool) -> None:
+    print(f"\nBrowser main thread, JupyterLab + headless Chromium, {seconds:.0f} s per run")
+    print("  demo: StreamWidget.demo(rate=...)")
     print(
-        f"{'feed ev/s':>10} {'got ev/s':>9} {'busy %':>7} {'draw p50':>9} {'p95 ms':>7} "
-        f"{'frames/s':>8} {'points':>7}"
+        f"  hydra: simulator process, {len(CHARTS) + by} field charts"
+        + (" (one by symbol)" if by else "")
     )
-    for rate, r in results.items():
+    print(
+        f"{'setup':>6} {'feed ev/s':>10} {'got ev/s':>9} {'busy %':>7} {'draw p50':>9} "
+        f"{'p95 ms':>7} {'draws/s':>8} {'field p95':>9} {'rate p95':>8} {'points':>7}"
+    )
+    for (setup, rate), r in results.items():
         print(
-            f"{rate:>10,} {r['events_per_s']:>9,.0f} {r['busy_pct']:>7.1f} "
+            f"{setup:>6} {rate:>10,} {r['events_per_s']:>9,.0f} {r['busy_pct']:>7.1f} "
             f"{r['draw_p50']:>9.1f} {r['draw_p95']:>7.1f} {r['draws_per_s']:>8.1f} "
-            f"{r['points']:>7,}"
+            f"{r['field_p95']:>9.1f} {r['rate_p95']:>8.1f} {r['points']:>7,}"
         )
 
 
@@ -389,7 +418,9 @@ async def main() -> None:
             if args.only in (None, "rates"):
                 print_rates(await rates(browser, server, args.seconds), args.seconds)
             if args.only in (None, "busy"):
-                print_busy(await busy(browser, server, args.seconds, args.by), args.seconds)
+                print_busy(
+                    await busy(browser, server, args.seconds, args.by), args.seconds, args.by
+                )
             await browser.close()
     finally:
         server.stop()

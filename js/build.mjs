@@ -1,6 +1,6 @@
 // Builds the widget's browser half into streamwidgets/widget/static (not committed):
 //
-// - widget.js: the app (controls, charts, plotly.js core + scattergl), about 1.4 MB.
+// - widget.js: the app (controls, charts, plotly.js core: scatter only), about 1.2 MB.
 //   The kernel sends it once per page, when a loader asks for it.
 // - loader.js: the few KB every widget carries as its anywidget `_esm`. It knows the
 //   app's content hash (baked in here), keeps one copy of the app per page and shows

@@ -1,15 +1,19 @@
-// The two plotly charts. Points go into typed arrays as they arrive (`ingest`, cheap);
-// a chart is drawn (`render`) at a bounded rate chosen by the widget, from a figure
-// rebuilt from those arrays with Plotly.react, each trace reduced to what its pixel
-// columns can show (decimate.js). So a draw costs the same whatever max_points is, a
-// zoom re-reduces the zoomed range from the raw points, and the layout (names, axes,
-// narrow outputs) is always the one computed from the current state.
+// The plotly charts: the events/s chart, and one figure per charted field. Points go
+// into typed arrays as they arrive (`ingest`, cheap); a figure is drawn (`render`) at a
+// bounded rate chosen by the widget, one plotly call per figure, from a figure rebuilt
+// from those arrays with Plotly.react, each trace reduced to what its pixel columns can
+// show (decimate.js). So a draw costs the same whatever max_points is, a zoom
+// re-reduces the zoomed range from the raw points, and the layout (names, axes, narrow
+// outputs) is always the one computed from the current state. Any data change makes
+// plotly redo the whole figure (axes, annotations, traces), so the cost of one draw is
+// mostly per figure, not per point: a figure per field keeps each draw short, and only
+// the figures whose data changed are drawn.
 //
 // Times are epoch ms, which plotly's date axis shows as UTC: the x axis says so.
 import Plotly from "./plotly.js";
 import { decimate, RawSeries } from "./decimate.js";
 import { h } from "./dom.js";
-import { clip, keyLines, shortField } from "./labels.js";
+import { clip, keyLines, shortField, titleLines } from "./labels.js";
 import { Palette } from "./palette.js";
 import { Limit } from "./protocol.js";
 import { RateTable } from "./rates.js";
@@ -144,11 +148,15 @@ class Chart {
     this.onZoom?.(range);
   }
 
-  /** Decimation columns: one per 2 px of plot width (a 1.5 px line shows no more). */
+  /**
+   * Decimation columns: one per 3 px of plot width. A column keeps its lowest and
+   * highest point, so the drawn band is exact; a finer grid adds points (plotly's draw
+   * time grows with them) the eye cannot tell apart.
+   */
   get columns() {
     const size = this.gd._fullLayout?._size;
     const w = size?.w ?? this.gd.offsetWidth - 60;
-    return Math.max(50, Math.round((w || 600) / 2));
+    return Math.max(50, Math.round((w || 600) / 3));
   }
 
   get width() {
@@ -360,24 +368,174 @@ export class RateChart extends Chart {
   }
 }
 
-// Field chart geometry: one subplot per charted field, stacked top to bottom in
-// `charts` order; a split chart draws all its keys in its one subplot.
+// Field chart geometry: one plotly figure per charted field, stacked top to bottom in
+// `charts` order; a split chart draws all its keys in its one figure. Each figure is
+// drawn on its own (a draw costs plotly's fixed work per axis, so one figure per field
+// keeps every single draw short, and a figure whose data did not change is not drawn);
+// their x ranges are kept in step, and only the bottom one labels the time axis.
 const FIELD_MARGIN = { l: Y_LABELS_PX, r: RIGHT_PX, t: 4, b: 0, pad: 0 };
 const SUBPLOT_PX = 120;
-const LINE_PX = 15; // one line of a subplot's header (its name, its keys)
-
-/** Trace attribute (`y`, `y2`, ...) and layout key (`yaxis`, `yaxis2`, ...) of subplot i. */
-const yRef = (i) => (i === 0 ? "y" : `y${i + 1}`);
-const yAxis = (i) => (i === 0 ? "yaxis" : `yaxis${i + 1}`);
+const LINE_PX = 15; // one line of a figure's header (its name, its keys)
+// Below a figure that does not label the time axis.
+const BOTTOM_GAP_PX = 8;
 
 /** The trace key of one key of a split chart, or of an unsplit chart (key null). */
 const traceKey = (id, key) => (key == null ? id : `${id}\u0000${key}`);
 
-/** One subplot per charted field; one trace per series, or per key of a split one. */
-export class FieldChart extends Chart {
-  constructor(container, palette) {
+/** The figure of one charted field (or, with no chart, the "waiting" placeholder). */
+class FieldPane extends Chart {
+  constructor(container, owner, id) {
     super(container);
+    this.owner = owner;
+    this.id = id;
+    this.bottom = true;
+    this.onZoom = (range) => owner._zoomed(this, range);
+    this.onDirty = () => owner.onDirty?.();
+  }
+
+  // The x range is the owner's: every figure shows the same time span.
+  get range() {
+    return this.owner ? this.owner.range : null;
+  }
+
+  set range(value) {
+    if (this.owner) this.owner.range = value;
+  }
+
+  init(colors) {
+    this.colors = colors;
+    const { layout } = this.figure();
+    this.gd.style.height = `${layout.height}px`;
+    return this.plot(layout).then(() => {
+      this.dirty = true;
+      this.onDirty?.();
+    });
+  }
+
+  render() {
+    const drawn = super.render();
+    if (drawn) this.gd.style.height = `${this.gd._fullLayout?.height ?? SUBPLOT_PX}px`;
+    return drawn;
+  }
+
+  figure() {
+    const owner = this.owner;
+    const c = this.colors;
+    const width = this.width;
+    const chars = Math.max(12, Math.floor((width - 8) / glyphPx(c)));
+    const chart = this.id == null ? null : owner.charts.get(this.id);
+    const header = chart ? owner._headerLines(chart, chars) : { title: 1, keys: null };
+    const headerPx = chart ? LINE_PX * (header.title + (header.keys?.lines.length ?? 0)) + 6 : 4;
+    const bottomPx = this.bottom ? X_AXIS_PX : BOTTOM_GAP_PX;
+    const height = headerPx + SUBPLOT_PX + bottomPx;
+    const data = [];
+    const annotations = [];
+    let points = false;
+    if (chart) {
+      const field = shortField(chart.field);
+      for (const t of owner._tracesOf(chart)) {
+        const { x, y } = this._visible(t.raw);
+        if (t.raw.n) points = true;
+        const color = t.key == null ? owner.palette.color(chart.id) : owner._keyColor(chart.id, t.key);
+        const name = t.key == null ? plotlyText(seriesLabel(chart)) : plotlyText(t.key);
+        const who = t.key == null ? "" : `${plotlyText(t.key)}<br>`;
+        data.push({
+          type: "scatter",
+          mode: x.length <= MARKERS_UP_TO ? "lines+markers" : "lines",
+          name,
+          x,
+          y,
+          line: { color, width: 1.5 },
+          marker: { color, size: 4 },
+          connectgaps: false,
+          visible: owner.hidden.has(chart.stream) ? false : true,
+          meta: t.key == null ? chart.id : [chart.id, t.key],
+          hovertemplate: `${who}${plotlyText(field)}: %{y}<br>%{x} UTC<extra></extra>`,
+        });
+      }
+      // The header: the chart's name (cut to the width), then its keys.
+      // An unsplit chart's colour is its trace's; a split chart's keys carry their own.
+      const swatch = chart.by ? "" : `<span style="color:${owner.palette.color(chart.id)}">\u25A0</span> `;
+      let text = `${swatch}${header.titles.map(plotlyText).join("<br>")}`;
+      if (header.keys) {
+        const lines = header.keys.lines.map((line) =>
+          line.map((it) => `<span style="color:${it.color}">\u25A0</span> ${plotlyText(it.text)}`).join("   "),
+        );
+        if (header.keys.more > 0) {
+          const more = `+${header.keys.more} more`;
+          if (lines.length) lines[lines.length - 1] += `   ${more}`;
+          else lines.push(more);
+        }
+        if (lines.length) text += `<br>${lines.join("<br>")}`;
+      }
+      annotations.push({
+        xref: "paper",
+        yref: "paper",
+        x: 0,
+        y: 1,
+        xanchor: "left",
+        yanchor: "bottom",
+        xshift: -FIELD_MARGIN.l + 4,
+        showarrow: false,
+        align: "left",
+        text,
+        name: `title:${chart.id}`,
+        font: c ? { color: c.font, family: c.family, size: c.size } : {},
+      });
+    }
+    if (!points) annotations.push(this._waiting(0.5, { name: `waiting:${this.id ?? "none"}` }));
+    const layout = merge(this._baseLayout(height), {
+      margin: { ...FIELD_MARGIN, t: headerPx, b: bottomPx },
+      // Each figure is named (and its keys listed) by its header annotation.
+      showlegend: false,
+      annotations,
+    });
+    layout.yaxis = merge(
+      {
+        automargin: false,
+        ticklabeloverflow: "allow",
+        // Each field is scaled to itself: a price near 60,000 next to a ratio near 0.5.
+        rangemode: "normal",
+        visible: points,
+        nticks: 5,
+        title: chart ? { text: plotlyText(clip(shortField(chart.field), 24)), standoff: 4 } : {},
+      },
+      this._axisTheme(),
+    );
+    const x = timeAxis(width, c, points || (this.bottom && owner.anyPoints));
+    if (!this.bottom) {
+      // The dates show once, under the bottom figure; gridlines keep the figures aligned.
+      x.showticklabels = false;
+      x.title = { text: "" };
+    }
+    const range = owner.range;
+    if (range) {
+      x.range = [range[0], range[1]];
+      x.autorange = false;
+    } else {
+      x.autorange = true;
+    }
+    layout.xaxis = merge(x, this._axisTheme());
+    return { data, layout };
+  }
+}
+
+/**
+ * The charted fields: one figure (FieldPane) per chart, one trace per series or per key
+ * of a split one. Holds the points of every trace; each figure draws its chart's.
+ */
+export class FieldChart {
+  constructor(container, palette) {
+    this.container = container;
     this.palette = palette;
+    this.colors = null;
+    this.hidden = new Set();
+    this.disposed = false;
+    this.started = false;
+    // The x range the user zoomed to (epoch ms), or null for all of it: every figure's.
+    this.range = null;
+    this.onZoom = null;
+    this.onDirty = null;
     // The charts trait, in order; id -> chart.
     this.list = [];
     this.charts = new Map();
@@ -386,18 +544,123 @@ export class FieldChart extends Chart {
     this.traces = new Map();
     // id -> { keys: [shown keys, most recent first], others }
     this.splits = new Map();
-    // id -> Palette of its keys (distinct colours within the subplot)
+    // id -> Palette of its keys (distinct colours within the figure)
     this.keyColors = new Map();
+    // chart id (null: the placeholder shown while nothing is charted) -> FieldPane
+    this.panes = new Map();
   }
 
-  init(colors) {
-    this.colors = colors;
-    this.container.style.height = `${this._height([])}px`;
-    return this.plot(this.figure().layout);
+  /** The figures, top to bottom: the units the widget draws, one per task. */
+  get figures() {
+    return [...this.panes.values()];
+  }
+
+  get dirty() {
+    return this.figures.some((p) => p.dirty);
+  }
+
+  /** The top figure's plot (a picture of the charts starts there). */
+  get gd() {
+    return this.figures[0]?.gd ?? null;
   }
 
   get ids() {
     return this.list.map((c) => c.id);
+  }
+
+  /** Whether any charted trace has a point (the bottom figure then shows its dates). */
+  get anyPoints() {
+    for (const t of this.traces.values()) if (t.raw.n && this.charts.has(t.id)) return true;
+    return false;
+  }
+
+  init(colors) {
+    this.colors = colors;
+    this.started = true;
+    return this._layoutPanes();
+  }
+
+  /** Make, drop and order the figures to match the charts; resolves when all are plotted. */
+  _layoutPanes() {
+    if (!this.started || this.disposed) return Promise.resolve();
+    const ids = this.list.length ? this.list.map((c) => c.id) : [null];
+    const wanted = new Set(ids);
+    for (const [id, pane] of [...this.panes]) {
+      if (!wanted.has(id)) {
+        pane.dispose();
+        pane.gd.remove();
+        this.panes.delete(id);
+      }
+    }
+    const waits = [];
+    const next = new Map();
+    ids.forEach((id, i) => {
+      let pane = this.panes.get(id);
+      if (!pane) {
+        pane = new FieldPane(this.container, this, id);
+        pane.colors = this.colors;
+        pane.hidden = this.hidden;
+        waits.push(pane.init(this.colors));
+      }
+      const bottom = i === ids.length - 1;
+      if (pane.bottom !== bottom) {
+        pane.bottom = bottom;
+        pane.dirty = true;
+      }
+      next.set(id, pane);
+    });
+    this.panes = next;
+    // DOM order follows the charts' order.
+    for (const pane of next.values()) this.container.append(pane.gd);
+    this._fitHeight();
+    return Promise.all(waits);
+  }
+
+  _fitHeight() {
+    let px = 0;
+    for (const pane of this.panes.values()) px += Number.parseFloat(pane.gd.style.height) || SUBPLOT_PX;
+    this.container.style.height = `${px}px`;
+  }
+
+  _zoomed(from, range) {
+    for (const pane of this.panes.values()) pane.dirty = true;
+    this.onZoom?.(range);
+  }
+
+  _dirtyAll() {
+    for (const pane of this.panes.values()) pane.dirty = true;
+  }
+
+  _dirtyId(id) {
+    const pane = this.panes.get(id);
+    if (pane) pane.dirty = true;
+  }
+
+  applyTheme(colors) {
+    this.colors = colors;
+    for (const pane of this.panes.values()) pane.applyTheme(colors);
+  }
+
+  setHidden(hidden) {
+    this.hidden = new Set(hidden);
+    for (const pane of this.panes.values()) pane.setHidden(hidden);
+  }
+
+  resize() {
+    for (const pane of this.panes.values()) pane.resize();
+  }
+
+  /** Draw every due figure now (tests, pictures); the widget draws one per task. */
+  render() {
+    let drew = false;
+    for (const pane of this.panes.values()) drew = pane.render() || drew;
+    if (drew) this._fitHeight();
+    return drew;
+  }
+
+  dispose() {
+    this.disposed = true;
+    for (const pane of this.panes.values()) pane.dispose();
   }
 
   /** Follow the `charts` trait (and max_points). */
@@ -413,26 +676,31 @@ export class FieldChart extends Chart {
     }
     this.charts = new Map(this.list.map((c) => [c.id, c]));
     for (const [k, t] of [...this.traces]) if (!wanted.has(t.id)) this.traces.delete(k);
+    const limitChanged = maxPoints !== this.maxPoints;
     this.maxPoints = maxPoints;
-    for (const t of this.traces.values()) t.raw.setLimit(maxPoints);
-    this.dirty = true;
+    if (limitChanged) for (const t of this.traces.values()) t.raw.setLimit(maxPoints);
+    this._layoutPanes().then(() => this.onDirty?.());
+    this._dirtyAll();
   }
 
   /**
    * Take the queued points (pending.js): `series` keyed by traceKey with `id`, `key`;
    * `splits` as the kernel sent them. Points of a series not charted (yet) are kept
-   * too: a window and the trait change can arrive in either order.
+   * too: a window and the trait change can arrive in either order. Only the figures
+   * whose data changed are marked for a draw.
    */
   ingest(pending) {
+    const hadPoints = this.anyPoints;
     if (pending.seriesReplaceAll) {
       for (const t of this.traces.values()) t.raw.clear();
+      this._dirtyAll();
     }
     if (pending.splits) {
       for (const [id, split] of Object.entries(pending.splits)) {
         const keys = Array.isArray(split?.keys) ? split.keys.map(String).slice(0, SPLIT_KEYS) : [];
         this.splits.set(String(id), { keys, others: Math.max(0, Number(split?.others) || 0) });
+        this._dirtyId(String(id));
       }
-      this.dirty = true;
     }
     for (const entry of pending.series.values()) {
       const id = String(entry.id);
@@ -445,9 +713,14 @@ export class FieldChart extends Chart {
       }
       if (entry.replace) t.raw.clear();
       for (let i = 0; i < entry.xs.length; i++) t.raw.append(entry.xs[i], entry.ys[i]);
-      this.dirty = true;
+      this._dirtyId(id);
     }
     this._prune();
+    // The bottom figure shows the time axis once any figure has points.
+    if (this.anyPoints !== hadPoints) {
+      const last = this.figures[this.panes.size - 1];
+      if (last) last.dirty = true;
+    }
   }
 
   /** Keys no longer shown lose their trace; orphans (no chart) stay bounded. */
@@ -499,133 +772,14 @@ export class FieldChart extends Chart {
   }
 
   _headerLines(chart, charsPerLine) {
-    if (!chart.by) return { title: 1, keys: null };
+    const titles = titleLines(chart, charsPerLine - 2);
+    if (!chart.by) return { title: titles.length, titles, keys: null };
     const traces = this._tracesOf(chart);
     // Keys arriving together (a window, a reload) are placed sorted: same keys, same colours.
     this._keyPalette(chart.id).place(traces.map((t) => t.key));
     const items = traces.map((t) => ({ text: t.key, color: this._keyColor(chart.id, t.key) }));
     const others = this.splits.get(chart.id)?.others ?? 0;
     const wrapped = keyLines(items, others, charsPerLine);
-    return { title: 1, keys: wrapped };
-  }
-
-  _height(headers) {
-    const n = Math.max(1, headers.length);
-    let px = FIELD_MARGIN.t + FIELD_MARGIN.b + X_AXIS_PX + n * SUBPLOT_PX;
-    for (const hd of headers) px += LINE_PX * (hd.title + (hd.keys?.lines.length ?? 0)) + 6;
-    if (!headers.length) px += LINE_PX;
-    return px;
-  }
-
-  figure() {
-    const c = this.colors;
-    const width = this.width;
-    const chars = Math.max(12, Math.floor((width - 8) / glyphPx(c)));
-    const charts = this.list;
-    const headers = charts.map((chart) => this._headerLines(chart, chars));
-    const height = this._height(headers);
-    const plotPx = height - FIELD_MARGIN.t - FIELD_MARGIN.b - X_AXIS_PX;
-    const rows = Math.max(1, charts.length);
-    const data = [];
-    const annotations = [];
-    const layout = merge(this._baseLayout(height), {
-      margin: { ...FIELD_MARGIN, b: X_AXIS_PX },
-      // Each subplot is named (and its keys listed) by its header annotation.
-      showlegend: false,
-    });
-    let anyPoints = false;
-    let at = 0; // px from the top of the plot area
-    for (let i = 0; i < rows; i++) {
-      const chart = charts[i];
-      const header = headers[i] ?? { title: 1, keys: null };
-      const headerPx = LINE_PX * (header.title + (header.keys?.lines.length ?? 0)) + 6;
-      const top = 1 - (at + headerPx) / plotPx;
-      const bottom = top - SUBPLOT_PX / plotPx;
-      at += headerPx + SUBPLOT_PX;
-      let points = false;
-      if (chart) {
-        const traces = this._tracesOf(chart);
-        const field = shortField(chart.field);
-        for (const t of traces) {
-          const { x, y } = this._visible(t.raw);
-          if (t.raw.n) points = true;
-          const color = t.key == null ? this.palette.color(chart.id) : this._keyColor(chart.id, t.key);
-          const name = t.key == null ? plotlyText(seriesLabel(chart)) : plotlyText(t.key);
-          const who = t.key == null ? "" : `${plotlyText(t.key)}<br>`;
-          data.push({
-            type: "scatter",
-            mode: x.length <= MARKERS_UP_TO ? "lines+markers" : "lines",
-            name,
-            x,
-            y,
-            line: { color, width: 1.5 },
-            marker: { color, size: 4 },
-            connectgaps: false,
-            visible: this.hidden.has(chart.stream) ? false : true,
-            meta: t.key == null ? chart.id : [chart.id, t.key],
-            xaxis: "x",
-            yaxis: yRef(i),
-            hovertemplate: `${who}${plotlyText(field)}: %{y}<br>%{x} UTC<extra></extra>`,
-          });
-        }
-        anyPoints ||= points;
-        // The header: the chart's name (cut to the width), then its keys.
-        // An unsplit chart's colour is its trace's; a split chart's keys carry their own.
-        const swatch = chart.by ? "" : `<span style="color:${this.palette.color(chart.id)}">\u25A0</span> `;
-        let text = `${swatch}${plotlyText(clip(seriesLabel(chart), chars - 2))}`;
-        if (header.keys) {
-          const lines = header.keys.lines.map((line) =>
-            line.map((it) => `<span style="color:${it.color}">\u25A0</span> ${plotlyText(it.text)}`).join("   "),
-          );
-          if (header.keys.more > 0) {
-            const more = `+${header.keys.more} more`;
-            if (lines.length) lines[lines.length - 1] += `   ${more}`;
-            else lines.push(more);
-          }
-          if (lines.length) text += `<br>${lines.join("<br>")}`;
-        }
-        annotations.push({
-          xref: "paper",
-          yref: "paper",
-          x: 0,
-          y: top,
-          xanchor: "left",
-          yanchor: "bottom",
-          xshift: -FIELD_MARGIN.l + 4,
-          showarrow: false,
-          align: "left",
-          text,
-          name: `title:${chart.id}`,
-          font: c ? { color: c.font, family: c.family, size: c.size } : {},
-        });
-        if (!points) annotations.push(this._waiting((top + bottom) / 2, { name: `waiting:${chart.id}` }));
-      }
-      layout[yAxis(i)] = merge(
-        {
-          domain: [Math.max(0, bottom), Math.min(1, top)],
-          anchor: "x",
-          automargin: false,
-          ticklabeloverflow: "allow",
-          // Each field is scaled to itself: a price near 60,000 next to a ratio near 0.5.
-          rangemode: "normal",
-          visible: points,
-          title: chart ? { text: plotlyText(clip(shortField(chart.field), 24)), standoff: 4 } : {},
-          // A subplot that now shows another field scales to it afresh.
-          uirevision: chart?.id ?? "none",
-        },
-        this._axisTheme(),
-      );
-    }
-    // One x axis for all subplots: zoom and pan stay in step, and its dates show once,
-    // under the bottom subplot.
-    layout.xaxis = merge({ ...timeAxis(width, c, anyPoints), anchor: yRef(rows - 1) }, this._axisTheme());
-    layout.annotations = annotations;
-    return { data, layout };
-  }
-
-  render() {
-    const drawn = super.render();
-    if (drawn) this.container.style.height = `${this.gd._fullLayout?.height ?? 260}px`;
-    return drawn;
+    return { title: titles.length, titles, keys: wrapped };
   }
 }

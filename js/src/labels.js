@@ -39,3 +39,19 @@ export function keyLines(items, others, chars, maxLines = 2) {
   if (line.length && lines.length < maxLines) lines.push(line);
   return { lines, more: Math.max(0, others) + (items.length - shown) };
 }
+
+/**
+ * A chart's title as at most two lines of at most `chars` characters: one line when it
+ * fits; else what is charted first ("data.price by symbol"), then where it comes from
+ * ("markets / market_update"), so a narrow output still names the field and the split.
+ * Only a line that alone is longer than `chars` is cut, with "…".
+ * @example titleLines({ stream: "m", type: "t", field: "data.p", by: "data.s" }, 40)
+ *   // ["m / t / data.p by s"]
+ */
+export function titleLines(chart, chars) {
+  const where = [chart.stream, chart.type].filter((p) => p != null && p !== "").map(String).join(" / ");
+  const what = chart.by ? `${chart.field} by ${shortField(chart.by)}` : String(chart.field);
+  const whole = where ? `${where} / ${what}` : what;
+  if (whole.length <= chars || !where) return [clip(whole, chars)];
+  return [clip(what, chars), clip(where, chars)];
+}

@@ -15,6 +15,8 @@ import {
   countText,
   fieldsOf,
   frozenText,
+  sampleEvery,
+  sampleText,
   utcStamp,
   utcTime,
   visibleRows,
@@ -23,7 +25,7 @@ import {
 // The table changes at most this often while events stream in: each change lays out and
 // repaints every row (at 1,000 rows and 30 changes a second that kept the page's main
 // thread busy), and a table that moves faster cannot be read anyway.
-const REDRAW_EVERY_MS = 200;
+const REDRAW_EVERY_MS = 250;
 // A cell's text longer than this gets a tooltip with all of it (cells are cut by CSS).
 const TOOLTIP_CHARS = 16;
 const ALL = "";
@@ -57,11 +59,18 @@ export function createRecent(limit = Limit.RECENT_DEFAULT) {
   });
   const count = h("span", { class: "sw-table-count" });
   const frozenNote = h("span", { class: "sw-freeze-note", role: "status", hidden: true });
+  // At a high rate the kernel sends a few events per update: the rows are a sample.
+  const sampleNote = h("span", {
+    class: "sw-table-sample",
+    hidden: true,
+    title: "the kernel sends a few recent events per update; w.df holds every event",
+  });
   const bar = h("div", { class: "sw-table-bar", role: "group", "aria-label": "recent events view" }, [
     h("label", { class: "sw-table-filter" }, [h("span", { class: "sw-label-inline", text: "stream" }), streamPick]),
     h("label", { class: "sw-table-filter" }, [h("span", { class: "sw-label-inline", text: "type" }), typePick]),
     freeze,
     count,
+    sampleNote,
     frozenNote,
   ]);
   const headRow = h("tr");
@@ -189,6 +198,13 @@ export function createRecent(limit = Limit.RECENT_DEFAULT) {
     while (spare.length > limit) spare.pop();
     const counted = countText(shown.length, source.length);
     if (count.textContent !== counted) count.textContent = counted;
+    // Told from all rows held (a filter's holes are the other streams' events).
+    const sample = sampleText(sampleEvery(source));
+    if (sampleNote.textContent !== sample) {
+      sampleNote.textContent = sample;
+      sampleNote.hidden = !sample;
+      if (sample) sampleNote.dataset.every = String(sampleEvery(source));
+    }
     empty.hidden = shown.length > 0;
     empty.textContent = source.length ? "no rows match the filter" : "no events yet";
     let top = null;

@@ -14,9 +14,11 @@ function svgUrl(svg) {
   return `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
 }
 
+// UTC like the charts and the table, so one page never shows two zones unlabelled.
 function clock(ms) {
   const at = new Date(Number(ms));
-  return Number.isFinite(at.getTime()) ? at.toLocaleString() : "an unknown time";
+  if (!Number.isFinite(at.getTime())) return "an unknown time";
+  return `${at.toISOString().slice(0, 19).replace("T", " ")} UTC`;
 }
 
 /** Draw `model`'s saved snapshot into `el`; returns the cleanup. */

@@ -141,3 +141,35 @@ export function countText(shown, total) {
 export function frozenText(fresh) {
   return `frozen, ${Math.max(0, Number(fresh) || 0).toLocaleString("en-US")} new`;
 }
+
+/**
+ * Events the items stand for, per item shown: the kernel sends a few recent events per
+ * update, so at a high rate the table holds a sample of the feed, not every event.
+ * `items` carry the buffer's `seq` (one number per event, consecutive); holes between
+ * them are events not sent. Returns 1 when there are none (or nothing to tell by).
+ * @example sampleEvery([{seq: 10}, {seq: 20}, {seq: 30}]) // 10
+ */
+export function sampleEvery(items) {
+  let lo = Infinity;
+  let hi = -Infinity;
+  let n = 0;
+  for (const item of items) {
+    const seq = item?.seq == null ? NaN : Number(item.seq);
+    if (!Number.isFinite(seq)) continue;
+    if (seq < lo) lo = seq;
+    if (seq > hi) hi = seq;
+    n += 1;
+  }
+  if (n < 2) return 1;
+  // Seqs are distinct: each row after the first stands for the events since the one
+  // before it, (hi - lo) of them over n - 1 rows; 1 when there are no holes.
+  return Math.max(1, Math.round((hi - lo) / (n - 1)));
+}
+
+/**
+ * What the table says when it holds a sample ("" when it holds every event).
+ * @example sampleText(10) // "showing a sample: 1 in 10 events"
+ */
+export function sampleText(every) {
+  return every > 1 ? `showing a sample: 1 in ${Math.round(every).toLocaleString("en-US")} events` : "";
+}

@@ -20,6 +20,8 @@ import { themeColors, watchTheme } from "./theme.js";
 import { createWatchdog } from "./watchdog.js";
 
 const PERF_SAMPLES = 200;
+// Draw times kept (benchmarks read those of a measured stretch: several figures a second).
+const DRAW_SAMPLES = 2000;
 // How often, at most, the charts are pictured for a saved notebook (see snapshot.js).
 const SNAPSHOT_EVERY_MS = 2000;
 
@@ -48,14 +50,25 @@ function render({ model, el }) {
   function schedule() {
     if (!frame && !disposed) frame = requestAnimationFrame(draw);
   }
-  // Points reach the charts every frame (cheap: typed arrays), but a chart is drawn at
+  // Points reach the charts every frame (cheap: typed arrays), but a figure is drawn at
   // most every CHART_EVERY_MS, and may use at most CHART_SHARE of the page's time: a
   // draw costs what the screen shows (decimated), yet on a slow machine back-to-back
   // draws would starve the page (and, on a shared machine, the kernel feeding it).
-  // Five draws a second is smooth for a live chart; a zoom draws at once.
-  const CHART_EVERY_MS = 200;
+  // Four draws a second, as the table and the header's counters, is smooth enough for a
+  // live chart; a zoom draws at once. The events/s chart's numbers change once a second
+  // (completed seconds): it draws at most as often.
+  const CHART_EVERY_MS = 250;
+  const RATE_EVERY_MS = 1000;
   const CHART_SHARE = 0.25;
   let chartTimer = 0;
+  // The header's counters change with every update (20 a second); numbers that move
+  // faster than this cannot be read, and each change costs the page a style, layout and
+  // paint pass.
+  const STATS_EVERY_MS = 250;
+  let heldStats = null;
+  let heldReplace = false;
+  let statsShownAt = -Infinity;
+  let statsTimer = 0;
 
   // --- layout -----------------------------------------------------------------------
   const root = h("div", { class: "sw-root", dataset: { view } });
@@ -73,8 +86,10 @@ function render({ model, el }) {
     updateHz: null,
     // Feed time of the newest event to the moment it is drawn, per frame (benchmarks).
     latencyMs: [],
-    // One chart's draw (plotly included), ms, per draw (benchmarks).
+    // One figure's draw (one plotly call, with the decimation feeding it), ms (benchmarks).
     drawMs: [],
+    // Which figure each of drawMs was: "rate" (events/s) or "field".
+    drawOf: [],
     // The recent-events table's update, ms, per frame that had events (benchmarks).
     tableMs: [],
   };
@@ -115,14 +130,16 @@ function render({ model, el }) {
   const rateChart = new RateChart(rateBox, streamColors);
   const fieldChart = new FieldChart(fieldBox, seriesColors);
   const charts = [rateChart, fieldChart];
-  // When each chart may draw next (performance.now() ms).
-  const chartFreeAt = new Map(charts.map((c) => [c, 0]));
+  // The figures, in drawing order: each is drawn on its own (one plotly call per task).
+  const figures = () => [rateChart, ...fieldChart.figures];
+  // When each figure may draw next (performance.now() ms); absent: now.
+  const chartFreeAt = new WeakMap();
   let zoomTimer = 0;
   for (const chart of charts) {
     chart.onDirty = schedule;
     chart.onZoom = (range) => {
       // Redrawn at once from the points the view holds (re-decimated for the range)...
-      chartFreeAt.set(chart, 0);
+      for (const figure of chart === fieldChart ? fieldChart.figures : [chart]) chartFreeAt.delete(figure);
       schedule();
       if (chart !== fieldChart) return;
       // ...then from the kernel's whole buffer for that range (history beyond them).
@@ -227,36 +244,59 @@ function render({ model, el }) {
   renderCharts();
 
   // --- bulk data, drawn once per frame ----------------------------------------------
-  // Each chart due, drawn from its points (see CHART_EVERY_MS); a chart not due yet
-  // is drawn when it is.
+  // Each figure due, drawn from its points (see CHART_EVERY_MS), one per task so no task
+  // is long and the page stays responsive between them; a figure not due yet is drawn
+  // when it is.
   let drawTimer = 0;
   function drawCharts() {
     drawTimer = 0;
     if (disposed || !chartsReady) return;
-    let drew = false;
     let wait = Infinity;
-    for (const chart of charts) {
+    let more = false;
+    for (const chart of figures()) {
       if (!chart.dirty) continue;
       const now = performance.now();
-      const freeAt = chartFreeAt.get(chart);
+      const freeAt = chartFreeAt.get(chart) ?? 0;
       if (now < freeAt) {
         wait = Math.min(wait, freeAt - now);
         continue;
       }
+      if (more) {
+        wait = 0;
+        break;
+      }
       if (!chart.render()) continue;
       const took = performance.now() - now;
-      drew = true;
+      more = true;
       perf.drawMs.push(took);
-      if (perf.drawMs.length > PERF_SAMPLES) perf.drawMs.shift();
-      chartFreeAt.set(chart, now + Math.max(CHART_EVERY_MS, took / CHART_SHARE));
+      perf.drawOf.push(chart === rateChart ? "rate" : "field");
+      if (perf.drawMs.length > DRAW_SAMPLES) perf.drawMs.shift();
+      if (perf.drawOf.length > DRAW_SAMPLES) perf.drawOf.shift();
+      // (An events/s chart still empty is not held: its first second draws at once.)
+      const every = chart === rateChart && rateChart.table.t.length ? RATE_EVERY_MS : CHART_EVERY_MS;
+      chartFreeAt.set(chart, now + Math.max(every, took / CHART_SHARE));
     }
-    if (wait < Infinity && !chartTimer) {
+    if (more) {
+      fieldChart._fitHeight();
+      pictureLater();
+    }
+    if (wait === 0) drawTimer = setTimeout(drawCharts, 0);
+    else if (wait < Infinity && !chartTimer) {
       chartTimer = setTimeout(() => {
         chartTimer = 0;
         schedule();
       }, wait);
     }
-    if (drew) pictureLater();
+  }
+
+  function showStats() {
+    statsTimer = 0;
+    if (!heldStats || disposed) return;
+    header.setStats(heldStats, heldReplace);
+    shownStats = heldReplace ? { ...heldStats } : { ...shownStats, ...heldStats };
+    heldStats = null;
+    heldReplace = false;
+    statsShownAt = performance.now();
   }
 
   function draw() {
@@ -268,8 +308,14 @@ function render({ model, el }) {
 
     // Text parts draw even before the charts exist (e.g. while the output is hidden).
     if (batch.stats) {
-      header.setStats(batch.stats, batch.statsReplace);
-      shownStats = batch.statsReplace ? { ...batch.stats } : { ...shownStats, ...batch.stats };
+      // Held and merged until the header may change again (a window's are shown at once).
+      heldStats = batch.statsReplace ? { ...batch.stats } : { ...heldStats, ...batch.stats };
+      heldReplace ||= batch.statsReplace;
+      const due = statsShownAt + STATS_EVERY_MS - performance.now();
+      if (heldReplace || due <= 0) {
+        clearTimeout(statsTimer);
+        showStats();
+      } else if (!statsTimer) statsTimer = setTimeout(showStats, due);
     }
     batch.stats = null;
     batch.statsReplace = false;
@@ -314,7 +360,7 @@ function render({ model, el }) {
       // Drawn in a task of its own, after this frame's rendering: plotly measures text
       // (forcing a layout), which then covers the chart alone, not the rest of the
       // view just changed above.
-      if (!drawTimer && charts.some((c) => c.dirty)) drawTimer = setTimeout(drawCharts, 0);
+      if (!drawTimer && figures().some((c) => c.dirty)) drawTimer = setTimeout(drawCharts, 0);
       const took = performance.now() - started;
       if (!batch.empty) {
         perf.frames += 1;
@@ -398,13 +444,26 @@ function render({ model, el }) {
     if (disposed || !chartsReady) return;
     picturedAt = performance.now();
     const charts = [];
-    for (const [caption, chart] of [
-      ["events per second by stream", rateChart],
-      ["charted fields", fieldChart],
-    ]) {
-      const svg = chartSvg(chart.gd);
-      const { width, height } = chart.gd._fullLayout ?? {};
-      if (svg) charts.push({ caption, svg, width, height });
+    const rate = chartSvg(rateChart.gd);
+    const size = rateChart.gd._fullLayout ?? {};
+    if (rate) charts.push({ caption: "events per second by stream", svg: rate, width: size.width, height: size.height });
+    // The field figures, stacked as on the page, in one picture.
+    let width = 0;
+    let height = 0;
+    const parts = [];
+    for (const figure of fieldChart.figures) {
+      const svg = chartSvg(figure.gd);
+      const full = figure.gd._fullLayout ?? {};
+      if (!svg) continue;
+      parts.push(svg.replace(/^<svg /, `<svg y="${height}" `));
+      width = Math.max(width, full.width);
+      height += full.height;
+    }
+    if (parts.length) {
+      const svg =
+        `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
+        `viewBox="0 0 ${width} ${height}">${parts.join("")}</svg>`;
+      charts.push({ caption: "charted fields", svg, width, height });
     }
     if (charts.length) model.set(SNAPSHOT_KEY, { v: 1, at: Date.now(), stats: shownStats, charts });
   }
@@ -462,6 +521,7 @@ function render({ model, el }) {
     if (drawTimer) clearTimeout(drawTimer);
     if (zoomTimer) clearTimeout(zoomTimer);
     if (pictureTimer) clearTimeout(pictureTimer);
+    if (statsTimer) clearTimeout(statsTimer);
     if (resizeFrame) cancelAnimationFrame(resizeFrame);
     for (const [event, fn] of listeners) model.off(event, fn);
     model.off("msg:custom", onMessage);

@@ -288,6 +288,7 @@ async def test_a_saved_notebook_reopened_without_its_kernel_says_no_kernel(page,
         "no kernel: nothing answers for this saved widget; last known values, saved "
     ), text
     assert "connected" not in text and "live" not in text
+    assert re.search(r"saved \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$", text), text  # one zone, said
     await expect(static.locator(".sw-stats-note")).to_have_text("last known:")
     if isinstance(events, int):
         await expect(static.locator('[data-stat="events"]')).to_have_text(str(events))

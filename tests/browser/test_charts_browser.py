@@ -42,11 +42,21 @@ w
 FIELD_PLOT = ".sw-field-chart .js-plotly-plot"
 RATE_PLOT = ".sw-rate-chart .js-plotly-plot"
 
-# Each trace of a plot: its name, meta, colour, points and where y is NaN (a break).
-_TRACES_JS = """(sel) => {
-  const gd = document.querySelector(sel);
-  if (!gd || !gd.data) return null;
-  return gd.data.map((t, i) => {
+# The plots of the (first) widget matching a selector: the field charts are one plotly
+# figure per charted field, stacked; the events/s chart is one.
+_PLOTS = """const plots = (sel) => {
+  const root = document.querySelector('.sw-root');
+  return root ? [...root.querySelectorAll(sel)] : [];
+};"""
+
+# Each trace of the plots: its name, meta, colour, points and where y is NaN (a break).
+_TRACES_JS = (
+    """(sel) => {"""
+    + _PLOTS
+    + """
+  const gds = plots(sel).filter(gd => gd.data);
+  if (!gds.length) return null;
+  return gds.flatMap(gd => gd.data).map((t, i) => {
     const y = Array.from(t.y || []);
     const x = Array.from(t.x || []);
     return {
@@ -57,38 +67,58 @@ _TRACES_JS = """(sel) => {
     };
   });
 }"""
+)
 
 # The drawn line of each trace (plotly's SVG path): how many pieces ("M" moves) it has.
-_PATH_PIECES_JS = """(sel) => {
-  const gd = document.querySelector(sel);
-  return [...gd.querySelectorAll('.scatterlayer .trace')].map(tr =>
+_PATH_PIECES_JS = (
+    """(sel) => {"""
+    + _PLOTS
+    + """
+  return plots(sel).flatMap(gd => [...gd.querySelectorAll('.scatterlayer .trace')]).map(tr =>
     [...tr.querySelectorAll('path.js-line')]
       .map(p => ((p.getAttribute('d') || '').match(/M/g) || []).length)
       .reduce((a, b) => a + b, 0));
 }"""
+)
 
-_ANNOTATIONS_JS = """(sel) => {
-  const gd = document.querySelector(sel);
-  const box = gd.querySelector('.main-svg').getBoundingClientRect();
-  return [...gd.querySelectorAll('.annotation')].map(a => {
-    const r = a.getBoundingClientRect();
-    return {text: a.textContent, left: r.left - box.left, right: r.right - box.left,
-            top: r.top - box.top, bottom: r.bottom - box.top, width: box.width,
-            height: box.height};
+# Left and right are measured from each annotation's own plot; top and bottom from the
+# top plot's, so the names of stacked figures can be compared.
+_ANNOTATIONS_JS = (
+    """(sel) => {"""
+    + _PLOTS
+    + """
+  const gds = plots(sel);
+  if (!gds.length) return [];
+  const first = gds[0].querySelector('.main-svg').getBoundingClientRect();
+  return gds.flatMap(gd => {
+    const box = gd.querySelector('.main-svg').getBoundingClientRect();
+    return [...gd.querySelectorAll('.annotation')].map(a => {
+      const r = a.getBoundingClientRect();
+      return {text: a.textContent, left: r.left - box.left, right: r.right - box.left,
+              top: r.top - first.top, bottom: r.bottom - first.top, width: box.width,
+              height: box.height};
+    });
   });
 }"""
+)
 
-_TICKS_JS = """(sel) => {
-  const gd = document.querySelector(sel);
-  const ticks = [...gd.querySelectorAll('.xaxislayer-above .xtick text')];
+# The time axis of the plots (the stacked field figures label it once, at the bottom).
+_TICKS_JS = (
+    """(sel) => {"""
+    + _PLOTS
+    + """
+  const gds = plots(sel);
+  const ticks = gds.flatMap(gd => [...gd.querySelectorAll('.xaxislayer-above .xtick text')]);
+  const titles = gds.map(gd => (gd.querySelector('.g-xtitle') || {}).textContent || '');
   return {
     texts: ticks.map(t => t.textContent),
     rotated: ticks.filter(t => /rotate\\((?!0[,)])/.test(t.getAttribute('transform') || '')).length,
-    angle: gd._fullLayout.xaxis.tickangle,
-    title: (gd.querySelector('.g-xtitle') || {}).textContent || '',
-    visible: gd._fullLayout.xaxis.visible,
+    angle: Math.max(...gds.map(gd => Math.abs(gd._fullLayout.xaxis.tickangle || 0))),
+    title: titles.find(t => t) || '',
+    visible: gds.some(gd => gd._fullLayout.xaxis.visible),
   };
 }"""
+)
 
 
 # The legend's drawn height (its background box; entries beyond it scroll).

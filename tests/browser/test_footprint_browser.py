@@ -132,7 +132,8 @@ async def test_a_saved_notebook_is_light_and_shows_the_charts_when_reopened(
     name = _two_widgets(jupyter_server, f"footprint_saved_{ui}.ipynb", _SECRETS_CELL)
     await open_notebook(page, jupyter_server, name, ui)
     await run_all_cells(page, ui, timeout=120)
-    await page.locator(".sw-root .sw-field-chart .js-plotly-plot").nth(1).wait_for()
+    second = page.locator(".sw-root").nth(1)
+    await second.locator(".sw-field-chart .js-plotly-plot").first.wait_for()
     saved = await _saved_with_snapshots(page, jupyter_server, name, widgets=2)
 
     size, state = saved_state_bytes(jupyter_server.root_dir / name)

@@ -48,11 +48,13 @@ _COLOURS_JS = """() => {
 
 # Points drawn per charted series (a split series' keys summed), in chart order.
 _TRACE_POINTS_JS = """(index) => {
-  const plots = document.querySelectorAll('.sw-field-chart .js-plotly-plot');
-  const plot = plots[index];
-  if (!plot || !plot.data) return null;
+  // The index-th view with drawn field charts (one plotly figure per charted field).
+  const sel = '.sw-field-chart .js-plotly-plot';
+  const root = [...document.querySelectorAll('.sw-root')].filter(r => r.querySelector(sel))[index];
+  const plots = root ? [...root.querySelectorAll(sel)].filter(plot => plot.data) : [];
+  if (!plots.length) return null;
   const per = new Map();
-  for (const t of plot.data) {
+  for (const t of plots.flatMap(plot => plot.data)) {
     const id = Array.isArray(t.meta) ? t.meta[0] : t.meta;
     per.set(id, (per.get(id) || 0) + t.x.length);
   }
@@ -140,7 +142,8 @@ async def test_quickstart_in_jupyterlab(page, jupyter_server, tmp_path):
 
     # A second display of the same widget draws the current window at once.
     await run_cell(page, cells["display_again"])
-    views = await wait_for_selector_in_output(page, ".sw-field-chart .js-plotly-plot")
+    # (one plotly figure per charted field: count the views' chart boxes holding them)
+    views = await wait_for_selector_in_output(page, ".sw-field-chart:has(.js-plotly-plot)")
     await expect(views).to_have_count(2, timeout=seconds(20) * 1000)
     # Updates draw at once; the window answers the view's hello (after the cell ran).
     await page.wait_for_function(

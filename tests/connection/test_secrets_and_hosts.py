@@ -218,3 +218,35 @@ async def test_a_pusher_session_pointing_the_socket_elsewhere_needs_the_users_wo
     lenient = lenient.for_connection()
     lenient.session = https.session
     assert lenient.target().url.startswith("ws://api.example.com:443/app/key")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "form",
+    [
+        lambda t: t,
+        lambda t: quote(t, safe=""),
+        lambda t: base64.b64encode(t.encode()).decode(),
+    ],
+    ids=["raw", "url-encoded", "base64"],
+)
+async def test_a_token_echoed_in_events_never_reaches_the_buffer(form):
+    """README: whatever a server says back is masked before it is kept. A Hydra server
+    (written from the document alone) echoes the token in an event's fields."""
+    from tests.support.ux_attack_server import HydraAttackServer
+
+    token = "eyJhbGciOiJIUzI1NiJ9.ECHOSECRET0123456789.c2lnbmF0dXJlX2Vj"
+    echoed = form(token)
+    async with HydraAttackServer(token=token) as server:
+        async with streamwidgets.open(
+            feeds.hydra(server.url, token=token), streams=["markets"]
+        ) as s:
+            await server.wait_subscribed("markets", seconds(10))
+            await server.push(
+                "markets", "tick", {"price": 1.5, "token": echoed, "note": f"as {echoed}"}
+            )
+            await eventually(lambda: len(s.df) >= 1)
+            row = s.df.iloc[-1]
+            assert row["data.price"] == 1.5
+            assert row["data.token"] == "***" and row["data.note"] == "as ***"
+            assert echoed not in s.df.to_csv()
