@@ -6,6 +6,8 @@ server written from the seed document) or runs the demo where the demo is the cl
 asserts what the page shows. A failing case is a finding: it stays as it is.
 """
 
+# ruff: noqa: E501  (page scripts are kept whole, one line each, as written)
+
 from __future__ import annotations
 
 import asyncio
@@ -13,7 +15,7 @@ import json
 import random
 import re
 import time
-from pathlib import Path
+from datetime import UTC
 
 import pytest
 import pytest_asyncio
@@ -77,7 +79,7 @@ async def badge(page) -> dict:
 
 async def stat(page, name: str) -> str:
     return await page.evaluate(
-        "(n) => { const e = document.querySelector(`.sw-root [data-stat=\"${n}\"]`);"
+        '(n) => { const e = document.querySelector(`.sw-root [data-stat="${n}"]`);'
         " return e ? e.textContent.trim() : null; }",
         name,
     )
@@ -137,7 +139,9 @@ async def feed_symbols(server, symbols, n_each=4, delay=0.01, base=None):
         for i, s in enumerate(symbols):
             price = round((base or 100.0) * (1 + i) + rnd.uniform(-3, 3), 4)
             sent[s].append(price)
-            await server.push("markets", "market_update", market(s, price, changePct=rnd.uniform(-1, 1)))
+            await server.push(
+                "markets", "market_update", market(s, price, changePct=rnd.uniform(-1, 1))
+            )
             await asyncio.sleep(delay)
     return sent
 
@@ -187,7 +191,9 @@ async def test_split_newest_eight_drawn_rest_counted(jupyter_server, page, hydra
     await run_cell(page, 1)
     await feed_symbols(hydra, syms, n_each=2, delay=0.01)
     await asyncio.sleep(2.5)
-    drawn = sorted({t["name"] for t in await plot(page) if t["name"] in syms and t["visible"] is True})
+    drawn = sorted(
+        {t["name"] for t in await plot(page) if t["name"] in syms and t["visible"] is True}
+    )
     text = await page.evaluate("() => document.querySelector('.sw-root .sw-charts').textContent")
     chips = await page.evaluate("() => document.querySelector('.sw-root .sw-fields').textContent")
     await save_screenshot(page, f"uxa-split{count}")
@@ -232,7 +238,9 @@ async def test_split_keys_markup_missing_numeric_shown_literally(jupyter_server,
     )
     await save_screenshot(page, "uxa-split-odd")
     for k in keys:
-        assert k in legend["text"], f"the chart should show {k!r} literally; it shows {legend['text']!r}"
+        assert k in legend["text"], (
+            f"the chart should show {k!r} literally; it shows {legend['text']!r}"
+        )
     assert "(none)" in legend["text"], legend
     assert legend["bold"] == 0, legend
     cells = await page.evaluate(
@@ -303,7 +311,9 @@ async def test_pause_resume_breaks_every_chart(jupyter_server, page, hydra):
     ])  # fmt: skip
     await hydra.wait_subscribed("markets")
     rnd = random.Random(1)
-    task = hydra.feed("markets", "market_update", lambda i: market("BTC", round(rnd.uniform(10, 20), 3)), rate=20)
+    task = hydra.feed(
+        "markets", "market_update", lambda i: market("BTC", round(rnd.uniform(10, 20), 3)), rate=20
+    )
     await asyncio.sleep(2)
     await run_cell(page, 1)
     await asyncio.sleep(3)
@@ -328,15 +338,17 @@ async def test_outage_breaks_lines_and_badge_reconnecting_then_live(jupyter_serv
     ])  # fmt: skip
     await hydra.wait_subscribed("markets")
     rnd = random.Random(2)
-    task = hydra.feed("markets", "market_update", lambda i: market("BTC", round(rnd.uniform(10, 20), 3)), rate=20)
+    task = hydra.feed(
+        "markets", "market_update", lambda i: market("BTC", round(rnd.uniform(10, 20), 3)), rate=20
+    )
     await asyncio.sleep(2)
     await run_cell(page, 1)
     await asyncio.sleep(3)
     await wait_badge(page, r"^live", 5)
     hydra.drop(down_for=10)
-    took, shown = await wait_badge(page, r"reconnecting", 5)
+    _took, _shown = await wait_badge(page, r"reconnecting", 5)
     await save_screenshot(page, "uxa-badge-reconnecting")
-    took2, shown2 = await wait_badge(page, r"^live", 90)
+    _took2, _shown2 = await wait_badge(page, r"^live", 90)
     await asyncio.sleep(4)
     task.cancel()
     field = await plot(page, FIELD)
@@ -359,14 +371,18 @@ async def test_eleven_streams_distinct_colours_stable_after_reload(jupyter_serve
 
     async def colours():
         data = await plot(page, RATE)
-        return {t["name"]: t["color"] for t in data if t["name"] in ELEVEN}, [t["name"] for t in data]
+        return {t["name"]: t["color"] for t in data if t["name"] in ELEVEN}, [
+            t["name"] for t in data
+        ]
 
     first, names = await colours()
     await save_screenshot(page, "uxa-eleven")
     assert sorted(first) == ELEVEN, first
     assert len(set(first.values())) == 11, f"colours shared: {first}"
     assert any(n and "total" in n.lower() for n in names), names
-    await page.evaluate("async () => { await window.jupyterapp.commands.execute('docmanager:save'); }")
+    await page.evaluate(
+        "async () => { await window.jupyterapp.commands.execute('docmanager:save'); }"
+    )
     await asyncio.sleep(1)
     await page.reload()
     await open_notebook(page, jupyter_server, name, "lab")
@@ -416,13 +432,13 @@ async def test_time_axis_says_utc_once(jupyter_server, page, hydra):
         assert chart["utc"] == 1, info
     head = await page.evaluate("() => document.querySelector('.sw-root .sw-col-time').textContent")
     assert "UTC" in head
-    last_x = [t for t in await plot(page, FIELD) if t["x"]][0]["x"][-1]
+    last_x = next(t for t in await plot(page, FIELD) if t["x"])["x"][-1]
     last_row = await page.evaluate(
         "() => document.querySelector('.sw-root .sw-event[data-stream=markets] .sw-cell-time').title"
     )
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    shown_x = datetime.fromtimestamp(float(last_x) / 1000, timezone.utc).strftime("%H:%M:%S.%f")[:12]
+    shown_x = datetime.fromtimestamp(float(last_x) / 1000, UTC).strftime("%H:%M:%S.%f")[:12]
     assert shown_x == last_row[11:23], (last_x, shown_x, last_row)
 
 
@@ -437,10 +453,10 @@ async def test_table_shows_values_as_sent(jupyter_server, page, hydra):
     await start(page, jupyter_server, "table-values.ipynb", [connect_cell(hydra.url, ["signals"])])
     await hydra.wait_subscribed("signals")
     raw = (
-        '{"stream": "signals", "type": "signal_new", "ts": %d, "data": {"id": %d, '
+        '{"stream": "signals", "type": "signal_new", "ts": {ts}, "data": {"id": {big}, '
         '"title": "<img src=x onerror=window.__pwned=1><b>bold</b>", "place": "Zürich 東京 🚀", '
         '"geo": {"lat": 47.5, "inner": {"deep": "z"}}}}'
-    ) % (int(time.time() * 1000), BIG)
+    ).replace("{ts}", str(int(time.time() * 1000))).replace("{big}", str(BIG))
     assert await hydra.push_raw("signals", raw) == 1
     await asyncio.sleep(2)
     table = await page.evaluate(
@@ -452,7 +468,7 @@ async def test_table_shows_values_as_sent(jupyter_server, page, hydra):
                 pwned: !!window.__pwned}; }"""
     )
     await save_screenshot(page, "uxa-table-values")
-    row = dict(zip(table["heads"], table["cells"]))
+    row = dict(zip(table["heads"], table["cells"], strict=False))
     assert row.get("data.id") == str(BIG), row
     assert row.get("data.title") == "<img src=x onerror=window.__pwned=1><b>bold</b>", row
     assert row.get("data.place") == "Zürich 東京 🚀", row
@@ -464,10 +480,14 @@ async def test_table_shows_values_as_sent(jupyter_server, page, hydra):
 async def test_table_filter_freeze_inspector(jupyter_server, page, hydra):
     """§2: filter by stream and type; Freeze holds the view while events arrive; unfreeze shows
     the newest; the inspector stays open on the exact event after its row has left."""
-    await start(page, jupyter_server, "table-live.ipynb", [connect_cell(hydra.url, ["markets", "signals"])])
+    await start(
+        page, jupyter_server, "table-live.ipynb", [connect_cell(hydra.url, ["markets", "signals"])]
+    )
     await hydra.wait_subscribed("signals")
     t1 = hydra.feed("markets", "market_update", lambda i: market("BTC", 100 + i % 9, n=i), rate=25)
-    t2 = hydra.feed("signals", "signal_new", lambda i: {"title": f"sig-{i}", "severity": 1 + i % 5}, rate=10)
+    t2 = hydra.feed(
+        "signals", "signal_new", lambda i: {"title": f"sig-{i}", "severity": 1 + i % 5}, rate=10
+    )
     t3 = hydra.feed("markets", "price_spike", lambda i: {"symbol": "ETH", "jump": i}, rate=5)
     await asyncio.sleep(3)
     # Filter by stream.
@@ -505,7 +525,7 @@ async def test_table_filter_freeze_inspector(jupyter_server, page, hydra):
     assert newest > int(frozen) + 50 and newest >= events - 60, (frozen, newest, events)
     # Inspector: open a signals row, let 3 s of traffic push it out, it stays open and exact.
     row = page.locator(".sw-root .sw-event[data-stream=signals]").first
-    title = (await row.locator("td").all_inner_texts())
+    title = await row.locator("td").all_inner_texts()
     await row.click()
     inspector = page.locator(".sw-root .sw-inspector")
     await inspector.wait_for(state="visible", timeout=5000)
@@ -523,9 +543,9 @@ async def test_table_filter_freeze_inspector(jupyter_server, page, hydra):
     sent = next(e for e in hydra.sent if e["stream"] == "signals" and e["data"]["title"] == sig)
     assert f'"{sig}"' in body1 and "signal_new" in head1 and "signals" in head1, (head1, body1)
     assert re.search(rf'"severity":\s*{1 + i % 5}\b', body1), body1
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    assert datetime.fromtimestamp(sent["ts"] / 1000, timezone.utc).strftime("%H:%M:%S") in head1, head1
+    assert datetime.fromtimestamp(sent["ts"] / 1000, UTC).strftime("%H:%M:%S") in head1, head1
 
 
 @pytest.mark.parametrize("mode", ["steady50", "steady200", "burst"])
@@ -545,7 +565,9 @@ async def test_recent_500_shows_500(jupyter_server, page, hydra, mode):
             await asyncio.sleep(0.05)
     await asyncio.sleep(3)
     rows = await page.evaluate("() => document.querySelectorAll('.sw-root .sw-event').length")
-    count = await page.evaluate("() => document.querySelector('.sw-root .sw-table-count').textContent")
+    count = await page.evaluate(
+        "() => document.querySelector('.sw-root .sw-table-count').textContent"
+    )
     events = await stat(page, "events")
     top = await page.evaluate("() => document.querySelector('.sw-root .sw-event').dataset.seq")
     assert events == "700", events
@@ -576,7 +598,7 @@ async def test_badge_paused_no_stale_rate(jupyter_server, page, hydra):
 async def test_badge_failed_on_refused_token(jupyter_server, page, refusing):
     """§3: a token refused as the document shows (close 4001) is "failed" with the reason."""
     await start(page, jupyter_server, "failed.ipynb", [connect_cell(refusing.url, ["markets"])])
-    took, shown = await wait_badge(page, r"failed", 10)
+    _took, shown = await wait_badge(page, r"failed", 10)
     await save_screenshot(page, "uxa-failed")
     assert refusing.refused >= 1
     assert re.search(r"4001|token", shown["status"], re.I), shown
@@ -704,8 +726,11 @@ async def test_replay_badge_says_replaying_4x(jupyter_server, page, hydra, tmp_p
     )
     text = re.sub(r"\s+", " ", text).replace(" ,", ",")
     await asyncio.sleep(3)
-    rate = float(await page.evaluate(
-        "() => [...document.querySelectorAll('.sw-root [data-stat=events_per_second]')].pop().dataset.value"))
+    rate = float(
+        await page.evaluate(
+            "() => [...document.querySelectorAll('.sw-root [data-stat=events_per_second]')].pop().dataset.value"
+        )
+    )
     await save_screenshot(page, "uxa-replay")
     assert 7 <= rate <= 13, f"recorded at 10 events/s; the replay's header says {rate} events/s"
     m = re.search(r"replaying 4x, (\d\d):(\d\d) of (\d\d):(\d\d)", text)
@@ -729,13 +754,19 @@ async def test_demo_live_in_voila(page, tmp_path):
         t0 = time.monotonic()
         state = None
         while time.monotonic() - t0 < 20:
-            state = await page.evaluate("() => document.querySelector('.sw-root .sw-state').textContent")
+            state = await page.evaluate(
+                "() => document.querySelector('.sw-root .sw-state').textContent"
+            )
             if state.startswith("live"):
                 break
             await asyncio.sleep(0.2)
-        n1 = await page.evaluate("() => +document.querySelector('.sw-root [data-stat=events]').dataset.value")
+        n1 = await page.evaluate(
+            "() => +document.querySelector('.sw-root [data-stat=events]').dataset.value"
+        )
         await asyncio.sleep(3)
-        n2 = await page.evaluate("() => +document.querySelector('.sw-root [data-stat=events]').dataset.value")
+        n2 = await page.evaluate(
+            "() => +document.querySelector('.sw-root [data-stat=events]').dataset.value"
+        )
         drawn = await page.evaluate(
             "() => [...document.querySelectorAll('.sw-root .js-plotly-plot')].map(gd => (gd.data||[]).reduce((a, t) => a + (t.y ? t.y.length : 0), 0))"
         )
@@ -758,8 +789,13 @@ async def test_token_never_in_page_comm_or_saved_notebook(jupyter_server, page, 
     frames: list[str] = []
 
     def on_ws(ws):
-        ws.on("framereceived", lambda p: frames.append(p if isinstance(p, str) else p.decode("latin-1")))
-        ws.on("framesent", lambda p: frames.append(p if isinstance(p, str) else p.decode("latin-1")))
+        ws.on(
+            "framereceived",
+            lambda p: frames.append(p if isinstance(p, str) else p.decode("latin-1")),
+        )
+        ws.on(
+            "framesent", lambda p: frames.append(p if isinstance(p, str) else p.decode("latin-1"))
+        )
 
     page.on("websocket", on_ws)
     name = "secret.ipynb"
@@ -787,16 +823,38 @@ async def test_token_never_in_page_comm_or_saved_notebook(jupyter_server, page, 
     assert frames, "no websocket frames captured"
     # The token is in the notebook's own source cell (the user typed it): leave the cell out.
     nbjson = json.loads(saved)
-    outputs = json.dumps([c.get("outputs", []) for c in nbjson["cells"]]) + json.dumps(nbjson.get("metadata", {}))
-    html_no_source = re.sub(r"<div class=\"[^\"]*jp-InputArea[^\"]*\".*?</div></div></div>", "", html, flags=re.S)
+    outputs = json.dumps([c.get("outputs", []) for c in nbjson["cells"]]) + json.dumps(
+        nbjson.get("metadata", {})
+    )
+    html_no_source = re.sub(
+        r"<div class=\"[^\"]*jp-InputArea[^\"]*\".*?</div></div></div>", "", html, flags=re.S
+    )
     leaks = {
-        "comm frames": [f[f.find(SECRET_PIECE) - 200:f.find(SECRET_PIECE) + 50] for f in frames
-                        if SECRET_PIECE in f and re.search(r'"msg_type":\s*"(comm_\w+|display_data|update_display_data|execute_result|stream)"', f)],
-        "page DOM (outputs)": [m.start() for m in re.finditer(SECRET_PIECE, await page.evaluate(
-            "() => [...document.querySelectorAll('.jp-Cell-outputArea')].map(o => o.innerHTML).join('')"))],
+        "comm frames": [
+            f[f.find(SECRET_PIECE) - 200 : f.find(SECRET_PIECE) + 50]
+            for f in frames
+            if SECRET_PIECE in f
+            and re.search(
+                r'"msg_type":\s*"(comm_\w+|display_data|update_display_data|execute_result|stream)"',
+                f,
+            )
+        ],
+        "page DOM (outputs)": [
+            m.start()
+            for m in re.finditer(
+                SECRET_PIECE,
+                await page.evaluate(
+                    "() => [...document.querySelectorAll('.jp-Cell-outputArea')].map(o => o.innerHTML).join('')"
+                ),
+            )
+        ],
         "saved notebook outputs/metadata": SECRET_PIECE in outputs,
     }
-    assert not leaks["comm frames"] and not leaks["page DOM (outputs)"] and not leaks["saved notebook outputs/metadata"], leaks
+    assert (
+        not leaks["comm frames"]
+        and not leaks["page DOM (outputs)"]
+        and not leaks["saved notebook outputs/metadata"]
+    ), leaks
     del html_no_source
 
 
@@ -823,7 +881,9 @@ async def test_narrow_332_chart_titles_not_cut(jupyter_server, page, hydra):
              .filter(e => e.tagName !== 'text' || e.textContent.includes('market_update'))
              .map(e => (e.querySelector('tspan.line') || e).textContent.trim())"""
     )
-    await save_screenshot(page, "uxa-narrow-title", element=page.locator(".sw-root .sw-field-chart"))
+    await save_screenshot(
+        page, "uxa-narrow-title", element=page.locator(".sw-root .sw-field-chart")
+    )
     cut = [t for t in titles if t.endswith("...") or t.endswith("…")]
     assert not cut, f"titles cut at 332 px: {cut}"
     assert any("price" in t and "symbol" in t for t in titles), titles
@@ -837,11 +897,13 @@ async def test_tick_labels_do_not_flip(jupyter_server, page, hydra):
     seen = []
     for _ in range(24):
         await asyncio.sleep(0.5)
-        seen.append(await page.evaluate(
-            r"""() => [...document.querySelectorAll('.sw-root .sw-rate-chart .xtick text')]
+        seen.append(
+            await page.evaluate(
+                r"""() => [...document.querySelectorAll('.sw-root .sw-rate-chart .xtick text')]
                  .map(e => /rotate\((-?[\d.]+)/.exec(e.getAttribute('transform') || '') ? 'rotated' : 'flat')
                  .join(',')"""
-        ))
+            )
+        )
     task.cancel()
     kinds = {k for sample in seen for k in sample.split(",") if k}
     assert len(kinds) == 1, f"tick labels flipped: {seen}"
@@ -901,7 +963,7 @@ async def test_busy_kernel_says_kernel_gone_then_live_again(jupyter_server, page
         assert "last known" in note, note
     finally:
         await busy
-    took2, shown2 = await wait_badge(page, r"^live", 10)
+    _took2, _shown2 = await wait_badge(page, r"^live", 10)
 
 
 async def test_demo_charts_split_by_itself(jupyter_server, page):
@@ -916,7 +978,9 @@ async def test_demo_charts_split_by_itself(jupyter_server, page):
     await wait_for_selector_in_output(page, ".sw-root .sw-state")
     await asyncio.sleep(8)
     await run_cell(page, 1)
-    printed = await page.evaluate("() => [...document.querySelectorAll('.jp-Cell-outputArea')][1].innerText")
+    printed = await page.evaluate(
+        "() => [...document.querySelectorAll('.jp-Cell-outputArea')][1].innerText"
+    )
     chips = await page.evaluate(
         "() => [...document.querySelectorAll('.sw-root .sw-chip-label')].map(e => e.textContent)"
     )

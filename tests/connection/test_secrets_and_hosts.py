@@ -237,16 +237,16 @@ async def test_a_token_echoed_in_events_never_reaches_the_buffer(form):
 
     token = "eyJhbGciOiJIUzI1NiJ9.ECHOSECRET0123456789.c2lnbmF0dXJlX2Vj"
     echoed = form(token)
-    async with HydraAttackServer(token=token) as server:
-        async with streamwidgets.open(
-            feeds.hydra(server.url, token=token), streams=["markets"]
-        ) as s:
-            await server.wait_subscribed("markets", seconds(10))
-            await server.push(
-                "markets", "tick", {"price": 1.5, "token": echoed, "note": f"as {echoed}"}
-            )
-            await eventually(lambda: len(s.df) >= 1)
-            row = s.df.iloc[-1]
-            assert row["data.price"] == 1.5
-            assert row["data.token"] == "***" and row["data.note"] == "as ***"
-            assert echoed not in s.df.to_csv()
+    async with (
+        HydraAttackServer(token=token) as server,
+        streamwidgets.open(feeds.hydra(server.url, token=token), streams=["markets"]) as s,
+    ):
+        await server.wait_subscribed("markets", seconds(10))
+        await server.push(
+            "markets", "tick", {"price": 1.5, "token": echoed, "note": f"as {echoed}"}
+        )
+        await eventually(lambda: len(s.df) >= 1)
+        row = s.df.iloc[-1]
+        assert row["data.price"] == 1.5
+        assert row["data.token"] == "***" and row["data.note"] == "as ***"
+        assert echoed not in s.df.to_csv()

@@ -36,7 +36,7 @@ from urllib.parse import parse_qs, urlsplit
 import websockets
 from websockets.asyncio.server import ServerConnection, serve
 
-__all__ = ["HydraAttackServer", "Client"]
+__all__ = ["Client", "HydraAttackServer"]
 
 DEFAULT_STREAMS = [
     "signals", "alerts", "cyber", "markets", "aircraft", "vessels", "airspace",

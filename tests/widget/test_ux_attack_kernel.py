@@ -82,7 +82,8 @@ async def test_recording_masks_token(tmp_path):
             w.stop_recording()
         finally:
             w.close()
-    text = gzip.open(path, "rt").read()
+    with gzip.open(path, "rt") as file:
+        text = file.read()
     assert "market_update" in text
     assert PIECE not in text
 
@@ -96,7 +97,9 @@ async def test_split_by_missing_column_names_columns_seen():
         try:
             await server.wait_subscribed("markets", 10)
             for i in range(5):
-                await server.push("markets", "market_update", {"symbol": "AB"[i % 2], "price": 1.0 + i})
+                await server.push(
+                    "markets", "market_update", {"symbol": "AB"[i % 2], "price": 1.0 + i}
+                )
             await asyncio.sleep(1)
             with pytest.raises(ConfigurationError) as info:
                 w.chart("price", stream="markets", by="isin")
