@@ -95,14 +95,14 @@ w
 
 PERF_JS = """() => {
   const root = document.querySelector('.sw-root');
-  // One plotly figure per charted field: the points of all of them.
-  const plots = [...root.querySelectorAll('.sw-field-chart .js-plotly-plot')];
+  // One figure per charted field: the points its canvas drew, of all of them.
+  const plots = [...root.querySelectorAll('.sw-field-chart canvas.sw-traces')];
   const events = document.querySelector('[data-stat="events"]');
   return {
     apply: root.__swPerf.applyMs.slice(),
     latency: root.__swPerf.latencyMs.slice(),
     frames: root.__swPerf.frames,
-    points: plots.reduce((n, gd) => n + (gd.data || []).reduce((k, t) => k + t.x.length, 0), 0),
+    points: plots.reduce((n, c) => n + (c.swTraces || []).reduce((k, t) => k + t.x.length, 0), 0),
     events: events ? Number(events.dataset.value || 0) : 0,
   };
 }"""
@@ -247,13 +247,26 @@ SAMPLES_JS = """() => {
 }"""
 
 
-async def measure_busy(browser, server, name: str, seconds: float) -> dict[str, float]:
-    """Main-thread busy share and per-draw times of one notebook's widget."""
+async def measure_busy(
+    browser, server, name: str, seconds: float, widget: bool = True
+) -> dict[str, float]:
+    """Main-thread busy share and per-draw times of one notebook's widget (or, with
+    ``widget=False``, of the same page with no widget: the floor)."""
     context = await browser.new_context(viewport={"width": 1280, "height": 1000})
     page = await context.new_page()
     try:
         await open_notebook(page, server, name, "lab")
         await run_all_cells(page, "lab", timeout=120)
+        if not widget:
+            await asyncio.sleep(6.0)
+            cdp = await context.new_cdp_session(page)
+            await cdp.send("Performance.enable")
+            metric = lambda ms: next(m["value"] for m in ms if m["name"] == "TaskDuration")  # noqa: E731
+            before = metric((await cdp.send("Performance.getMetrics"))["metrics"])
+            began = time.monotonic()
+            await asyncio.sleep(seconds)
+            after = metric((await cdp.send("Performance.getMetrics"))["metrics"])
+            return {"busy_pct": 100.0 * (after - before) / (time.monotonic() - began)}
         state = (await wait_for_selector_in_output(page, ".sw-state")).first
         for _ in range(200):
             if await state.get_attribute("data-state") == "connected":
@@ -297,6 +310,9 @@ async def measure_busy(browser, server, name: str, seconds: float) -> dict[str, 
 async def busy(browser, server, seconds: float, by: bool) -> dict[tuple[str, int], dict]:
     """The demo widget, then the widget on a Hydra simulator, at each of BUSY_RATES."""
     results = {}
+    # The same page with a notebook and no widget: what JupyterLab costs by itself.
+    name = write_notebook(server, "bench_busy_none.ipynb", "1 + 1")
+    results[("none", 0)] = await measure_busy(browser, server, name, seconds, widget=False)
     for rate in BUSY_RATES:
         name = write_notebook(server, f"bench_busy_demo_{rate}.ipynb", DEMO_CELL.format(rate=rate))
         results[("demo", rate)] = await measure_busy(browser, server, name, seconds)
@@ -322,6 +338,9 @@ def print_busy(results: dict[tuple[str, int], dict], seconds: float, by: bool) -
         f"  hydra: simulator process, {len(CHARTS) + by} field charts"
         + (" (one by symbol)" if by else "")
     )
+    floor = results.pop(("none", 0), None)
+    if floor:
+        print(f"  no widget: the same page and notebook without one, {floor['busy_pct']:.1f}% busy")
     print(
         f"{'setup':>6} {'feed ev/s':>10} {'got ev/s':>9} {'busy %':>7} {'draw p50':>9} "
         f"{'p95 ms':>7} {'draws/s':>8} {'field p95':>9} {'rate p95':>8} {'points':>7}"

@@ -1,13 +1,15 @@
-// The plotly charts: the events/s chart, and one figure per charted field. Points go
-// into typed arrays as they arrive (`ingest`, cheap); a figure is drawn (`render`) at a
-// bounded rate chosen by the widget, one plotly call per figure, from a figure rebuilt
-// from those arrays with Plotly.react, each trace reduced to what its pixel columns can
-// show (decimate.js). So a draw costs the same whatever max_points is, a zoom
-// re-reduces the zoomed range from the raw points, and the layout (names, axes, narrow
-// outputs) is always the one computed from the current state. Any data change makes
-// plotly redo the whole figure (axes, annotations, traces), so the cost of one draw is
-// mostly per figure, not per point: a figure per field keeps each draw short, and only
-// the figures whose data changed are drawn.
+// The charts: the events/s chart, and one figure per charted field. Points go into
+// typed arrays as they arrive (`ingest`, cheap); a figure is drawn (`render`) at a
+// bounded rate chosen by the widget, each trace reduced to what its pixel columns can
+// show (decimate.js), so a draw costs the same whatever max_points is and a zoom
+// re-reduces the zoomed range from the raw points.
+//
+// A figure is two layers: a plotly figure without traces for the axes, ticks, titles,
+// the header and zoom and pan, and a canvas over its plot area for the lines
+// (trace_layer.js). Plotly redoes a whole figure on any data change (tens of ms in a
+// busy page); here it is called with a new layout only when names, width or theme
+// changed, and otherwise with the new ranges alone. The ranges are computed here (the
+// time span of the points, or the user's zoom; y fitted to the points shown).
 //
 // Times are epoch ms, which plotly's date axis shows as UTC: the x axis says so.
 import Plotly from "./plotly.js";
@@ -18,13 +20,46 @@ import { Palette } from "./palette.js";
 import { Limit } from "./protocol.js";
 import { RateTable } from "./rates.js";
 import { axisTheme, themeLayout } from "./theme.js";
+import { TraceLayer, yRangeOf } from "./trace_layer.js";
 
 const CONFIG = {
   responsive: true,
   displaylogo: false,
   displayModeBar: "hover",
-  modeBarButtonsToRemove: ["lasso2d", "select2d"],
+  // The lines are not plotly's: its picture would have none (the widget keeps its own),
+  // and "reset axes" would pin the live chart to the ranges of one past draw.
+  modeBarButtonsToRemove: ["lasso2d", "select2d", "toImage", "resetScale2d"],
+  // A double click goes back to the whole span, live (autorange: the ranges are ours).
+  doubleClick: "autosize",
 };
+
+/** [lo, hi] for points from lo to hi (a lone time gets ±1 s), or null for none. */
+const widen = (lo, hi) => (lo > hi ? null : lo === hi ? [lo - 1000, hi + 1000] : [lo, hi]);
+
+const sameRange = (a, b) => a === b || (a != null && b != null && a[0] === b[0] && a[1] === b[1]);
+
+/** A trace as the canvas draws it (trace_layer.js), with its hover label's words. */
+function drawnTrace({ name, meta, color, points, visible, head, what, unit = "", markerPx = 4, dash = false }) {
+  const markers = points.x.length <= MARKERS_UP_TO;
+  return {
+    name,
+    meta,
+    color,
+    width: 1.5,
+    dash,
+    markers,
+    markerSize: markerPx / 2,
+    mode: markers ? "lines+markers" : "lines",
+    visible,
+    x: points.x,
+    y: points.y,
+    head,
+    what,
+    unit,
+    // The label's form, for a reader of `swTraces`; hoverLines() fills it in.
+    hover: `${head ? `${head}<br>` : ""}${what}: %{y}${unit}<br>%{x} UTC`,
+  };
+}
 
 export const WAITING = "waiting for data";
 export const TIME_TITLE = "time (UTC)";
@@ -35,8 +70,8 @@ const MARKERS_UP_TO = 60;
 // Below this width (px) an output is narrow: fewer ticks, shorter names, a smaller legend.
 const NARROW_PX = 480;
 
-// Plotly reads a small HTML subset (<a href>, <br>, ...) in names; feed-chosen names
-// must show as typed, so escape them.
+// Plotly reads a small HTML subset (<a href>, <br>, ...) in its texts (the header, the
+// axis titles); feed-chosen names must show as typed, so escape them.
 export function plotlyText(text) {
   return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
@@ -105,14 +140,25 @@ function timeAxis(width, colors, visible) {
 class Chart {
   constructor(container) {
     this.container = container;
+    // The plot, and the canvas of its lines laid over plotly's plot area.
+    this.wrap = h("div", { class: "sw-plot-wrap" });
     this.gd = h("div", { class: "sw-plot" });
-    container.append(this.gd);
+    this.wrap.append(this.gd);
+    this.layer = new TraceLayer(this.wrap);
+    container.append(this.wrap);
     this.ready = false;
     this.disposed = false;
     this.colors = null;
     this.hidden = new Set();
     // The x range the user zoomed to (epoch ms), or null for all of it.
     this.range = null;
+    // The y range the user zoomed to, or null: fitted to the points shown.
+    this.yRange = null;
+    // A count's axis starts at zero.
+    this.toZero = false;
+    // What plotly was last given: the layout without its ranges (JSON), and the ranges.
+    this._layoutKey = null;
+    this._shown = [null, null];
     // Called after the user zooms or pans (the widget redraws at once), and when the
     // chart needs a draw for a reason of its own (a new width).
     this.onZoom = null;
@@ -128,24 +174,51 @@ class Chart {
     }
     this.ready = true;
     this.gd.on("plotly_relayout", (change) => this._relayout(change));
+    // While a pan drags, plotly moves its own layers: the lines follow.
+    this.gd.on("plotly_relayouting", (change) => this.layer.redraw(this._dragRange(change, "xaxis"), this._dragRange(change, "yaxis")));
   }
 
+  /** An axis's range (linear: epoch ms for time) from plotly's state, or null. */
+  _axisRange(name) {
+    const ax = this.gd._fullLayout?.[name];
+    if (!ax || !Array.isArray(ax.range)) return null;
+    const lo = ax.r2l(ax.range[0]);
+    const hi = ax.r2l(ax.range[1]);
+    return Number.isFinite(lo) && Number.isFinite(hi) && hi > lo ? [lo, hi] : null;
+  }
+
+  _dragRange(change, name) {
+    const ax = this.gd._fullLayout?.[name];
+    const a = change?.[`${name}.range[0]`];
+    const b = change?.[`${name}.range[1]`];
+    if (!ax || a == null || b == null) return null;
+    const lo = ax.r2l(a);
+    const hi = ax.r2l(b);
+    return Number.isFinite(lo) && Number.isFinite(hi) && hi > lo ? [lo, hi] : null;
+  }
+
+  /**
+   * The user zoomed, panned or double-clicked. The ranges set by render come as whole
+   * "xaxis.range" arrays; the user's as "xaxis.range[0]", "xaxis.autorange" and the like.
+   */
   _relayout(change) {
     if (!change || typeof change !== "object") return;
     const keys = Object.keys(change);
-    if (!keys.some((k) => k.startsWith("xaxis.") || k === "xaxis")) return;
-    const ax = this.gd._fullLayout?.xaxis;
-    let range = null;
-    if (!change["xaxis.autorange"] && ax && !ax.autorange && Array.isArray(ax.range)) {
-      const lo = ax.r2l(ax.range[0]);
-      const hi = ax.r2l(ax.range[1]);
-      if (Number.isFinite(lo) && Number.isFinite(hi) && hi > lo) range = [lo, hi];
-    }
-    const same = range === this.range || (range && this.range && range[0] === this.range[0] && range[1] === this.range[1]);
-    if (same) return;
-    this.range = range;
+    const byUser = (axis) => keys.some((k) => k === axis || (k.startsWith(`${axis}.`) && k !== `${axis}.range`));
+    const userX = byUser("xaxis");
+    const userY = byUser("yaxis");
+    if (!userX && !userY) return;
+    // Plotly now holds the user's ranges (or its own autorange of no traces): the next
+    // draw sets ours again.
+    this._shown = [null, null];
+    if (userY) this.yRange = change["yaxis.autorange"] ? null : this._axisRange("yaxis");
+    let range = this.range;
+    if (userX) range = change["xaxis.autorange"] ? null : this._axisRange("xaxis");
     this.dirty = true;
-    this.onZoom?.(range);
+    if (!sameRange(range, this.range)) {
+      this.range = range;
+      this.onZoom?.(range);
+    } else this.onDirty?.();
   }
 
   /**
@@ -188,14 +261,50 @@ class Chart {
     }
   }
 
-  /** Redraw from the current state; returns whether plotly was called. */
+  /** Redraw from the current state; returns whether it drew. */
   render() {
     if (!this.ready || this.disposed || !this.dirty) return false;
     if (this.gd.offsetWidth === 0) return false;
     this.dirty = false;
-    const { data, layout } = this.figure();
-    Plotly.react(this.gd, data, layout, CONFIG);
+    const { traces, layout } = this.figure();
+    const xr = this.range ?? this.span(traces);
+    const yr = xr ? (this.yRange ?? yRangeOf(traces, xr, this.toZero)) : null;
+    if (xr && yr) {
+      Object.assign(layout.xaxis, { range: xr.slice(), autorange: false });
+      Object.assign(layout.yaxis, { range: yr.slice(), autorange: false });
+    }
+    this._plotLayout(layout, xr && yr ? xr : null, xr && yr ? yr : null);
+    const size = this.gd._fullLayout?._size;
+    const box = size ? { l: size.l, t: size.t, w: size.w, h: size.h } : null;
+    this.layer.draw(box, xr, yr, traces);
     return true;
+  }
+
+  /** The time span of the drawn points (epoch ms), or null when there are none. */
+  span(traces) {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const t of traces) {
+      if (!t.x.length) continue;
+      lo = Math.min(lo, t.x[0]);
+      hi = Math.max(hi, t.x[t.x.length - 1]);
+    }
+    return widen(lo, hi);
+  }
+
+  /** Plotly gets a new layout only when more than its ranges changed. */
+  _plotLayout(layout, xr, yr) {
+    const { xaxis, yaxis, ...rest } = layout;
+    const key = JSON.stringify([rest, { ...xaxis, range: null }, { ...yaxis, range: null }]);
+    if (key !== this._layoutKey) {
+      this._layoutKey = key;
+      this._shown = [xr, yr];
+      Plotly.react(this.gd, [], layout, CONFIG);
+      return;
+    }
+    if (!xr || (sameRange(xr, this._shown[0]) && sameRange(yr, this._shown[1]))) return;
+    this._shown = [xr, yr];
+    Plotly.relayout(this.gd, { "xaxis.range": xr.slice(), "yaxis.range": yr.slice() });
   }
 
   dispose() {
@@ -203,7 +312,7 @@ class Chart {
     Plotly.purge(this.gd);
   }
 
-  /** The trace's points for the current zoom and width, copied (plotly keeps them). */
+  /** The trace's points for the current zoom and width (copied: the raw arrays move). */
   _visible(series) {
     const range = this.range ?? [null, null];
     const d = decimate(series.x, series.y, { x0: range[0], x1: range[1], columns: this.columns });
@@ -215,10 +324,8 @@ class Chart {
     const layout = {
       autosize: true,
       height,
-      hovermode: "closest",
-      // Keeps the user's zoom and legend clicks across redraws.
-      uirevision: "streamwidgets",
-      hoverlabel: { namelength: -1 },
+      // The hover label is the canvas layer's (plotly holds no traces).
+      hovermode: false,
     };
     return c ? merge(layout, nest(themeLayout(c, []))) : layout;
   }
@@ -253,6 +360,12 @@ export class RateChart extends Chart {
     super(container);
     this.palette = palette;
     this.table = new RateTable();
+    this.toZero = true;
+    // Streams (and "total") the user switched off in the legend.
+    this.legendOff = new Set();
+    this.legend = h("div", { class: "sw-legend", role: "group", "aria-label": "lines shown", hidden: true });
+    this.wrap.append(this.legend);
+    this._legendKey = null;
   }
 
   init(colors) {
@@ -294,36 +407,35 @@ export class RateChart extends Chart {
       });
       return { x: d.x.slice(), y: d.y.slice() };
     };
-    const data = streams.map((s) => {
-      const label = plotlyText(streamLabel(s));
-      const color = this.palette.color(s);
-      const points = cut(table.columns.get(s));
-      return {
-        type: "scatter",
-        mode: points.x.length <= MARKERS_UP_TO ? "lines+markers" : "lines",
+    const traces = streams.map((s) => {
+      const label = streamLabel(s);
+      return drawnTrace({
         name: label,
-        ...points,
-        line: { color, width: 1.5 },
-        marker: { color, size: 3 },
-        connectgaps: false,
-        visible: this.hidden.has(s) ? false : true,
         meta: s,
-        hovertemplate: `${label}: %{y} events/s<br>%{x} UTC<extra></extra>`,
-      };
+        color: this.palette.color(s),
+        points: cut(table.columns.get(s)),
+        visible: !this.hidden.has(s) && !this.legendOff.has(s),
+        head: null,
+        what: label,
+        unit: " events/s",
+        markerPx: 3,
+      });
     });
     if (!empty) {
-      const points = cut(table.total);
-      data.push({
-        type: "scatter",
-        mode: points.x.length <= MARKERS_UP_TO ? "lines+markers" : "lines",
-        name: "total",
-        ...points,
-        marker: { color: c?.font ?? "#444", size: 3 },
-        line: { color: c?.font ?? "#444", width: 1.5, dash: "dot" },
-        connectgaps: false,
-        meta: "total",
-        hovertemplate: "total: %{y} events/s<br>%{x} UTC<extra></extra>",
-      });
+      traces.push(
+        drawnTrace({
+          name: "total",
+          meta: "total",
+          color: c?.font ?? "#444",
+          points: cut(table.total),
+          visible: !this.legendOff.has("total"),
+          head: null,
+          what: "total",
+          unit: " events/s",
+          markerPx: 3,
+          dash: true,
+        }),
+      );
     }
     // The legend stays within two rows (three when wide), in the top margin: entries get
     // a fixed width and the rest scrolls.
@@ -331,26 +443,12 @@ export class RateChart extends Chart {
     const fontPx = (c?.size ?? 11) - (narrow ? 1 : 0);
     const rowPx = Math.round(fontPx * 1.3 + 7);
     const perRow = Math.max(1, Math.floor((width - 56) / (entryPx + 40)));
-    const rows = empty ? 0 : Math.min(Math.ceil(data.length / perRow), narrow ? 2 : 3);
+    const rows = empty ? 0 : Math.min(Math.ceil(traces.length / perRow), narrow ? 2 : 3);
     const legendPx = rows * rowPx + (rows ? 4 : 0);
+    this._drawLegend(traces, { rowPx, legendPx, entryPx: entryPx + 40, fontPx });
     const layout = merge(this._baseLayout(250), {
       margin: { l: Y_LABELS_PX, r: RIGHT_PX, t: 6 + legendPx, b: X_AXIS_PX, pad: 0 },
-      showlegend: !empty,
-      legend: {
-        orientation: "h",
-        x: 0,
-        xanchor: "left",
-        y: 1,
-        yanchor: "bottom",
-        yref: "paper",
-        bgcolor: "rgba(0,0,0,0)",
-        entrywidth: entryPx,
-        entrywidthmode: "pixels",
-        itemwidth: 30,
-        tracegroupgap: 0,
-        maxheight: legendPx,
-        font: { size: fontPx },
-      },
+      showlegend: false,
       xaxis: merge(timeAxis(width, c, !empty), this._axisTheme()),
       yaxis: merge(
         {
@@ -364,7 +462,45 @@ export class RateChart extends Chart {
       ),
       annotations: empty ? [this._waiting()] : [],
     });
-    return { data, layout };
+    return { traces, layout };
+  }
+
+  /**
+   * The legend, in the top margin: a fixed width per entry, at most 2-3 rows, the rest
+   * scrolls. An entry switches its line off and on. Rebuilt only when it changed.
+   */
+  _drawLegend(traces, { rowPx, legendPx, entryPx, fontPx }) {
+    const items = traces.map((t) => [t.meta, t.name, t.color, t.dash, this.legendOff.has(t.meta)]);
+    const key = JSON.stringify([items, rowPx, legendPx, entryPx, fontPx]);
+    if (key === this._legendKey) return;
+    this._legendKey = key;
+    const legend = this.legend;
+    legend.hidden = !items.length;
+    Object.assign(legend.style, {
+      left: `${Y_LABELS_PX - 52}px`,
+      right: `${RIGHT_PX}px`,
+      maxHeight: `${legendPx}px`,
+      gridTemplateColumns: `repeat(auto-fill, ${entryPx}px)`,
+      gridAutoRows: `${rowPx}px`,
+      fontSize: `${fontPx}px`,
+    });
+    legend.replaceChildren(
+      ...items.map(([meta, name, color, dash, off]) => {
+        const line = h("span", { class: "sw-legend-line" });
+        line.style.borderTop = `2px ${dash ? "dotted" : "solid"} ${color}`;
+        const entry = h("button", { type: "button", class: "sw-legend-item", "aria-pressed": String(!off), title: name }, [
+          line,
+          h("span", { class: "sw-legend-name", text: name }),
+        ]);
+        entry.addEventListener("click", () => {
+          if (this.legendOff.has(meta)) this.legendOff.delete(meta);
+          else this.legendOff.add(meta);
+          this.dirty = true;
+          this.onDirty?.();
+        });
+        return entry;
+      }),
+    );
   }
 }
 
@@ -428,30 +564,24 @@ class FieldPane extends Chart {
     const headerPx = chart ? LINE_PX * (header.title + (header.keys?.lines.length ?? 0)) + 6 : 4;
     const bottomPx = this.bottom ? X_AXIS_PX : BOTTOM_GAP_PX;
     const height = headerPx + SUBPLOT_PX + bottomPx;
-    const data = [];
+    const traces = [];
     const annotations = [];
     let points = false;
     if (chart) {
       const field = shortField(chart.field);
       for (const t of owner._tracesOf(chart)) {
-        const { x, y } = this._visible(t.raw);
         if (t.raw.n) points = true;
-        const color = t.key == null ? owner.palette.color(chart.id) : owner._keyColor(chart.id, t.key);
-        const name = t.key == null ? plotlyText(seriesLabel(chart)) : plotlyText(t.key);
-        const who = t.key == null ? "" : `${plotlyText(t.key)}<br>`;
-        data.push({
-          type: "scatter",
-          mode: x.length <= MARKERS_UP_TO ? "lines+markers" : "lines",
-          name,
-          x,
-          y,
-          line: { color, width: 1.5 },
-          marker: { color, size: 4 },
-          connectgaps: false,
-          visible: owner.hidden.has(chart.stream) ? false : true,
-          meta: t.key == null ? chart.id : [chart.id, t.key],
-          hovertemplate: `${who}${plotlyText(field)}: %{y}<br>%{x} UTC<extra></extra>`,
-        });
+        traces.push(
+          drawnTrace({
+            name: t.key == null ? seriesLabel(chart) : t.key,
+            meta: t.key == null ? chart.id : [chart.id, t.key],
+            color: t.key == null ? owner.palette.color(chart.id) : owner._keyColor(chart.id, t.key),
+            points: this._visible(t.raw),
+            visible: !owner.hidden.has(chart.stream),
+            head: t.key,
+            what: field,
+          }),
+        );
       }
       // The header: the chart's name (cut to the width), then its keys.
       // An unsplit chart's colour is its trace's; a split chart's keys carry their own.
@@ -508,15 +638,14 @@ class FieldPane extends Chart {
       x.showticklabels = false;
       x.title = { text: "" };
     }
-    const range = owner.range;
-    if (range) {
-      x.range = [range[0], range[1]];
-      x.autorange = false;
-    } else {
-      x.autorange = true;
-    }
+    x.autorange = true;
     layout.xaxis = merge(x, this._axisTheme());
-    return { data, layout };
+    return { traces, layout };
+  }
+
+  // Every figure shows the same time span: that of all charted points.
+  span() {
+    return this.owner.span();
   }
 }
 
@@ -568,6 +697,18 @@ export class FieldChart {
     return this.list.map((c) => c.id);
   }
 
+  /** The time span of every charted point (epoch ms), or null when there is none. */
+  span() {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const t of this.traces.values()) {
+      if (!t.raw.n || !this.charts.has(t.id)) continue;
+      lo = Math.min(lo, t.raw.x[0]);
+      hi = Math.max(hi, t.raw.lastX);
+    }
+    return widen(lo, hi);
+  }
+
   /** Whether any charted trace has a point (the bottom figure then shows its dates). */
   get anyPoints() {
     for (const t of this.traces.values()) if (t.raw.n && this.charts.has(t.id)) return true;
@@ -588,7 +729,7 @@ export class FieldChart {
     for (const [id, pane] of [...this.panes]) {
       if (!wanted.has(id)) {
         pane.dispose();
-        pane.gd.remove();
+        pane.wrap.remove();
         this.panes.delete(id);
       }
     }
@@ -611,7 +752,7 @@ export class FieldChart {
     });
     this.panes = next;
     // DOM order follows the charts' order.
-    for (const pane of next.values()) this.container.append(pane.gd);
+    for (const pane of next.values()) this.container.append(pane.wrap);
     this._fitHeight();
     return Promise.all(waits);
   }

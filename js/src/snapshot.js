@@ -1,7 +1,7 @@
 // A still picture of a plotly chart as drawn now, small enough to keep in a saved
-// notebook (tens of KB): plotly's own SVG layers (axes, ticks, names, SVG traces) are
-// copied, and the WebGL traces, which live in a canvas, are redrawn as SVG paths
-// reduced to at most two points per pixel column. The picture is what the user saw,
+// notebook (tens of KB): plotly's own SVG layers (axes, ticks, names) are copied, and
+// the lines, which live in a canvas (trace_layer.js), are redrawn as SVG paths reduced
+// to at most four points per pixel column. The picture is what the user saw,
 // zoom included. snapshot_view.js shows it when the notebook is reopened without a kernel.
 
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -9,14 +9,6 @@ const SVG_NS = "http://www.w3.org/2000/svg";
 const DROP = [".draglayer", ".hoverlayer", ".zoomlayer", ".selectionlayer", ".menulayer", ".modebar"];
 
 const round = (v) => Math.round(v * 10) / 10;
-
-function axisScale(ax, vertical) {
-  const lo = ax.r2l(ax.range[0]);
-  const hi = ax.r2l(ax.range[1]);
-  if (!Number.isFinite(lo) || !Number.isFinite(hi) || hi === lo) return null;
-  const k = ax._length / (hi - lo);
-  return vertical ? (v) => ax._offset + ax._length - (v - lo) * k : (v) => ax._offset + (v - lo) * k;
-}
 
 /** One trace as an SVG path: per pixel column its first, lowest, highest and last point. */
 export function decimatedPath(xs, ys, px, py) {
@@ -58,41 +50,6 @@ export function decimatedPath(xs, ys, px, py) {
   return parts.join("");
 }
 
-function glLayer(gd, doc) {
-  const full = gd._fullLayout;
-  const g = doc.createElementNS(SVG_NS, "g");
-  g.setAttribute("class", "sw-gl-traces");
-  for (const trace of gd._fullData ?? []) {
-    if (trace.type !== "scattergl" || trace.visible !== true) continue;
-    const xa = full[`xaxis${(trace.xaxis ?? "x").slice(1)}`];
-    const ya = full[`yaxis${(trace.yaxis ?? "y").slice(1)}`];
-    if (!xa || !ya) continue;
-    const px = axisScale(xa, false);
-    const py = axisScale(ya, true);
-    const data = gd.data[trace.index];
-    if (!px || !py || !data?.x?.length) continue;
-    const d = decimatedPath(data.x, data.y, px, py);
-    if (!d) continue;
-    // A nested svg clips its content to the subplot, as the canvas does.
-    const clip = doc.createElementNS(SVG_NS, "svg");
-    const [x, y, w, hgt] = [xa._offset, ya._offset, xa._length, ya._length].map(round);
-    clip.setAttribute("x", String(x));
-    clip.setAttribute("y", String(y));
-    clip.setAttribute("width", String(w));
-    clip.setAttribute("height", String(hgt));
-    clip.setAttribute("viewBox", `${x} ${y} ${w} ${hgt}`);
-    const path = doc.createElementNS(SVG_NS, "path");
-    path.setAttribute("d", d);
-    path.setAttribute("fill", "none");
-    path.setAttribute("stroke", trace.line?.color ?? "#888");
-    path.setAttribute("stroke-width", String(trace.line?.width ?? 1.5));
-    path.setAttribute("stroke-linejoin", "round");
-    clip.append(path);
-    g.append(clip);
-  }
-  return g;
-}
-
 function layer(svg, doc) {
   const g = doc.createElementNS(SVG_NS, "g");
   const copy = svg.cloneNode(true);
@@ -102,10 +59,11 @@ function layer(svg, doc) {
 }
 
 /**
- * An SVG document (a string) of the plotly chart in `gd` as drawn now, or null when it
+ * An SVG document (a string) of the plotly chart in `gd` as drawn now, with the lines of
+ * `traces` (a TraceLayer, which draws them on a canvas) as SVG paths, or null when it
  * has not been drawn. Clip references are made local, so the picture stands alone.
  */
-export function chartSvg(gd) {
+export function chartSvg(gd, traces = null) {
   const full = gd?._fullLayout;
   const paper = full?._paper?.node?.();
   if (!paper || !full.width || !full.height) return null;
@@ -115,7 +73,8 @@ export function chartSvg(gd) {
   out.setAttribute("width", String(full.width));
   out.setAttribute("height", String(full.height));
   out.setAttribute("viewBox", `0 0 ${full.width} ${full.height}`);
-  out.append(layer(paper, doc), glLayer(gd, doc));
+  out.append(layer(paper, doc));
+  if (traces) out.append(traces.svg(doc));
   const top = full._toppaper?.node?.();
   if (top) out.append(layer(top, doc));
   const text = new XMLSerializer().serializeToString(out);

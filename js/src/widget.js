@@ -444,7 +444,7 @@ function render({ model, el }) {
     if (disposed || !chartsReady) return;
     picturedAt = performance.now();
     const charts = [];
-    const rate = chartSvg(rateChart.gd);
+    const rate = chartSvg(rateChart.gd, rateChart.layer);
     const size = rateChart.gd._fullLayout ?? {};
     if (rate) charts.push({ caption: "events per second by stream", svg: rate, width: size.width, height: size.height });
     // The field figures, stacked as on the page, in one picture.
@@ -452,7 +452,7 @@ function render({ model, el }) {
     let height = 0;
     const parts = [];
     for (const figure of fieldChart.figures) {
-      const svg = chartSvg(figure.gd);
+      const svg = chartSvg(figure.gd, figure.layer);
       const full = figure.gd._fullLayout ?? {};
       if (!svg) continue;
       parts.push(svg.replace(/^<svg /, `<svg y="${height}" `));

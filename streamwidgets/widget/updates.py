@@ -179,6 +179,13 @@ class SplitKeys:
 
 #: Recent events an update carries at most: each costs about 9 us to build and 0.5 KB.
 RECENT_PER_UPDATE = 50
+# Recent events sent per second on average (a token bucket holding up to `recent_limit`
+# of them): the table shows every event up to this rate and through a burst of
+# `recent_limit` events, and a sample above it, saying so. Each event sent costs the page
+# a JSON decode and a row whether or not it is ever read: at 1,000 events/s, sending all
+# of them kept the page's main thread about 15 points busier; nobody reads a table that
+# turns over 250 rows a second, and `w.df` holds every event.
+RECENT_PER_SECOND = 250
 
 
 class UpdateBuilder:
@@ -190,9 +197,11 @@ class UpdateBuilder:
             decimates a longer series to this many).
         recent_limit: recent events kept for the list.
         recent_per_update: recent events sent at most per update (the newest); None:
-            ``min(recent_limit, RECENT_PER_UPDATE)``. At 20 updates a second the table then
-            holds every event up to 1,000 events/s; above that it holds a sample (the
-            browser says so) and the comm carries at most about 500 KB/s of them.
+            ``min(recent_limit, RECENT_PER_UPDATE)``.
+        recent_per_second: recent events sent per second on average, in bursts of up to
+            ``recent_limit`` (RECENT_PER_SECOND by default). The table holds every event
+            up to this rate; above it a sample (the browser says so), and the comm
+            carries at most about 125 KB/s of them.
 
     Example:
         >>> buf = EventBuffer()
@@ -213,9 +222,12 @@ class UpdateBuilder:
         max_points: int = Limit.MAX_POINTS_DEFAULT,
         recent_limit: int = Limit.RECENT_DEFAULT,
         recent_per_update: int | None = None,
+        recent_per_second: float = RECENT_PER_SECOND,
     ) -> None:
         if recent_per_update is None:
             recent_per_update = min(recent_limit, RECENT_PER_UPDATE)
+        if not recent_per_second > 0:
+            raise ValueError(f"recent_per_second must be > 0, got {recent_per_second!r}")
         self.buffer = buffer
         self.max_points = max_points
         self.series: dict[str, SeriesKey] = {}
@@ -223,6 +235,11 @@ class UpdateBuilder:
         self._recent: deque[dict[str, Any]] = deque(maxlen=recent_limit)
         self._recent_unsent: deque[tuple[int, Event]] = deque(maxlen=recent_per_update)
         self._recent_seq = 0
+        # The token bucket of recent events (see RECENT_PER_SECOND); full at the start.
+        self._recent_rate = float(recent_per_second)
+        self._recent_burst = float(max(recent_limit, recent_per_update))
+        self._recent_tokens = self._recent_burst
+        self._recent_at: float | None = None
         self._rate_open: dict[int, dict[str, int]] = {}
         self._rates: deque[dict[str, Any]] = deque(maxlen=Limit.RATE_SECONDS)
         # Rate seconds: the last one closed, and the spans (from, to) the feed was not live.
@@ -310,7 +327,7 @@ class UpdateBuilder:
                 for stream, n in counts.items():
                     into[stream] = into.get(stream, 0) + n
         rates = self._close_seconds(now_s)
-        recent = self._take_recent()
+        recent = self._take_recent(time.time() if now is None else now)
         self._read_gaps()
         points: list[Any] = []
         splits: dict[str, Any] = {}
@@ -517,9 +534,17 @@ class UpdateBuilder:
             for start, end in self._down
         )
 
-    def _take_recent(self) -> list[dict[str, Any]]:
-        items = [recent_item(event, seq) for seq, event in self._recent_unsent]
+    def _take_recent(self, now: float) -> list[dict[str, Any]]:
+        """The newest unsent events the bucket allows; the rest are skipped (a sample)."""
+        if self._recent_at is not None:
+            earned = max(0.0, now - self._recent_at) * self._recent_rate
+            self._recent_tokens = min(self._recent_burst, self._recent_tokens + earned)
+        self._recent_at = now
+        unsent = list(self._recent_unsent)
         self._recent_unsent.clear()
+        n = min(len(unsent), int(self._recent_tokens))
+        self._recent_tokens -= n
+        items = [recent_item(event, seq) for seq, event in unsent[len(unsent) - n :]]
         self._recent.extend(items)
         return items
 

@@ -7,8 +7,8 @@
   the cell's widget is visible and the moment a chart in it has its first point.
 - :func:`saved_state_bytes` is how much the widget state adds to a saved notebook.
 
-Nothing here knows the widget's code: it reads the page (plotly's ``gd.data``), the
-WebSocket frames and the notebook file, so it measures the old and the new frontend alike.
+Nothing here knows the widget's code: it reads the page (the lines the charts' canvases
+drew, their ``swTraces``), the WebSocket frames and the notebook file.
 """
 
 from __future__ import annotations
@@ -137,8 +137,8 @@ _RUN_TIMED_JS = (
         if (root && root.offsetWidth > 0) out.visible = now - out.t0;
       }
       if (out.point === null) {
-        for (const gd of node.querySelectorAll('.js-plotly-plot')) {
-          if (gd.data && gd.data.some(t => t.x && t.x.length > 0)) {
+        for (const canvas of node.querySelectorAll('canvas.sw-traces')) {
+          if ((canvas.swTraces || []).some(t => t.x.length > 0 && t.pieces > 0)) {
             out.point = now - out.t0;
             break;
           }

@@ -1,10 +1,11 @@
 """The charts in real JupyterLab (and Notebook 7) in Chromium: what the page draws.
 
-Each test runs a feed simulator inside the notebook's kernel and looks at plotly's own
-state (``gd.data``, ``gd._fullLayout``) and at the drawn SVG: traces per key of a split
-chart, breaks in the lines after a pause and an outage, "waiting for data" on an empty
-chart, distinct stream colours that survive a reload, flat tick labels, and a narrow
-output whose names and legend fit.
+Each test runs a feed simulator inside the notebook's kernel and looks at what the page
+drew: the lines the canvas over each plot drew (its ``swTraces``: points, colours, line
+pieces) and its pixels, plotly's axes (``gd._fullLayout``) and SVG, and the hover label
+under the pointer: traces per key of a split chart, breaks in the lines after a pause
+and an outage, "waiting for data" on an empty chart, distinct stream colours that
+survive a reload, flat tick labels, and a narrow output whose names and legend fit.
 """
 
 from __future__ import annotations
@@ -47,21 +48,22 @@ RATE_PLOT = ".sw-rate-chart .js-plotly-plot"
 _PLOTS = """const plots = (sel) => {
   const root = document.querySelector('.sw-root');
   return root ? [...root.querySelectorAll(sel)] : [];
-};"""
+};
+const drawnOf = (gd) => (gd.parentElement.querySelector('canvas.sw-traces') || {}).swTraces;"""
 
 # Each trace of the plots: its name, meta, colour, points and where y is NaN (a break).
 _TRACES_JS = (
     """(sel) => {"""
     + _PLOTS
     + """
-  const gds = plots(sel).filter(gd => gd.data);
-  if (!gds.length) return null;
-  return gds.flatMap(gd => gd.data).map((t, i) => {
+  const drawn = plots(sel).map(drawnOf).filter(Boolean);
+  if (!drawn.length) return null;
+  return drawn.flat().map((t, i) => {
     const y = Array.from(t.y || []);
     const x = Array.from(t.x || []);
     return {
-      name: t.name, meta: t.meta, color: t.line && t.line.color, n: y.length,
-      yaxis: t.yaxis || 'y', hover: t.hovertemplate || '', visible: t.visible,
+      name: t.name, meta: t.meta, color: t.color, n: y.length,
+      hover: t.hover || '', visible: t.visible, pieces: t.pieces,
       nan: y.map((v, k) => (v === null || Number.isNaN(v)) ? x[k] : null).filter(v => v !== null),
       x, y: y.map(v => (v === null || Number.isNaN(v)) ? null : v),
     };
@@ -69,15 +71,56 @@ _TRACES_JS = (
 }"""
 )
 
-# The drawn line of each trace (plotly's SVG path): how many pieces ("M" moves) it has.
+# The drawn line of each shown trace: how many pieces (pen moves) the canvas drew.
 _PATH_PIECES_JS = (
     """(sel) => {"""
     + _PLOTS
     + """
-  return plots(sel).flatMap(gd => [...gd.querySelectorAll('.scatterlayer .trace')]).map(tr =>
-    [...tr.querySelectorAll('path.js-line')]
-      .map(p => ((p.getAttribute('d') || '').match(/M/g) || []).length)
-      .reduce((a, b) => a + b, 0));
+  return plots(sel).flatMap(gd => drawnOf(gd) || []).filter(t => t.visible !== false)
+    .map(t => t.pieces);
+}"""
+)
+
+# How many pixels of each trace's colour the canvases over the plots hold.
+_CANVAS_COLOURS_JS = (
+    """(sel) => {"""
+    + _PLOTS
+    + """
+  const out = {};
+  for (const gd of plots(sel)) {
+    const canvas = gd.parentElement.querySelector('canvas.sw-traces');
+    if (!canvas || !canvas.width) continue;
+    const px = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    for (const t of canvas.swTraces || []) {
+      const c = t.color.match(/[0-9a-f]{2}/gi).map(v => parseInt(v, 16));
+      let n = 0;
+      for (let i = 0; i < px.length; i += 4) {
+        if (px[i + 3] > 250 && Math.abs(px[i] - c[0]) < 8 && Math.abs(px[i + 1] - c[1]) < 8
+            && Math.abs(px[i + 2] - c[2]) < 8) n += 1;
+      }
+      out[JSON.stringify(t.meta)] = n;
+    }
+  }
+  return out;
+}"""
+)
+
+# Where a point of the first split trace (its middle one) is on the page, by plotly's axes.
+_POINT_XY_JS = (
+    """(sel) => {"""
+    + _PLOTS
+    + """
+  const gd = plots(sel).find(gd => (drawnOf(gd) || []).some(t => Array.isArray(t.meta)));
+  const t = drawnOf(gd).find(t => Array.isArray(t.meta));
+  let i = Math.floor(t.y.length / 2);
+  while (i < t.y.length - 1 && !Number.isFinite(t.y[i])) i += 1;
+  const full = gd._fullLayout;
+  const box = gd.getBoundingClientRect();
+  return {
+    x: box.left + full.xaxis._offset + full.xaxis.l2p(t.x[i]),
+    y: box.top + full.yaxis._offset + full.yaxis.l2p(t.y[i]),
+    value: String(t.y[i]), key: Array.isArray(t.meta) ? t.meta[1] : null,
+  };
 }"""
 )
 
@@ -121,10 +164,11 @@ _TICKS_JS = (
 )
 
 
-# The legend's drawn height (its background box; entries beyond it scroll).
+# The legend's drawn height (entries beyond it scroll).
 _LEGEND_JS = """(sel) => {
-  const bg = document.querySelector(sel + ' .legend rect.bg');
-  return bg ? bg.getBoundingClientRect().height : 0;
+  const plot = document.querySelector(sel);
+  const legend = plot && plot.parentElement.querySelector('.sw-legend');
+  return legend ? legend.getBoundingClientRect().height : 0;
 }"""
 
 
@@ -209,9 +253,27 @@ async def test_split_chart_draws_one_trace_per_key_and_waits_for_data(page, jupy
     keys = [t["meta"][1] for t in shown]
     assert len(set(keys)) == len(keys), keys
     assert len({t["color"] for t in shown}) == len(shown), "one colour per key"
-    assert len({t["yaxis"] for t in shown}) == 1, "all keys share the chart's y axis"
     for t in shown:
         assert t["meta"][1] in t["hover"] and "price" in t["hover"], t["hover"]
+    # The lines are on the canvas, in their keys' colours (prices near 1 may overlap).
+    pixels = await page.evaluate(_CANVAS_COLOURS_JS, FIELD_PLOT)
+    seen = [k for k in keys if pixels.get(json.dumps([series, k], separators=(",", ":")), 0) >= 5]
+    assert len(seen) >= 2, pixels
+    # The pointer over a point (placed by plotly's axes) shows its key, field and value.
+    await page.locator(f".sw-root {FIELD_PLOT}").last.scroll_into_view_if_needed()
+    spot = await page.evaluate(_POINT_XY_JS, FIELD_PLOT)
+    await page.mouse.move(spot["x"], spot["y"])
+    tip = page.locator(".sw-root .sw-field-chart .sw-hover:not([hidden])")
+    await expect(tip).to_have_count(1, timeout=5000)
+    label = await tip.inner_text()
+    head, value = label.splitlines()[:2]
+    # The nearest point may be another key's where lines meet: any shown key, as sent.
+    assert head in keys and value.startswith("price: "), label
+    if head == spot["key"]:
+        assert value == f"price: {spot['value']}", (label, spot)
+    assert label.splitlines()[2].endswith(" UTC"), label
+    await page.mouse.move(0, 0)
+    await expect(tip).to_have_count(0, timeout=5000)
     # The subplot's header names the keys; the y axis is titled with the field.
     notes = " ".join(await field_notes())
     for key in keys:
@@ -405,3 +467,98 @@ async def test_narrow_output_fits_names_and_legend_and_ticks_stay_flat(page, jup
         ticks = await page.evaluate(_TICKS_JS, sel)
         assert ticks["rotated"] == 0 and len(ticks["texts"]) <= 4, (sel, ticks)
     await save_screenshot(page, "charts-narrow-332", element=root)
+
+
+# The plot box of the first field figure on the page, and its x range (epoch ms).
+_PLOT_BOX_JS = (
+    """(sel) => {"""
+    + _PLOTS
+    + """
+  const gd = plots(sel)[0];
+  const full = gd._fullLayout;
+  const box = gd.getBoundingClientRect();
+  return {
+    left: box.left + full._size.l, top: box.top + full._size.t,
+    width: full._size.w, height: full._size.h,
+    range: full.xaxis.range.map(v => full.xaxis.r2l(v)),
+  };
+}"""
+)
+
+
+async def test_a_mouse_zoom_redraws_the_range_in_full_detail_and_a_double_click_goes_live(
+    page, jupyter_server
+):
+    """Dragging across a chart zooms its time axis (plotly's zoom box); the lines follow at
+    full detail; a double click goes back to the whole, live span."""
+    cell = HYDRA_CELL.format(
+        rate=150,
+        streams=["markets"],
+        charts=[("markets", "market_update", "data.price")],
+        max_points=5000,
+    )
+    name = write_notebook(jupyter_server, "charts_zoom.ipynb", cell)
+    await open_notebook(page, jupyter_server, name, "lab")
+    await run_cell(page, 0, timeout=60)
+    await connected(page)
+    await wait_for(
+        page,
+        lambda: traces(page),
+        lambda ts: ts and ts[0]["x"][-1] - ts[0]["x"][0] > 8000,
+        what="8 s",
+    )
+    await page.locator(f".sw-root {FIELD_PLOT}").first.scroll_into_view_if_needed()
+    box = await page.evaluate(_PLOT_BOX_JS, FIELD_PLOT)
+
+    def inside(trace, lo, hi):
+        points = zip(trace["x"], trace["y"], strict=True)
+        return [x for x, y in points if lo <= x <= hi and y is not None]
+
+    y = box["top"] + box["height"] / 2
+    x0, x1 = box["left"] + 0.3 * box["width"], box["left"] + 0.45 * box["width"]
+    (live,) = await traces(page)
+    span = box["range"][1] - box["range"][0]
+    lo, hi = box["range"][0] + 0.3 * span, box["range"][0] + 0.45 * span
+    before = len(inside(live, lo, hi))
+    await page.mouse.move(x0, y)
+    await page.mouse.down()
+    await page.mouse.move((x0 + x1) / 2, y + 2, steps=4)
+    await page.mouse.move(x1, y + 2, steps=4)
+    await page.mouse.up()
+
+    async def zoomed():
+        (t,) = await traces(page)
+        shown = await page.evaluate(_PLOT_BOX_JS, FIELD_PLOT)
+        return t, shown["range"]
+
+    def outside(v):
+        return [x for x in v[0]["x"] if not v[1][0] <= x <= v[1][1]]
+
+    # The lines keep to the zoomed range (one point each side may lead in)...
+    trace, shown = await wait_for(
+        page,
+        zoomed,
+        lambda v: (
+            abs(v[1][0] - lo) < 0.02 * span
+            and abs(v[1][1] - hi) < 0.02 * span
+            and len(outside(v)) <= 2
+        ),
+        what="the lines in the zoomed x range",
+    )
+    # ... and are drawn in full: a column of pixels holds fewer points than before.
+    after = len(inside(trace, *shown))
+    assert after >= 1.5 * before, (before, after)
+    pixels = await page.evaluate(_CANVAS_COLOURS_JS, FIELD_PLOT)
+    assert max(pixels.values()) >= 20, pixels
+    await save_screenshot(page, "charts-zoomed", element=page.locator(".sw-root").first)
+
+    # A double click: the whole span again, following the live feed.
+    await page.locator(f".sw-root {FIELD_PLOT}").first.scroll_into_view_if_needed()
+    box = await page.evaluate(_PLOT_BOX_JS, FIELD_PLOT)
+    await page.mouse.dblclick(box["left"] + box["width"] / 2, box["top"] + box["height"] / 2)
+    await wait_for(
+        page,
+        zoomed,
+        lambda v: v[1][1] - v[1][0] > 0.9 * span and v[0]["x"][-1] > shown[1] + 1000,
+        what="the live span after a double click",
+    )

@@ -96,19 +96,20 @@ async def wait_badge(page, pattern: str, timeout: float) -> tuple[float, dict]:
     raise AssertionError(f"badge never matched {pattern!r} within {timeout} s; last: {last}")
 
 
+# The lines drawn over a plot: the canvas laid over its plot area keeps what it drew.
 PLOT_JS = """(sel) => {
   const gd = document.querySelector(sel);
-  if (!gd || !gd.data) return null;
+  const canvas = gd && gd.parentElement.querySelector('canvas.sw-traces');
+  if (!canvas || !canvas.swTraces) return null;
   const fix = v => (v === null || v === undefined || (typeof v === 'number' && !isFinite(v))) ? null : v;
-  const full = gd._fullData || [];
-  return gd.data.map((t, i) => ({
+  return canvas.swTraces.map((t, i) => ({
     name: t.name === undefined ? null : String(t.name),
     x: Array.from(t.x || [], v => v === null || v === undefined ? null : String(v)),
     y: Array.from(t.y || [], fix),
     rawNaN: Array.from(t.y || []).some(v => typeof v === 'number' && isNaN(v)),
-    connectgaps: !!t.connectgaps,
+    pieces: t.pieces,
     visible: t.visible === undefined ? true : t.visible,
-    color: full[i] ? ((full[i].line && full[i].line.color) || (full[i].marker && full[i].marker.color)) : null,
+    color: t.color,
   }));
 }"""
 
@@ -121,10 +122,9 @@ async def plot(page, sel: str = FIELD):
 
 
 def has_break(trace: dict) -> bool:
-    """A line break in a plotly trace: a null/NaN y (or x) with connectgaps off."""
-    if trace["connectgaps"]:
-        return False
-    return any(v is None for v in trace["y"]) or any(v is None for v in trace["x"])
+    """A line break in a drawn trace: a null/NaN y (or x), drawn as a new piece of line."""
+    hole = any(v is None for v in trace["y"]) or any(v is None for v in trace["x"])
+    return hole and trace["pieces"] >= 2
 
 
 def market(symbol, price, **more):
@@ -453,10 +453,14 @@ async def test_table_shows_values_as_sent(jupyter_server, page, hydra):
     await start(page, jupyter_server, "table-values.ipynb", [connect_cell(hydra.url, ["signals"])])
     await hydra.wait_subscribed("signals")
     raw = (
-        '{"stream": "signals", "type": "signal_new", "ts": {ts}, "data": {"id": {big}, '
-        '"title": "<img src=x onerror=window.__pwned=1><b>bold</b>", "place": "Zürich 東京 🚀", '
-        '"geo": {"lat": 47.5, "inner": {"deep": "z"}}}}'
-    ).replace("{ts}", str(int(time.time() * 1000))).replace("{big}", str(BIG))
+        (
+            '{"stream": "signals", "type": "signal_new", "ts": {ts}, "data": {"id": {big}, '
+            '"title": "<img src=x onerror=window.__pwned=1><b>bold</b>", "place": "Zürich 東京 🚀", '
+            '"geo": {"lat": 47.5, "inner": {"deep": "z"}}}}'
+        )
+        .replace("{ts}", str(int(time.time() * 1000)))
+        .replace("{big}", str(BIG))
+    )
     assert await hydra.push_raw("signals", raw) == 1
     await asyncio.sleep(2)
     table = await page.evaluate(
@@ -768,7 +772,7 @@ async def test_demo_live_in_voila(page, tmp_path):
             "() => +document.querySelector('.sw-root [data-stat=events]').dataset.value"
         )
         drawn = await page.evaluate(
-            "() => [...document.querySelectorAll('.sw-root .js-plotly-plot')].map(gd => (gd.data||[]).reduce((a, t) => a + (t.y ? t.y.length : 0), 0))"
+            "() => [...document.querySelectorAll('.sw-root .js-plotly-plot')].map(gd => ((gd.parentElement.querySelector('canvas.sw-traces') || {}).swTraces || []).reduce((a, t) => a + t.y.length, 0))"
         )
         await save_screenshot(page, "uxa-voila-demo")
         assert state.startswith("live"), state

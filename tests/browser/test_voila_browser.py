@@ -60,7 +60,8 @@ _LOOK_JS = """() => {
   const plots = {};
   for (const [name, selector] of [['rate', '.sw-rate-chart'], ['field', '.sw-field-chart']]) {
     const gd = root.querySelector(selector + ' .js-plotly-plot');
-    const traces = gd && Array.isArray(gd.data) ? gd.data : [];
+    const canvas = gd && gd.parentElement.querySelector('canvas.sw-traces');
+    const traces = canvas && Array.isArray(canvas.swTraces) ? canvas.swTraces : [];
     plots[name] = {traces: traces.length, points: traces.reduce((n, t) => n + finite(t.y), 0)};
   }
   return {

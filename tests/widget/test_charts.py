@@ -444,3 +444,38 @@ async def test_history_then_live_is_broken_between_them(recorded, tmp_path):
     assert len(gap) == 1, "one break, between the history and the live prices"
     assert y[gap[0] - 1] == 1049.0 and gap[0] < len(y) - 1
     assert x[gap[0]] == (start + 49 * 10**9) / 1e6  # the history's end: the gap's start
+
+
+def _feed_recent(builder, buf, rate: float, seconds: float, hz: float = 20.0) -> list[int]:
+    """Events at `rate` per second, an update every 1/hz s; the seqs of recent items sent."""
+    sent, t, seq = [], 1000.0, 0
+    for _ in range(int(seconds * hz)):
+        for _ in range(int(rate / hz)):
+            seq += 1
+            event = Event("m", "t", {"v": seq}, received_ns=int(t * 1e9))
+            buf.append(event)
+            builder.note_event(event)
+        t += 1 / hz
+        out = builder.update({"events": seq}, now=t)
+        sent += [item["seq"] for item in (out[0] if out else {}).get("recent", [])]
+    return sent
+
+
+def test_recent_events_are_all_sent_up_to_the_budget_and_sampled_above():
+    # 200 events/s: every one reaches the table, in order.
+    buf = EventBuffer()
+    builder = UpdateBuilder(buf, recent_limit=500)
+    sent = _feed_recent(builder, buf, rate=200, seconds=3)
+    assert sent == list(range(1, 601))
+    # A burst as long as the table: all of it.
+    buf = EventBuffer()
+    builder = UpdateBuilder(buf, recent_limit=500)
+    assert _feed_recent(builder, buf, rate=1000, seconds=0.5) == list(range(1, 501))
+    # 1,000 events/s for 4 s: the burst, then 250 a second (the newest of each update).
+    buf = EventBuffer()
+    builder = UpdateBuilder(buf, recent_limit=100, recent_per_second=250)
+    sent = _feed_recent(builder, buf, rate=1000, seconds=4)
+    assert 100 + 250 * 4 - 15 <= len(sent) <= 100 + 250 * 4 + 1, len(sent)
+    assert sent == sorted(sent) and sent[-1] == 4000
+    with pytest.raises(ValueError, match="recent_per_second"):
+        UpdateBuilder(EventBuffer(), recent_per_second=0)
