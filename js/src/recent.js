@@ -35,8 +35,9 @@ const TOOLTIP_CHARS = 16;
 // Every row is this tall (widget.css sizes rows from --sw-row): the row under a scroll
 // position is then known without asking the layout.
 const ROW_PX = 20;
-// Rows drawn beyond each edge of the view.
-const OVERSCAN = 8;
+// Rows drawn beyond each edge of the view: a wheel's step shows drawn rows until the
+// scroll's frame draws the rest; each more costs every redraw a row of cells.
+const OVERSCAN = 4;
 // The view's height until the scroller has been measured: the CSS max-height, rounded up
 // (drawing a few rows too many costs less than a blank strip for a frame).
 const VIEW_PX = 300;
