@@ -2,9 +2,12 @@
 // events' fields as columns, with a filter by stream and type, a freeze that holds the
 // view while the buffer keeps filling, and an inspector for one event.
 //
-// Cheap at a high feed rate: it is drawn at most once per animation frame (the widget
-// calls apply from its frame), rows are keyed by seq so a frame only moves the rows that
-// came and went, and rows that leave are kept for reuse instead of rebuilt.
+// Cheap at a high feed rate: it is drawn at most a few times a second, in an animation
+// frame; only the rows in the scroller's view (and a few around them) are in the DOM,
+// each of one fixed height, with a spacer row above and below standing for the others,
+// so a draw costs the same for 20 rows kept as for 1,000 and the scroll height is that
+// of every row. Drawn rows are keyed by seq, so a frame only moves the rows that came and
+// went, and rows that leave are kept for reuse instead of rebuilt.
 import { attr, h } from "./dom.js";
 import { createInspector } from "./inspector.js";
 import { Limit } from "./protocol.js";
@@ -15,6 +18,7 @@ import {
   countText,
   fieldsOf,
   frozenText,
+  rowWindow,
   sampleEvery,
   sampleText,
   utcStamp,
@@ -28,6 +32,15 @@ import {
 const REDRAW_EVERY_MS = 250;
 // A cell's text longer than this gets a tooltip with all of it (cells are cut by CSS).
 const TOOLTIP_CHARS = 16;
+// Every row is this tall (widget.css sizes rows from --sw-row): the row under a scroll
+// position is then known without asking the layout.
+const ROW_PX = 20;
+// Rows drawn beyond each edge of the view: a wheel's step shows drawn rows until the
+// scroll's frame draws the rest; each more costs every redraw a row of cells.
+const OVERSCAN = 4;
+// The view's height until the scroller has been measured: the CSS max-height, rounded up
+// (drawing a few rows too many costs less than a blank strip for a frame).
+const VIEW_PX = 300;
 const ALL = "";
 
 function option(value, text) {
@@ -44,8 +57,11 @@ export function createRecent(limit = Limit.RECENT_DEFAULT) {
   const filter = { stream: null, type: null, hidden: new Set() };
   let columns = [];
   let columnsVersion = 0;
-  const rows = new Map(); // seq -> <tr>
+  const rows = new Map(); // seq -> <tr>, the rows drawn
   const spare = []; // rows out of the table, kept for reuse
+  let shown = []; // the rows the view holds, newest first; rows[] draws a window of them
+  let viewTop = 0; // the scroller's scrollTop, px, as its scroll events said
+  let viewHeight = VIEW_PX; // its visible height, px, as its resize observer said
 
   // --- DOM --------------------------------------------------------------------------
   const streamPick = h("select", { class: "sw-filter-stream", "aria-label": "show rows of stream" });
@@ -74,7 +90,11 @@ export function createRecent(limit = Limit.RECENT_DEFAULT) {
     frozenNote,
   ]);
   const headRow = h("tr");
-  const body = h("tbody");
+  // Stand-ins for the rows not drawn, above and below the drawn ones.
+  const padCell = () => h("td", { class: "sw-pad-cell" });
+  const padAbove = h("tr", { class: "sw-pad", "aria-hidden": "true", hidden: true }, [padCell()]);
+  const padBelow = h("tr", { class: "sw-pad", "aria-hidden": "true", hidden: true }, [padCell()]);
+  const body = h("tbody", {}, [padAbove, padBelow]);
   const table = h("table", { class: "sw-table", "aria-label": "recent events, newest first" }, [
     h("thead", {}, [headRow]),
     body,
@@ -86,6 +106,7 @@ export function createRecent(limit = Limit.RECENT_DEFAULT) {
     table,
     empty,
   ]);
+  scroller.style.setProperty("--sw-row", `${ROW_PX}px`);
   const inspector = createInspector({
     onClose() {
       for (const row of body.querySelectorAll('tr[aria-selected="true"]')) attr(row, "aria-selected", null);
@@ -102,6 +123,7 @@ export function createRecent(limit = Limit.RECENT_DEFAULT) {
       ...columns.map((name) => h("th", { scope: "col", class: "sw-col-field", text: name, title: name })),
     ];
     headRow.replaceChildren(...cells);
+    for (const pad of [padAbove, padBelow]) pad.firstElementChild.colSpan = cells.length;
   }
   setHead();
 
@@ -160,19 +182,18 @@ export function createRecent(limit = Limit.RECENT_DEFAULT) {
     typePick.value = filter.type ?? ALL;
   }
 
-  /** Draw the table from the live or the frozen items; returns the newest seq drawn. */
-  function render() {
-    const source = frozen ?? items;
-    renderChoices(source);
-    const shown = visibleRows(source, filter);
-    const next = chooseColumns(shown, columns);
-    if (next.length !== columns.length || next.some((name, i) => name !== columns[i])) {
-      columns = next;
-      columnsVersion += 1;
-      setHead();
-    }
+  function setPad(pad, px) {
+    const height = `${px}px`;
+    if (pad.style.height !== height) pad.style.height = height;
+    if (pad.hidden !== (px === 0)) pad.hidden = px === 0;
+  }
+
+  /** Draw the rows of `shown` in view, from the scroll position last seen (no layout read). */
+  function paint() {
+    const { first, last, above, below } = rowWindow(shown.length, viewTop, viewHeight, ROW_PX, OVERSCAN);
+    const drawn = shown.slice(first, last);
     const wanted = new Set();
-    for (const item of shown) wanted.add(item.seq);
+    for (const item of drawn) wanted.add(item.seq);
     for (const [seq, row] of rows) {
       if (!wanted.has(seq)) {
         rows.delete(seq);
@@ -180,10 +201,11 @@ export function createRecent(limit = Limit.RECENT_DEFAULT) {
         spare.push(row);
       }
     }
+    setPad(padAbove, above);
     // Walk the wanted order against the rows in place: a frame of new events inserts
     // just those rows at the top; rows already in place are not touched.
-    let at = body.firstElementChild;
-    for (const item of shown) {
+    let at = padAbove.nextElementSibling;
+    drawn.forEach((item, i) => {
       let row = rows.get(item.seq);
       if (!row) {
         row = takeRow();
@@ -192,10 +214,61 @@ export function createRecent(limit = Limit.RECENT_DEFAULT) {
       } else if (row.__item !== item || row.__cols !== columnsVersion) {
         bind(row, item);
       }
+      const index = String(first + i + 2); // 1 is the header row
+      if (row.getAttribute("aria-rowindex") !== index) row.setAttribute("aria-rowindex", index);
       if (row === at) at = at.nextElementSibling;
       else body.insertBefore(row, at);
+    });
+    setPad(padBelow, below);
+    const rowCount = String(shown.length + 1);
+    if (table.getAttribute("aria-rowcount") !== rowCount) table.setAttribute("aria-rowcount", rowCount);
+    // At most one window of rows waits for reuse.
+    while (spare.length > last - first + 2 * OVERSCAN) spare.pop();
+  }
+
+  let paintFrame = 0;
+  function paintSoon() {
+    if (!paintFrame) {
+      paintFrame = requestAnimationFrame(() => {
+        paintFrame = 0;
+        paint();
+      });
     }
-    while (spare.length > limit) spare.pop();
+  }
+  // Scroll events say where the view is (read here, where the layout is fresh, never while
+  // drawing); the rows there are drawn in the next frame.
+  scroller.addEventListener(
+    "scroll",
+    () => {
+      const top = scroller.scrollTop;
+      if (top === viewTop) return;
+      viewTop = top;
+      paintSoon();
+    },
+    { passive: true },
+  );
+  const resizes = new ResizeObserver((entries) => {
+    const height = entries.at(-1).contentRect.height;
+    // A short table's scroller is as short as its rows: it may grow to VIEW_PX.
+    const next = Math.max(height, VIEW_PX);
+    if (next === viewHeight) return;
+    viewHeight = next;
+    paintSoon();
+  });
+  resizes.observe(scroller);
+
+  /** Draw the table from the live or the frozen items; returns the newest seq drawn. */
+  function render() {
+    const source = frozen ?? items;
+    renderChoices(source);
+    shown = visibleRows(source, filter);
+    const next = chooseColumns(shown, columns);
+    if (next.length !== columns.length || next.some((name, i) => name !== columns[i])) {
+      columns = next;
+      columnsVersion += 1;
+      setHead();
+    }
+    paint();
     const counted = countText(shown.length, source.length);
     if (count.textContent !== counted) count.textContent = counted;
     // Told from all rows held (a filter's holes are the other streams' events).
@@ -247,6 +320,8 @@ export function createRecent(limit = Limit.RECENT_DEFAULT) {
     scroller.dataset.frozen = String(on);
     if (on) sayFrozen();
     else {
+      // Back to the newest rows, at the top.
+      viewTop = 0;
       render();
       scroller.scrollTop = 0;
     }
@@ -271,21 +346,33 @@ export function createRecent(limit = Limit.RECENT_DEFAULT) {
     inspector.show(row.__item);
   }
   body.addEventListener("click", (event) => open(event.target.closest?.("tr.sw-event")));
+  // Moves by rows of the whole list, drawn or not: the target is drawn first, then focused
+  // (which scrolls it into view; the scroll draws the rows around it).
+  function focusRow(index) {
+    const item = shown[index];
+    if (!item) return;
+    if (!rows.has(item.seq)) {
+      viewTop = Math.max(0, index * ROW_PX - viewHeight / 2);
+      paint();
+    }
+    rows.get(item.seq)?.focus();
+  }
   scroller.addEventListener("keydown", (event) => {
     const row = event.target.closest?.("tr.sw-event");
+    const at = row?.__item ? shown.indexOf(row.__item) : -1;
     let to = null;
-    if (event.key === "ArrowDown") to = row ? row.nextElementSibling : body.firstElementChild;
-    else if (event.key === "ArrowUp") to = row ? row.previousElementSibling : null;
-    else if (event.key === "Home" && row) to = body.firstElementChild;
-    else if (event.key === "End" && row) to = body.lastElementChild;
+    if (event.key === "ArrowDown") to = row ? at + 1 : 0;
+    else if (event.key === "ArrowUp") to = row && at > 0 ? at - 1 : null;
+    else if (event.key === "Home" && row) to = 0;
+    else if (event.key === "End" && row) to = shown.length - 1;
     else if ((event.key === "Enter" || event.key === " ") && row) {
       event.preventDefault();
       open(row);
       return;
     }
-    if (to) {
+    if (to !== null && to >= 0 && to < shown.length) {
       event.preventDefault();
-      to.focus();
+      focusRow(to);
     }
   });
 
@@ -326,6 +413,8 @@ export function createRecent(limit = Limit.RECENT_DEFAULT) {
     dispose() {
       clearTimeout(later);
       cancelAnimationFrame(laterFrame);
+      cancelAnimationFrame(paintFrame);
+      resizes.disconnect();
     },
     /** Keep at most `n` rows from now on (a smaller `n` drops the oldest at once). */
     setLimit(n) {

@@ -173,3 +173,18 @@ export function sampleEvery(items) {
 export function sampleText(every) {
   return every > 1 ? `showing a sample: 1 in ${Math.round(every).toLocaleString("en-US")} events` : "";
 }
+
+/**
+ * The rows a scroller of fixed-height rows draws: those in view, `overscan` more on each
+ * side (a wheel's scroll then shows drawn rows until the next frame draws the new ones),
+ * and the space the rows above and below would take, so the scroll height stays that of
+ * every row. `top` and `height`: the scroller's scrollTop and visible height, px.
+ * @example rowWindow(500, 0, 300, 20, 8) // { first: 0, last: 23, above: 0, below: 9540 }
+ */
+export function rowWindow(count, top, height, rowPx, overscan) {
+  const n = Math.max(0, Math.floor(Number(count) || 0));
+  const at = Math.max(0, Number(top) || 0);
+  const first = Math.min(n, Math.max(0, Math.floor(at / rowPx) - overscan));
+  const last = Math.min(n, Math.max(first, Math.ceil((at + Math.max(0, height)) / rowPx) + overscan));
+  return { first, last, above: first * rowPx, below: (n - last) * rowPx };
+}

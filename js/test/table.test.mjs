@@ -9,6 +9,7 @@ import {
   countText,
   frozenText,
   matches,
+  rowWindow,
   utcTime,
   visibleRows,
 } from "../src/table_model.js";
@@ -68,4 +69,19 @@ test("filter choices, counts and the frozen line", () => {
   assert.equal(countText(1500, 1500), "1,500 rows");
   assert.equal(frozenText(1234), "frozen, 1,234 new");
   assert.equal(frozenText(-3), "frozen, 0 new");
+});
+
+test("the row window: rows in view and the overscan, the rest as space above and below", () => {
+  assert.deepEqual(rowWindow(500, 0, 300, 20, 8), { first: 0, last: 23, above: 0, below: 9540 });
+  // Scrolled to the end: the last row is drawn, nothing below it.
+  assert.deepEqual(rowWindow(500, 500 * 20 - 300, 300, 20, 8), { first: 477, last: 500, above: 9540, below: 0 });
+  // Mid-way: every row is either drawn or counted in the space, once.
+  const w = rowWindow(1000, 7013, 280, 20, 8);
+  assert.equal(w.first, 342);
+  assert.equal(w.last, 373);
+  assert.equal(w.above + (w.last - w.first) * 20 + w.below, 1000 * 20);
+  // Fewer rows than fit, no rows, a scroll position beyond the rows (a list that shrank).
+  assert.deepEqual(rowWindow(5, 0, 300, 20, 8), { first: 0, last: 5, above: 0, below: 0 });
+  assert.deepEqual(rowWindow(0, 0, 300, 20, 8), { first: 0, last: 0, above: 0, below: 0 });
+  assert.deepEqual(rowWindow(10, 5000, 300, 20, 8), { first: 10, last: 10, above: 200, below: 0 });
 });

@@ -26,6 +26,7 @@ from .jupyter import (
     wait_for_cell_output,
     wait_for_selector_in_output,
 )
+from .table_rows import walk_table
 
 PROBE_FILE = "table_probe.json"
 
@@ -68,12 +69,13 @@ print("events grew by", w.stats["events"] - n0)"""
 
 _CHARTS = 'print("charts:", [(c["stream"], c["type"], c["field"], c.get("by")) for c in w.charts])'
 
-# The table as the page shows it: header texts, and per row its data attributes and cells.
+# The table as the page shows it: header texts, and per drawn row (those in the scroller's
+# view and a few around them) its data attributes and cells.
 _TABLE_JS = """(root) => {
   const table = root.querySelector('.sw-table');
   return {
     heads: [...table.tHead.rows[0].cells].map((c) => c.textContent),
-    rows: [...table.tBodies[0].rows].map((r) => ({
+    rows: [...table.querySelectorAll('tbody tr.sw-event')].map((r) => ({
       seq: Number(r.dataset.seq), stream: r.dataset.stream, type: r.dataset.type,
       cells: [...r.cells].map((c) => c.textContent),
     })),
@@ -262,6 +264,64 @@ async def test_freeze_holds_the_table_and_the_inspector_stays(page, jupyter_serv
     await expect(inspector).to_be_visible()
     assert await root.evaluate(_OVERFLOW_JS) == []
     await save_screenshot(page, "table-332px-jupyterlab", element=root)
+
+
+# The row that has the keyboard's focus: its seq, and whether it is inside the scroller's view.
+_FOCUSED_JS = """(root) => {
+  const row = document.activeElement;
+  if (!row || !row.matches('tr.sw-event') || !root.contains(row)) return null;
+  const view = root.querySelector('.sw-recent').getBoundingClientRect();
+  const box = row.getBoundingClientRect();
+  const inView = box.top >= view.top && box.bottom <= view.bottom + 1;
+  return { seq: Number(row.dataset.seq), inView };
+}"""
+
+
+async def test_recent_500_every_row_reached_by_scrolling_and_by_keyboard(page, jupyter_server):
+    """recent=500 holds 500 rows; the DOM holds only those in view, so the proof is a walk:
+    scrolled to the end, all 500 are seen, newest first, contiguous; End and Home move the
+    keyboard's focus to the last and the first of them, and Enter opens the last one."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    notebook.cells = [nbformat.v4.new_code_cell(_MAKE.replace("rate=50", "rate=300, recent=500"))]
+    nbformat.write(notebook, Path(jupyter_server.root_dir) / "table_500.ipynb")
+    await open_notebook(page, jupyter_server, "table_500.ipynb", "lab")
+    await run_cell(page, 0)
+    root = (await wait_for_selector_in_output(page, ".sw-root")).first
+    count = root.locator(".sw-table-count")
+    await expect(count).to_have_text("500 rows", timeout=seconds(40) * 1000)
+    await root.locator(".sw-freeze").click()
+    await expect(root.locator(".sw-freeze")).to_have_attribute("aria-pressed", "true")
+    await expect(root.locator(".sw-table-sample")).to_be_hidden()  # every event, no sample
+
+    walk = await walk_table(root)
+    seqs = [r["seq"] for r in walk["rows"]]
+    assert walk["count"] == "500 rows", walk["count"]
+    assert len(seqs) == 500, (len(seqs), seqs[:3], seqs[-3:])
+    assert seqs == list(range(seqs[0], seqs[0] - 500, -1)), "rows missing or out of order"
+    assert walk["mostInDom"] < 100, walk["mostInDom"]
+    assert walk["steps"] > 10, walk["steps"]  # 500 rows are many views tall
+    first, last = seqs[0], seqs[-1]
+
+    # Keyboard: from the first row, End reaches the oldest row (not drawn until then), Home
+    # the newest; each is focused inside the view, and Enter opens the focused event.
+    await root.locator(".sw-recent").evaluate("(s) => { s.scrollTop = 0; }")
+    await expect(root.locator(f'tr.sw-event[data-seq="{first}"]')).to_be_visible()
+    await root.locator(f'tr.sw-event[data-seq="{first}"]').focus()
+    await page.keyboard.press("ArrowDown")
+    assert await root.evaluate(_FOCUSED_JS) == {"seq": first - 1, "inView": True}
+    await page.keyboard.press("End")
+    await expect(root.locator(f'tr.sw-event[data-seq="{last}"]')).to_be_focused()
+    await page.wait_for_timeout(100)  # the scroll's frame
+    assert await root.evaluate(_FOCUSED_JS) == {"seq": last, "inView": True}
+    await page.keyboard.press("Enter")
+    inspector = root.locator(".sw-inspector")
+    await expect(inspector).to_have_attribute("data-seq", str(last))
+    await page.keyboard.press("Home")
+    await expect(root.locator(f'tr.sw-event[data-seq="{first}"]')).to_be_focused()
+    await page.wait_for_timeout(100)
+    assert await root.evaluate(_FOCUSED_JS) == {"seq": first, "inView": True}
+    await expect(inspector).to_have_attribute("data-seq", str(last))  # the inspector stays
 
 
 async def test_picker_search_puts_measurements_first_and_charts_split_by_a_key(

@@ -24,6 +24,7 @@ from tests.support.ux_attack_server import HydraAttackServer
 from tests.support.waiting import seconds
 
 from .jupyter import open_notebook, run_cell, save_screenshot, wait_for_selector_in_output
+from .table_rows import walk_table
 from .voila import guard_offline, open_in_voila, start_voila_server, write_notebook
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.UXATTACKSECRET123.c2lnbmF0dXJlX3V4"
@@ -568,14 +569,20 @@ async def test_recent_500_shows_500(jupyter_server, page, hydra, mode):
         elif i % 50 == 0:
             await asyncio.sleep(0.05)
     await asyncio.sleep(3)
-    rows = await page.evaluate("() => document.querySelectorAll('.sw-root .sw-event').length")
-    count = await page.evaluate(
-        "() => document.querySelector('.sw-root .sw-table-count').textContent"
-    )
     events = await stat(page, "events")
-    top = await page.evaluate("() => document.querySelector('.sw-root .sw-event').dataset.seq")
     assert events == "700", events
-    assert rows == 500, f"{rows} rows shown ({count!r}) after {events} events; newest seq {top}"
+    # The table draws the rows in view: all 500 are reached by scrolling it to the end,
+    # newest (event 700) first, oldest kept (event 201) last, none missing.
+    walk = await walk_table(page.locator(".sw-root").first)
+    seqs = [r["seq"] for r in walk["rows"]]
+    assert walk["count"] == "500 rows", walk["count"]
+    assert seqs == list(range(700, 200, -1)), (
+        f"{len(seqs)} rows reached ({walk['count']!r}) after {events} events: "
+        f"{seqs[:3]} ... {seqs[-3:]}"
+    )
+    # Event 201 is the 200th sent: BTC at price 200.0 (shown as JavaScript prints 200.0), n 200.
+    assert walk["rows"][-1]["cells"][3:] == ["BTC", "200", "200"], walk["rows"][-1]
+    assert walk["mostInDom"] < 100, walk["mostInDom"]
 
 
 # ----------------------------------------------------------------------------- §3 badge
