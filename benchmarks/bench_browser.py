@@ -50,8 +50,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import nbformat
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -71,6 +69,7 @@ from tests.browser.jupyter import (  # noqa: E402
     run_cell,
     start_jupyter_server,
     wait_for_selector_in_output,
+    write_notebook,
 )
 
 RATES = (1_000, 10_000, 50_000)
@@ -108,16 +107,7 @@ PERF_JS = """() => {
 }"""
 
 
-KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 WIDGET_SETTINGS = "lab/api/settings/@jupyter-widgets/jupyterlab-manager:plugin"
-
-
-def write_notebook(server, name: str, *cells: str) -> str:
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(cell) for cell in cells]
-    notebook.metadata["kernelspec"] = KERNELSPEC
-    nbformat.write(notebook, server.root_dir / name)
-    return name
 
 
 async def save_with_snapshots(page, server, name: str, widgets: int) -> None:

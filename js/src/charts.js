@@ -474,6 +474,15 @@ export class RateChart extends Chart {
     const key = JSON.stringify([items, rowPx, legendPx, entryPx, fontPx]);
     if (key === this._legendKey) return;
     this._legendKey = key;
+    // The saved picture draws the same entries (the HTML legend is not in plotly's SVG).
+    this.layer.legend = {
+      items: items.map(([, name, color, dash, off]) => ({ name, color, dash, off })),
+      entryPx,
+      rowPx,
+      left: Y_LABELS_PX - 52,
+      top: 2,
+      font: { size: fontPx, family: this.colors?.family ?? "sans-serif", color: this.colors?.font ?? "#444" },
+    };
     const legend = this.legend;
     legend.hidden = !items.length;
     Object.assign(legend.style, {

@@ -80,6 +80,9 @@ export class TraceLayer {
     this.box = null;
     this.xr = null;
     this.yr = null;
+    // The legend's entries when the chart has one (HTML on the page): {name, color, dash,
+    // off} and the width of one entry (px), for the saved picture.
+    this.legend = null;
     this.canvas.swTraces = this.traces;
     wrap.addEventListener("mousemove", (e) => this._hover(e));
     wrap.addEventListener("mouseleave", () => this.hideTip());
@@ -269,6 +272,32 @@ export class TraceLayer {
       clip.append(path);
     }
     g.append(clip);
+    if (this.legend) g.append(this._legendSvg(doc));
+    return g;
+  }
+
+  _legendSvg(doc) {
+    const g = doc.createElementNS(SVG_NS, "g");
+    const { items, entryPx, rowPx, left, top, font } = this.legend;
+    const perRow = Math.max(1, Math.floor((this.box.l + this.box.w - left) / entryPx));
+    items.forEach((it, i) => {
+      const x = left + (i % perRow) * entryPx;
+      const y = top + Math.floor(i / perRow) * rowPx + rowPx / 2;
+      const line = doc.createElementNS(SVG_NS, "line");
+      for (const [k, v] of Object.entries({ x1: x + 4, x2: x + 34, y1: y, y2: y })) line.setAttribute(k, String(v));
+      line.setAttribute("stroke", it.color);
+      line.setAttribute("stroke-width", "2");
+      if (it.dash) line.setAttribute("stroke-dasharray", "2 3");
+      if (it.off) line.setAttribute("opacity", "0.4");
+      const text = doc.createElementNS(SVG_NS, "text");
+      text.setAttribute("x", String(x + 38));
+      text.setAttribute("y", String(y + 4));
+      text.setAttribute("font-size", String(font.size));
+      text.setAttribute("font-family", font.family);
+      text.setAttribute("fill", font.color);
+      text.textContent = it.name;
+      g.append(line, text);
+    });
     return g;
   }
 }

@@ -179,9 +179,9 @@ class SplitKeys:
 
 #: Recent events an update carries at most: each costs about 9 us to build and 0.5 KB.
 RECENT_PER_UPDATE = 50
-# Recent events sent per second on average (a token bucket holding up to `recent_limit`
-# of them): the table shows every event up to this rate and through a burst of
-# `recent_limit` events, and a sample above it, saying so. Each event sent costs the page
+# Recent events sent per second on average (a token bucket holding `recent_limit` and a
+# second's worth more): the table shows every event up to this rate and through a burst
+# that fills it, and a sample above it, saying so. Each event sent costs the page
 # a JSON decode and a row whether or not it is ever read: at 1,000 events/s, sending all
 # of them kept the page's main thread about 15 points busier; nobody reads a table that
 # turns over 250 rows a second, and `w.df` holds every event.
@@ -199,9 +199,9 @@ class UpdateBuilder:
         recent_per_update: recent events sent at most per update (the newest); None:
             ``min(recent_limit, RECENT_PER_UPDATE)``.
         recent_per_second: recent events sent per second on average, in bursts of up to
-            ``recent_limit`` (RECENT_PER_SECOND by default). The table holds every event
-            up to this rate; above it a sample (the browser says so), and the comm
-            carries at most about 125 KB/s of them.
+            ``recent_limit`` plus one second's worth (RECENT_PER_SECOND by default). The
+            table holds every event up to this rate; above it a sample (the browser says
+            so), and the comm carries at most about 125 KB/s of them.
 
     Example:
         >>> buf = EventBuffer()
@@ -237,7 +237,7 @@ class UpdateBuilder:
         self._recent_seq = 0
         # The token bucket of recent events (see RECENT_PER_SECOND); full at the start.
         self._recent_rate = float(recent_per_second)
-        self._recent_burst = float(max(recent_limit, recent_per_update))
+        self._recent_burst = float(max(recent_limit, recent_per_update) + recent_per_second)
         self._recent_tokens = self._recent_burst
         self._recent_at: float | None = None
         self._rate_open: dict[int, dict[str, int]] = {}

@@ -56,6 +56,7 @@ __all__ = [
     "cell_outputs_text",
     "chromium_path",
     "console_log",
+    "new_notebook",
     "open_notebook",
     "record_console",
     "run_all_cells",
@@ -65,6 +66,7 @@ __all__ = [
     "wait_for_cell_output",
     "wait_for_kernel_idle",
     "wait_for_selector_in_output",
+    "write_notebook",
 ]
 
 UI = Literal["lab", "notebook"]
@@ -223,6 +225,31 @@ class JupyterServer:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+#: The kernel a written notebook names: it then opens without asking which kernel to use.
+KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+
+
+def new_notebook(cells: list[str] | tuple[str, ...]) -> Any:
+    """A notebook (``nbformat.NotebookNode``) of code ``cells`` that names its kernel."""
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    notebook.metadata["kernelspec"] = dict(KERNELSPEC)
+    return notebook
+
+
+def write_notebook(server: JupyterServer, name: str, *cells: str) -> str:
+    """Write a notebook of code ``cells`` as ``name`` in the server's root; returns ``name``.
+
+    Example: ``await open_notebook(page, server, write_notebook(server, "a.ipynb", "1"), "lab")``
+    """
+    import nbformat
+
+    nbformat.write(new_notebook(cells), Path(server.root_dir) / name)
+    return name
 
 
 def start_jupyter_server(base_dir: Path, timeout: float = 60.0) -> JupyterServer:

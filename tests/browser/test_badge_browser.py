@@ -15,7 +15,6 @@ import json
 import re
 from collections.abc import Iterator
 
-import nbformat
 import orjson
 import pytest
 from playwright.async_api import expect
@@ -31,9 +30,8 @@ from .jupyter import (
     save_screenshot,
     wait_for_cell_output,
     wait_for_selector_in_output,
+    write_notebook,
 )
-
-KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 HYDRA_CELL = """\
 from streamwidgets import StreamWidget, feeds
@@ -48,14 +46,6 @@ w
 KERNEL_GONE_WITHIN_MS = 5000
 
 _WIDGET_SETTINGS = "lab/api/settings/@jupyter-widgets/jupyterlab-manager:plugin"
-
-
-def write_notebook(server, name: str, *cells: str) -> str:
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(cell) for cell in cells]
-    notebook.metadata["kernelspec"] = KERNELSPEC
-    nbformat.write(notebook, server.root_dir / name)
-    return name
 
 
 async def badge(page):

@@ -14,7 +14,6 @@ import asyncio
 import json
 import time
 
-import nbformat
 from playwright.async_api import expect
 
 from tests.support.waiting import seconds
@@ -25,9 +24,8 @@ from .jupyter import (
     run_cell,
     save_screenshot,
     wait_for_selector_in_output,
+    write_notebook,
 )
-
-KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 # A Hydra simulator in the kernel, and a widget on it. The token stays in the kernel.
 HYDRA_CELL = """\
@@ -170,14 +168,6 @@ _LEGEND_JS = """(sel) => {
   const legend = plot && plot.parentElement.querySelector('.sw-legend');
   return legend ? legend.getBoundingClientRect().height : 0;
 }"""
-
-
-def write_notebook(server, name: str, *cells: str) -> str:
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(cell) for cell in cells]
-    notebook.metadata["kernelspec"] = KERNELSPEC
-    nbformat.write(notebook, server.root_dir / name)
-    return name
 
 
 async def traces(page, sel: str = FIELD_PLOT) -> list[dict]:

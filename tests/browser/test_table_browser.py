@@ -14,7 +14,6 @@ import json
 import re
 from pathlib import Path
 
-import nbformat
 from playwright.async_api import expect
 
 from tests.support.waiting import seconds
@@ -25,6 +24,7 @@ from .jupyter import (
     save_screenshot,
     wait_for_cell_output,
     wait_for_selector_in_output,
+    write_notebook,
 )
 from .table_rows import walk_table
 
@@ -96,24 +96,9 @@ _OVERFLOW_JS = """(root) => {
 
 
 def _notebook(server, name: str) -> dict[str, int]:
-    notebook = nbformat.v4.new_notebook()
-    # A notebook naming its kernel opens without asking which one.
-    notebook.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3 (ipykernel)",
-        "language": "python",
-    }
-    cells = {}
-    for key, source in (
-        ("make", _MAKE),
-        ("match", _MATCH),
-        ("growth", _GROWTH),
-        ("charts", _CHARTS),
-    ):
-        cells[key] = len(notebook.cells)
-        notebook.cells.append(nbformat.v4.new_code_cell(source))
-    nbformat.write(notebook, Path(server.root_dir) / name)
-    return cells
+    cells = {"make": _MAKE, "match": _MATCH, "growth": _GROWTH, "charts": _CHARTS}
+    write_notebook(server, name, *cells.values())
+    return {key: index for index, key in enumerate(cells)}
 
 
 async def _start(page, server, name: str, ui: str) -> tuple[dict[str, int], object]:
@@ -281,10 +266,8 @@ async def test_recent_500_every_row_reached_by_scrolling_and_by_keyboard(page, j
     """recent=500 holds 500 rows; the DOM holds only those in view, so the proof is a walk:
     scrolled to the end, all 500 are seen, newest first, contiguous; End and Home move the
     keyboard's focus to the last and the first of them, and Enter opens the last one."""
-    notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
-    notebook.cells = [nbformat.v4.new_code_cell(_MAKE.replace("rate=50", "rate=300, recent=500"))]
-    nbformat.write(notebook, Path(jupyter_server.root_dir) / "table_500.ipynb")
+    make = _MAKE.replace("rate=50", "rate=300, recent=500")
+    write_notebook(jupyter_server, "table_500.ipynb", make)
     await open_notebook(page, jupyter_server, "table_500.ipynb", "lab")
     await run_cell(page, 0)
     root = (await wait_for_selector_in_output(page, ".sw-root")).first

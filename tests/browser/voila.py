@@ -36,7 +36,7 @@ import nbformat
 
 from tests.support.waiting import seconds
 
-from .jupyter import REPO_ROOT, _die_with_parent, _free_port
+from .jupyter import REPO_ROOT, _die_with_parent, _free_port, new_notebook
 
 if TYPE_CHECKING:
     from playwright.async_api import Page, Route
@@ -155,15 +155,8 @@ class VoilaServer:
 
 def write_notebook(path: Path, cells: list[str]) -> Path:
     """Write a notebook of code ``cells`` (Python 3 kernel) to ``path``; returns ``path``."""
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]
-    notebook.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
     path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(notebook, path)
+    nbformat.write(new_notebook(cells), path)
     return path
 
 
