@@ -191,6 +191,14 @@ async def connected(page) -> None:
     await expect(state).to_have_attribute("data-state", "connected", timeout=seconds(30) * 1000)
 
 
+async def start(page, server, name: str, *cells: str, ui: str = "lab") -> None:
+    """Write a notebook of ``cells``, open it, run the first (the widget) and wait until
+    its feed is connected."""
+    await open_notebook(page, server, write_notebook(server, name, *cells), ui)
+    await run_cell(page, 0, timeout=60)
+    await connected(page)
+
+
 def gaps_of(trace: dict, step_ms: float) -> list[tuple[float, float]]:
     """Pairs of consecutive drawn points (no NaN between) further apart than step_ms."""
     out = []
@@ -211,10 +219,7 @@ async def test_split_chart_draws_one_trace_per_key_and_waits_for_data(page, jupy
         max_points=2000,
     )
     split = "w.chart('price', stream='markets', type='market_update', by='symbol')"
-    name = write_notebook(jupyter_server, f"charts_split_{ui}.ipynb", cell, split)
-    await open_notebook(page, jupyter_server, name, ui)
-    await run_cell(page, 0, timeout=60)
-    await connected(page)
+    await start(page, jupyter_server, f"charts_split_{ui}.ipynb", cell, split, ui=ui)
     plot = (await wait_for_selector_in_output(page, FIELD_PLOT)).first
 
     # Nothing for the altitude chart: "waiting for data", and no x axis from Jan 2000.
@@ -296,12 +301,7 @@ async def test_pause_resume_and_an_outage_break_the_lines(page, jupyter_server):
         "sim.start_background()\n"
         "w.wait(state='connected', timeout=60)"
     )
-    name = write_notebook(
-        jupyter_server, "charts_gaps.ipynb", cell, "w.pause()", "w.resume()", outage
-    )
-    await open_notebook(page, jupyter_server, name, "lab")
-    await run_cell(page, 0, timeout=60)
-    await connected(page)
+    await start(page, jupyter_server, "charts_gaps.ipynb", cell, "w.pause()", "w.resume()", outage)
     await wait_for(
         page,
         lambda: traces(page),
@@ -372,10 +372,8 @@ w
 
 async def test_eleven_streams_have_eleven_colours_that_survive_a_reload(page, jupyter_server):
     """11 streams: 11 colours on the events/s chart, a total, the same colours after reload."""
-    name = write_notebook(jupyter_server, "charts_eleven.ipynb", PUSHER_CELL.format(streams=ELEVEN))
-    await open_notebook(page, jupyter_server, name, "lab")
-    await run_cell(page, 0, timeout=60)
-    await connected(page)
+    name = "charts_eleven.ipynb"
+    await start(page, jupyter_server, name, PUSHER_CELL.format(streams=ELEVEN))
 
     async def rate_traces():
         return await traces(page, RATE_PLOT)
@@ -415,10 +413,7 @@ async def test_narrow_output_fits_names_and_legend_and_ticks_stay_flat(page, jup
         ],
         max_points=2000,
     )
-    name = write_notebook(jupyter_server, "charts_narrow.ipynb", cell)
-    await open_notebook(page, jupyter_server, name, "lab")
-    await run_cell(page, 0, timeout=60)
-    await connected(page)
+    await start(page, jupyter_server, "charts_narrow.ipynb", cell)
     root = (await wait_for_selector_in_output(page, ".sw-root")).first
     await wait_for(
         page,
@@ -487,10 +482,7 @@ async def test_a_mouse_zoom_redraws_the_range_in_full_detail_and_a_double_click_
         charts=[("markets", "market_update", "data.price")],
         max_points=5000,
     )
-    name = write_notebook(jupyter_server, "charts_zoom.ipynb", cell)
-    await open_notebook(page, jupyter_server, name, "lab")
-    await run_cell(page, 0, timeout=60)
-    await connected(page)
+    await start(page, jupyter_server, "charts_zoom.ipynb", cell)
     await wait_for(
         page,
         lambda: traces(page),
