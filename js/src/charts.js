@@ -36,6 +36,9 @@ const CONFIG = {
 /** [lo, hi] for points from lo to hi (a lone time gets ±1 s), or null for none. */
 const widen = (lo, hi) => (lo > hi ? null : lo === hi ? [lo - 1000, hi + 1000] : [lo, hi]);
 
+/** A legend entry's key: the total line (dashed) apart from a stream named "total". */
+const offKey = (meta, total) => `${total ? "total" : "stream"}:${meta}`;
+
 const sameRange = (a, b) => a === b || (a != null && b != null && a[0] === b[0] && a[1] === b[1]);
 
 /** A trace as the canvas draws it (trace_layer.js), with its hover label's words. */
@@ -361,7 +364,7 @@ export class RateChart extends Chart {
     this.palette = palette;
     this.table = new RateTable();
     this.toZero = true;
-    // Streams (and "total") the user switched off in the legend.
+    // Lines the user switched off in the legend, by offKey (a stream may be named "total").
     this.legendOff = new Set();
     this.legend = h("div", { class: "sw-legend", role: "group", "aria-label": "lines shown", hidden: true });
     this.wrap.append(this.legend);
@@ -414,7 +417,7 @@ export class RateChart extends Chart {
         meta: s,
         color: this.palette.color(s),
         points: cut(table.columns.get(s)),
-        visible: !this.hidden.has(s) && !this.legendOff.has(s),
+        visible: !this.hidden.has(s) && !this.legendOff.has(offKey(s, false)),
         head: null,
         what: label,
         unit: " events/s",
@@ -428,7 +431,7 @@ export class RateChart extends Chart {
           meta: "total",
           color: c?.font ?? "#444",
           points: cut(table.total),
-          visible: !this.legendOff.has("total"),
+          visible: !this.legendOff.has(offKey("total", true)),
           head: null,
           what: "total",
           unit: " events/s",
@@ -470,7 +473,7 @@ export class RateChart extends Chart {
    * scrolls. An entry switches its line off and on. Rebuilt only when it changed.
    */
   _drawLegend(traces, { rowPx, legendPx, entryPx, fontPx }) {
-    const items = traces.map((t) => [t.meta, t.name, t.color, t.dash, this.legendOff.has(t.meta)]);
+    const items = traces.map((t) => [offKey(t.meta, t.dash), t.name, t.color, t.dash, this.legendOff.has(offKey(t.meta, t.dash))]);
     const key = JSON.stringify([items, rowPx, legendPx, entryPx, fontPx]);
     if (key === this._legendKey) return;
     this._legendKey = key;
@@ -494,7 +497,7 @@ export class RateChart extends Chart {
       fontSize: `${fontPx}px`,
     });
     legend.replaceChildren(
-      ...items.map(([meta, name, color, dash, off]) => {
+      ...items.map(([key, name, color, dash, off]) => {
         const line = h("span", { class: "sw-legend-line" });
         line.style.borderTop = `2px ${dash ? "dotted" : "solid"} ${color}`;
         const entry = h("button", { type: "button", class: "sw-legend-item", "aria-pressed": String(!off), title: name }, [
@@ -502,8 +505,8 @@ export class RateChart extends Chart {
           h("span", { class: "sw-legend-name", text: name }),
         ]);
         entry.addEventListener("click", () => {
-          if (this.legendOff.has(meta)) this.legendOff.delete(meta);
-          else this.legendOff.add(meta);
+          if (this.legendOff.has(key)) this.legendOff.delete(key);
+          else this.legendOff.add(key);
           this.dirty = true;
           this.onDirty?.();
         });

@@ -391,6 +391,21 @@ async def test_eleven_streams_have_eleven_colours_that_survive_a_reload(page, ju
     root = page.locator(".sw-root").first
     await save_screenshot(page, "charts-eleven-streams", element=root)
 
+    # A legend entry switches its line off and on again; the others stay drawn.
+    entry = root.locator(".sw-legend-item", has_text="total")
+    await entry.click()
+    await expect(entry).to_have_attribute("aria-pressed", "false")
+
+    def shown(ts):
+        return {t["meta"] for t in ts if t["visible"] is not False}
+
+    off = await wait_for(
+        page, rate_traces, lambda ts: shown(ts) == set(ELEVEN), what="total switched off"
+    )
+    assert sum(t["pieces"] for t in off if t["meta"] == "total") == 0, off
+    await entry.click()
+    await wait_for(page, rate_traces, lambda ts: "total" in shown(ts), what="total back on")
+
     # A reload shows what the file holds: save the output (the widget's view) first.
     await save_notebook(page, name)
     await page.reload()
