@@ -33,6 +33,23 @@ const CONFIG = {
   doubleClick: "autosize",
 };
 
+/**
+ * The lowest and highest time of arrays of times, [Infinity, -Infinity] for none. Times
+ * are in arrival order, which a late or backfilled event breaks: not first and last.
+ */
+function extent(arrays) {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const xs of arrays) {
+    for (let i = 0; i < xs.length; i++) {
+      const v = xs[i];
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+  }
+  return [lo, hi];
+}
+
 /** [lo, hi] for points from lo to hi (a lone time gets ±1 s), or null for none. */
 const widen = (lo, hi) => (lo > hi ? null : lo === hi ? [lo - 1000, hi + 1000] : [lo, hi]);
 
@@ -285,14 +302,7 @@ class Chart {
 
   /** The time span of the drawn points (epoch ms), or null when there are none. */
   span(traces) {
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const t of traces) {
-      if (!t.x.length) continue;
-      lo = Math.min(lo, t.x[0]);
-      hi = Math.max(hi, t.x[t.x.length - 1]);
-    }
-    return widen(lo, hi);
+    return widen(...extent(traces.map((t) => t.x)));
   }
 
   /** Plotly gets a new layout only when more than its ranges changed. */
@@ -711,14 +721,8 @@ export class FieldChart {
 
   /** The time span of every charted point (epoch ms), or null when there is none. */
   span() {
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const t of this.traces.values()) {
-      if (!t.raw.n || !this.charts.has(t.id)) continue;
-      lo = Math.min(lo, t.raw.x[0]);
-      hi = Math.max(hi, t.raw.lastX);
-    }
-    return widen(lo, hi);
+    const charted = [...this.traces.values()].filter((t) => this.charts.has(t.id));
+    return widen(...extent(charted.map((t) => t.raw.x)));
   }
 
   /** Whether any charted trace has a point (the bottom figure then shows its dates). */

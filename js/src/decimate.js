@@ -150,6 +150,7 @@ export class RawSeries {
   append(xs, ys) {
     const k = Math.min(xs.length, ys.length);
     if (!k) return;
+    if (this.n + k > this.limit && this._compact(xs.subarray(0, k), ys.subarray(0, k))) return;
     if (k >= this.limit) {
       this._ensure(this.limit);
       this._x.set(xs.subarray(k - this.limit, k), 0);
@@ -184,6 +185,34 @@ export class RawSeries {
     this._x.set(xs.subarray(0, k), at);
     this._y.set(ys.subarray(0, k), at);
     this.n += k;
+  }
+
+  /**
+   * Take points that would overflow the limit without losing the span: the kept and the
+   * new points together are reduced to their first, last, lowest and highest per column
+   * (decimate) in half the limit, so a chart still shows everything it was sent, and the
+   * next half fills before this is done again. Returns false (nothing done) for a limit
+   * too small to reduce into: the oldest points are then dropped instead.
+   */
+  _compact(xs, ys) {
+    const target = Math.floor(this.limit / 2);
+    const columns = Math.floor((target - 4) / 3);
+    if (columns < 2) return false;
+    const n = this.n + xs.length;
+    const x = new Float64Array(n);
+    const y = new Float64Array(n);
+    x.set(this.x, 0);
+    y.set(this.y, 0);
+    x.set(xs, this.n);
+    y.set(ys, this.n);
+    const d = decimate(x, y, { columns });
+    if (d.x.length > this.limit) return false;
+    this._ensure(this.limit);
+    this._x.set(d.x, 0);
+    this._y.set(d.y, 0);
+    this._start = 0;
+    this.n = d.x.length;
+    return true;
   }
 
   _ensure(size) {

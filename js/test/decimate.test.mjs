@@ -81,26 +81,43 @@ test("lowerBound finds the first x at or above a value", () => {
   assert.equal(lowerBound(x, 5, 0), 0);
 });
 
-test("a raw series keeps the newest points up to its limit, whatever the chunks", () => {
+test("a raw series keeps its whole span within its limit: its points reduced when full", () => {
   const s = new RawSeries(1000);
   let next = 0;
   for (let round = 0; round < 500; round++) {
     const k = 1 + (round % 37);
     const xs = new Float64Array(k);
-    for (let i = 0; i < k; i++) xs[i] = next++;
-    s.append(xs, xs);
-    const want = Math.min(next, 1000);
-    assert.equal(s.n, want);
+    const ys = new Float64Array(k);
+    for (let i = 0; i < k; i++) {
+      xs[i] = next;
+      ys[i] = Math.sin(next / 50) * 100 + (next === 4321 ? 1e6 : 0);
+      next++;
+    }
+    s.append(xs, ys);
+    assert.ok(s.n <= 1000, s.n);
+    assert.equal(s.x[0], 0, "the first point sent stays: the span is kept");
     assert.equal(s.x[s.n - 1], next - 1);
-    assert.equal(s.x[0], next - want);
+    for (let i = 1; i < s.n; i++) assert.ok(s.x[i] > s.x[i - 1], "in order, no point twice");
   }
+  assert.ok(next > 9 * 1000, "many times the limit went through");
+  // A spike far back is still there (each column keeps its highest point).
+  assert.ok(Array.from(s.y).some((v) => v > 1e5));
   assert.ok(s._x.length <= 2000, "storage stays within twice the limit");
-  s.append(new Float64Array(5000).fill(7), new Float64Array(5000).fill(8));
-  assert.equal(s.n, 1000);
-  assert.equal(s.y[999], 8);
+  // A burst longer than the limit joins the span too, reduced with it.
+  const burst = Float64Array.from({ length: 5000 }, (_, i) => next + i);
+  s.append(burst, new Float64Array(5000).fill(8));
+  assert.ok(s.n <= 1000 && s.x[0] === 0 && s.x[s.n - 1] === next + 4999, [s.n, s.x[0]]);
+  assert.equal(s.y[s.n - 1], 8);
   s.setLimit(10);
   assert.equal(s.n, 10);
   s.clear();
   assert.equal(s.n, 0);
   assert.ok(Number.isNaN(s.lastX));
+});
+
+test("a raw series with a limit too small to reduce into drops its oldest points", () => {
+  const s = new RawSeries(10);
+  for (let i = 0; i < 25; i++) s.append(Float64Array.of(i), Float64Array.of(i));
+  assert.equal(s.n, 10);
+  assert.equal(s.x[0], 15);
 });

@@ -455,13 +455,14 @@ class UpdateBuilder:
         self, series_id: str, value: str | None, rows: SeriesRows
     ) -> tuple[np.ndarray, np.ndarray]:
         # New points of one series (or key) for an update, a NaN first if the feed was not
-        # live between the last point sent and these.
-        last = rows if len(rows) <= self.max_points else _tail(rows, self.max_points)
+        # live between the last point sent and these. More than max_points at once (a
+        # burst, a backfill) are decimated like a window, not cut to the newest: the chart
+        # keeps the burst's shape, its minimum and maximum.
         x, y = with_gaps(
-            last, self._gap_seq, self._gap_x, after=self._sent_seq.get((series_id, value))
+            rows, self._gap_seq, self._gap_x, after=self._sent_seq.get((series_id, value))
         )
         self._sent_seq[(series_id, value)] = int(rows.seq[-1])
-        return x, y
+        return (x, y) if len(x) <= self.max_points else decimate(x, y, self.max_points)
 
     def _whole(
         self,
@@ -591,6 +592,3 @@ def _upto(rows: SeriesRows, seq: int) -> SeriesRows:
     codes = None if rows.codes is None else rows.codes[:end]
     return SeriesRows(rows.seq[:end], rows.x[:end], rows.y[:end], codes, rows.keys)
 
-
-def _tail(rows: SeriesRows, n: int) -> SeriesRows:
-    return SeriesRows(rows.seq[-n:], rows.x[-n:], rows.y[-n:])

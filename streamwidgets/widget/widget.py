@@ -86,11 +86,14 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
         chart: series to chart from the start, as ``(stream, type, field)`` or ``(stream,
             type, field, by)``: ``by`` a column (a market's symbol, an aircraft's ICAO
             address) that splits the series into one line per value, the
-            ``Limit.SPLIT_KEYS`` (8) most recently seen drawn, the others counted. The
-            demo charts sensible ones of its own unless given some.
+            ``Limit.SPLIT_KEYS`` (8) most recently seen drawn (each keeps its line until
+            unseen for 10 s), the others counted. The demo charts sensible ones of its
+            own unless given some.
         update_hz: updates sent to the browser per second, at most (1-30).
-        max_points: points each chart trace keeps (10-100,000); a longer history (or a
-            zoomed part of it) is sent decimated to this many points (MinMaxLTTB).
+        max_points: points each chart trace keeps (10-100,000): a longer history, a
+            burst or a zoomed part is sent decimated to this many points (MinMaxLTTB),
+            and the browser reduces its older points as new ones come, so a chart spans
+            everything it was sent.
         recent: events kept in the recent list (1-1,000).
         history: a history directory (``record("dir/", ...)``): the buffer, and with it the
             charts, starts from its newest rows of the wanted streams (at most
@@ -445,8 +448,9 @@ class StreamWidget(anywidget.AnyWidget):  # type: ignore[misc]
             stream: its stream; type: its event type. Without ``type`` (and ``stream``),
                 the field must have been seen in exactly one stream and type.
             by: a column to split by (the ``data.`` prefix may be omitted): one line per
-                value, the ``Limit.SPLIT_KEYS`` (8) most recently seen drawn and the others
-                counted; a row without a value goes under ``"(none)"``. The picker
+                value, the ``Limit.SPLIT_KEYS`` (8) most recently seen drawn (each keeps
+                its line until unseen for 10 s) and the others counted; a row without a
+                value goes under ``"(none)"``. The picker
                 (the ``fields`` trait's ``keys``) lists good ones.
 
         Returns:

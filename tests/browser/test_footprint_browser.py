@@ -146,7 +146,7 @@ async def test_a_saved_notebook_is_light_and_shows_the_charts_when_reopened(
         captions = [c["caption"] for c in w["_snapshot"]["charts"]]
         assert captions == ["events per second by stream", "charted fields"], captions
         field = w["_snapshot"]["charts"][1]["svg"]
-        assert field.startswith("<svg") and 'class="sw-gl-traces"' in field and "<path" in field
+        assert field.startswith("<svg") and 'class="sw-canvas-traces"' in field and "<path" in field
     secrets = (jupyter_server.root_dir / "secrets.txt").read_text().split()
     assert secrets and not any(secret in text for secret in secrets)
     print(f"\n{ui}: saved notebook {size:,} B, widget state {state:,} B for 2 widgets")

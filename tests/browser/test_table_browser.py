@@ -266,7 +266,8 @@ async def test_recent_500_every_row_reached_by_scrolling_and_by_keyboard(page, j
     """recent=500 holds 500 rows; the DOM holds only those in view, so the proof is a walk:
     scrolled to the end, all 500 are seen, newest first, contiguous; End and Home move the
     keyboard's focus to the last and the first of them, and Enter opens the last one."""
-    make = _MAKE.replace("rate=50", "rate=300, recent=500")
+    # 200 events/s: under the rate the kernel sends every recent event at (250/s).
+    make = _MAKE.replace("rate=50", "rate=200, recent=500")
     write_notebook(jupyter_server, "table_500.ipynb", make)
     await open_notebook(page, jupyter_server, "table_500.ipynb", "lab")
     await run_cell(page, 0)
