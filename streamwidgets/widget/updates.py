@@ -591,4 +591,3 @@ def _upto(rows: SeriesRows, seq: int) -> SeriesRows:
         return rows
     codes = None if rows.codes is None else rows.codes[:end]
     return SeriesRows(rows.seq[:end], rows.x[:end], rows.y[:end], codes, rows.keys)
-
