@@ -129,6 +129,17 @@ async def push_spaced(hydra, points: list[tuple[str, float]], spacing_ms: int = 
     return sent
 
 
+async def push_paced(hydra, n: int, rate: float, event, every=None) -> None:
+    """Send ``event(i)`` -> (type, data) for i < n at ``rate`` per second, on schedule
+    (late sends catch up); ``every(i)`` is awaited after each send when given."""
+    t0 = time.monotonic()
+    for i in range(n):
+        await hydra.push("markets", *event(i))
+        await asyncio.sleep(max(0.0, t0 + (i + 1) / rate - time.monotonic()))
+        if every is not None:
+            await every(i)
+
+
 async def numeric(page, name: str, chart: int = 1) -> dict:
     """The trace ``name`` of chart ``chart`` (0: events/s, 1: the first field chart), x as ms."""
     return trace_named([t for t in await all_traces(page) if t["chart"] == chart], name)
@@ -705,11 +716,12 @@ async def test_table_500_at_200_per_s_live_then_freeze_keyboard(jupyter_server, 
         [connect_cell(hydra.url, ["markets"], ", recent=500")],
     )
     await hydra.wait_subscribed("markets")
-    t0 = time.monotonic()
-    for i in range(1400):
-        type_ = "market_update" if i % 4 else "trade"
-        await hydra.push("markets", type_, market("BTC", float(i), n=i))
-        await asyncio.sleep(max(0.0, t0 + (i + 1) / 200 - time.monotonic()))
+    await push_paced(
+        hydra,
+        1400,
+        200,
+        lambda i: ("market_update" if i % 4 else "trade", market("BTC", float(i), n=i)),
+    )
     await asyncio.sleep(0.3)
     await page.locator(".sw-root .sw-freeze").click()
     await asyncio.sleep(1)
@@ -750,14 +762,17 @@ async def test_table_over_250_per_s_says_sample(jupyter_server, page, hydra):
         [connect_cell(hydra.url, ["markets"], ", recent=500")],
     )
     await hydra.wait_subscribed("markets")
-    t0 = time.monotonic()
     seen_sample = False
-    for i in range(3000):
-        await hydra.push("markets", "market_update", market("BTC", float(i), n=i))
-        await asyncio.sleep(max(0.0, t0 + (i + 1) / 600 - time.monotonic()))
+
+    async def look(i):
+        nonlocal seen_sample
         if i % 600 == 599:
             text = await page.evaluate("() => document.querySelector('.sw-root').innerText")
             seen_sample = seen_sample or bool(re.search(r"\bsample", text, re.I))
+
+    await push_paced(
+        hydra, 3000, 600, lambda i: ("market_update", market("BTC", float(i), n=i)), look
+    )
     text = await page.evaluate("() => document.querySelector('.sw-root').innerText")
     rows = await page.evaluate(
         "() => [...document.querySelectorAll('.sw-root .sw-event')].map(r => [Number(r.dataset.seq), [...r.cells].map(c => c.textContent)])"
