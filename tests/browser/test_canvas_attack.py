@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
+import json
 import math
 import re
 import time
@@ -516,60 +517,63 @@ async def test_dark_theme_lines_text_and_total_readable(jupyter_server, page, hy
     plot, and every line drawn (the events/s "total" included) contrasts with it."""
     await start(page, jupyter_server, "cv-dark.ipynb", split_cells(hydra.url))
     await hydra.wait_subscribed("markets")
-    await page.evaluate(
-        "async () => { await window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'}); }"
-    )
-    await asyncio.sleep(2)
-    await seed_then_chart(page, hydra, ["D1", "D2"])
-    task = hydra.feed(
-        "markets", "market_update", lambda i: market(["D1", "D2"][i % 2], 10.0 + i % 7), rate=10
-    )
-    await asyncio.sleep(4)
-    m = await mapped(page, now_ms() - 1500, 13.0)
-    await page.mouse.move(m["px"], m["py"])
-    await asyncio.sleep(0.5)
-    info = await page.evaluate(
-        """() => [...document.querySelectorAll('.sw-root .js-plotly-plot')].map(gd => {
-          let el = gd; let bg = 'rgba(0, 0, 0, 0)';
-          while (el && /rgba\\(0, 0, 0, 0\\)|transparent/.test(bg)) { bg = getComputedStyle(el).backgroundColor; el = el.parentElement; }
-          const plotbg = gd.querySelector('.bg') ? gd.querySelector('.bg').style.fill : '';
-          const tick = gd.querySelector('.ytick text'); const wrap = gd.parentElement;
-          const legend = wrap.querySelector('.sw-legend-name'); const hover = wrap.querySelector('.sw-hover');
-          const c = wrap.querySelector('canvas.sw-traces');
-          return {bg, plotbg, tick: tick ? tick.style.fill || getComputedStyle(tick).fill : null,
-            legend: legend ? getComputedStyle(legend).color : null,
-            hover: hover && hover.innerText ? [getComputedStyle(hover).color, getComputedStyle(hover).backgroundColor] : null,
-            lines: (c && c.swTraces || []).map(t => [t.name, t.color])};
-        })"""
-    )
-    task.cancel()
-    await save_screenshot(page, "cva-dark")
-    probe = await page.evaluate(
-        "(cs) => cs.map(c => { const x = document.createElement('canvas').getContext('2d'); x.fillStyle = c; const n = x.fillStyle; return n[0] === '#' ? 'rgb(' + [1, 3, 5].map(i => parseInt(n.slice(i, i + 2), 16)).join(',') + ')' : n; })",
-        [c for chart in info for _, c in chart["lines"]],
-    )
-    colours = iter(probe)
-    bad = []
-    for chart in info:
-        bg = (
-            chart["plotbg"]
-            if chart["plotbg"] and not chart["plotbg"].startswith("rgba(0, 0, 0, 0")
-            else chart["bg"]
+    theme = "async (t) => { await window.jupyterapp.commands.execute('apputils:change-theme', {theme: t}); }"
+    await page.evaluate(theme, "JupyterLab Dark")
+    try:
+        await asyncio.sleep(2)
+        await seed_then_chart(page, hydra, ["D1", "D2"])
+        task = hydra.feed(
+            "markets", "market_update", lambda i: market(["D1", "D2"][i % 2], 10.0 + i % 7), rate=10
         )
-        if _lum(bg) > 0.2:
-            bad.append(("background not dark", bg))
-            continue
-        if chart["tick"] and _contrast(chart["tick"], bg) < 4.5:
-            bad.append(("tick text dark on dark", chart["tick"]))
-        if chart["hover"] and _contrast(*chart["hover"]) < 4.5:
-            bad.append(("hover text unreadable", chart["hover"]))
-        if chart["legend"] and _contrast(chart["legend"], bg) < 4.5:
-            bad.append(("legend text dark on dark", chart["legend"]))
-        for name, _c in chart["lines"]:
-            rgb = next(colours)
-            # WCAG 1.4.11: graphics need 3:1 against what is next to them.
-            if _contrast(rgb, bg) < 3:
-                bad.append((f"line {name!r} {rgb} on {bg}", round(_contrast(rgb, bg), 2)))
+        await asyncio.sleep(4)
+        m = await mapped(page, now_ms() - 1500, 13.0)
+        await page.mouse.move(m["px"], m["py"])
+        await asyncio.sleep(0.5)
+        info = await page.evaluate(
+            """() => [...document.querySelectorAll('.sw-root .js-plotly-plot')].map(gd => {
+              let el = gd; let bg = 'rgba(0, 0, 0, 0)';
+              while (el && /rgba\\(0, 0, 0, 0\\)|transparent/.test(bg)) { bg = getComputedStyle(el).backgroundColor; el = el.parentElement; }
+              const plotbg = gd.querySelector('.bg') ? gd.querySelector('.bg').style.fill : '';
+              const tick = gd.querySelector('.ytick text'); const wrap = gd.parentElement;
+              const legend = wrap.querySelector('.sw-legend-name'); const hover = wrap.querySelector('.sw-hover');
+              const c = wrap.querySelector('canvas.sw-traces');
+              return {bg, plotbg, tick: tick ? tick.style.fill || getComputedStyle(tick).fill : null,
+                legend: legend ? getComputedStyle(legend).color : null,
+                hover: hover && hover.innerText ? [getComputedStyle(hover).color, getComputedStyle(hover).backgroundColor] : null,
+                lines: (c && c.swTraces || []).map(t => [t.name, t.color])};
+            })"""
+        )
+        task.cancel()
+        await save_screenshot(page, "cva-dark")
+        probe = await page.evaluate(
+            "(cs) => cs.map(c => { const x = document.createElement('canvas').getContext('2d'); x.fillStyle = c; const n = x.fillStyle; return n[0] === '#' ? 'rgb(' + [1, 3, 5].map(i => parseInt(n.slice(i, i + 2), 16)).join(',') + ')' : n; })",
+            [c for chart in info for _, c in chart["lines"]],
+        )
+        colours = iter(probe)
+        bad = []
+        for chart in info:
+            bg = (
+                chart["plotbg"]
+                if chart["plotbg"] and not chart["plotbg"].startswith("rgba(0, 0, 0, 0")
+                else chart["bg"]
+            )
+            if _lum(bg) > 0.2:
+                bad.append(("background not dark", bg))
+                continue
+            if chart["tick"] and _contrast(chart["tick"], bg) < 4.5:
+                bad.append(("tick text dark on dark", chart["tick"]))
+            if chart["hover"] and _contrast(*chart["hover"]) < 4.5:
+                bad.append(("hover text unreadable", chart["hover"]))
+            if chart["legend"] and _contrast(chart["legend"], bg) < 4.5:
+                bad.append(("legend text dark on dark", chart["legend"]))
+            for name, _c in chart["lines"]:
+                rgb = next(colours)
+                # WCAG 1.4.11: graphics need 3:1 against what is next to them.
+                if _contrast(rgb, bg) < 3:
+                    bad.append((f"line {name!r} {rgb} on {bg}", round(_contrast(rgb, bg), 2)))
+    finally:
+        # The theme is a user setting of the shared server: later tests expect the light one.
+        await page.evaluate(theme, "JupyterLab Light")
     assert not bad, (bad, info)
 
 
@@ -598,6 +602,9 @@ async def test_saved_notebook_reopened_shows_the_lines(jupyter_server, page, hyd
     )
     await asyncio.sleep(1)
     jupyter_server.shutdown_kernels()
+    # The file holds the state now; the setting is the shared server's: off again.
+    settings = "lab/api/settings/@jupyter-widgets/jupyterlab-manager:plugin"
+    jupyter_server.api("PUT", settings, {"raw": json.dumps({"saveState": False})})
     await page.goto("about:blank")
     await open_notebook(page, jupyter_server, name, "lab")
     await wait_for_selector_in_output(page, ".sw-root")

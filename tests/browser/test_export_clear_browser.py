@@ -19,6 +19,7 @@ from tests.support.waiting import seconds
 
 from .jupyter import (
     REPO_ROOT,
+    new_notebook,
     open_notebook,
     run_cell,
     save_screenshot,
@@ -73,7 +74,7 @@ _ROWS = 'print("rows now:", len(w.df), "paused:", w.paused)'
 
 
 def _notebook(server) -> tuple[str, dict[str, int]]:
-    notebook = nbformat.v4.new_notebook()
+    notebook = new_notebook([])
     cells = {}
     for name, source in (
         ("make", _MAKE),
