@@ -1,10 +1,10 @@
-"""Independent attack on the canvas-drawn charts, the HTML hover and legend, zoom, and the
-virtual live table, written from the README, issue 14 and the Hydra document only (the
-widget's code was not read).
+"""The canvas-drawn charts, the hover label and legend, zoom and the virtual live table,
+held to what the README and the Hydra document promise, from outside: through the page
+and the public API only.
 
 Each case feeds the widget from the strict Hydra server of ``tests/support/ux_attack_server``
 and compares what the page drew (``canvas.swTraces``, the canvas's pixels, plotly's own axes)
-with what the server sent. A failing case is a finding: it stays as it is.
+with what the server sent.
 """
 
 # ruff: noqa: E501, F811  (hydra is a fixture imported from test_ux_attack; page scripts are kept whole, one line each, as written)

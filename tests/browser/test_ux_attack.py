@@ -1,5 +1,5 @@
-"""Independent UX attack on issue 14's claims, written from the README, the issue and the
-Hydra document only (the widget's code was not read).
+"""The widget's promised behaviour in the page, held to the README and the Hydra document
+from outside: through the page and the public API only.
 
 Each case feeds the widget from ``tests/support/ux_attack_server.py`` (a strict Hydra JWT
 server written from the seed document) or runs the demo where the demo is the claim, and

@@ -1,4 +1,4 @@
-"""Kernel-side attack on issue 14 / README claims, through the public Python API only.
+"""Kernel-side checks of the README's claims, through the public Python API only.
 
 Feeds come from tests/support/ux_attack_server.py (a strict Hydra server written from
 the seed document). A failing case is a finding and stays as it is.
