@@ -1,6 +1,6 @@
 """A strict, seed-only Hydra JWT stream server for the UX attack tests.
 
-Written from the Hydra document alone (shared seeds ``000_*.txt`` and its NOTES entry):
+Written from the Hydra stream API document and its published notes alone:
 
 - endpoint ``/stream``, the JWT in the query (``?token=...``);
 - a bad token: the connection is opened, then closed with **4001** ("Invalid or expired
