@@ -204,13 +204,7 @@ class HydraAttackServer:
         """Send one event to every client subscribed to ``stream``; returns how many got it."""
         message = {"stream": stream, "type": type_, "ts": now_ms() if ts is None else ts,
                    "data": data}  # fmt: skip
-        raw = json.dumps(message)
-        n = 0
-        for c in self.live_clients:
-            if stream in c.subscribed:
-                with contextlib.suppress(websockets.ConnectionClosed):
-                    await c.ws.send(raw)
-                    n += 1
+        n = await self.push_raw(stream, json.dumps(message))
         if n:
             self.sent.append(message)
         return n
