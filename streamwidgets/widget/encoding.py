@@ -32,6 +32,7 @@ __all__ = [
     "SeriesRows",
     "decimate",
     "encode_series",
+    "epoch_ms",
     "event_rows_by_stream",
     "in_range",
     "recent_item",
@@ -114,6 +115,30 @@ class SeriesRows:
 _EMPTY = SeriesRows(np.empty(0, np.int64), np.empty(0), np.empty(0))
 
 
+def epoch_ms(nanos: Any) -> Any:
+    """Epoch nanoseconds (an int or an int64 array) as float epoch milliseconds whose whole
+    part is exactly ``nanos // 1_000_000``.
+
+    A browser shows a time by cutting the milliseconds' fraction (``new Date(ms)``), as
+    pandas does (``strftime``), so the whole milliseconds must survive the float. Plain
+    ``nanos / 1e6`` does not: a float64 holds an epoch time in ns only to 256 ns, and
+    12.5% of times on a whole millisecond came out 1 ms early. Whole milliseconds are
+    exact in a float64 (below 2**53); the fraction is added to them and kept below the
+    next whole millisecond.
+
+    Example:
+        >>> epoch_ms(1_764_503_045_002_000_000)
+        1764503045002.0
+        >>> 1_764_503_045_002_000_000 / 1e6
+        1764503045001.9998
+        >>> epoch_ms(np.array([1_500_000, 999_999], dtype=np.int64)).tolist()
+        [1.5, 0.999999]
+    """
+    whole, part = np.divmod(np.asarray(nanos, dtype=np.int64), 1_000_000)
+    ms = np.minimum(whole + part / 1e6, np.nextafter(whole + 1.0, -np.inf))
+    return float(ms) if ms.ndim == 0 else ms
+
+
 def series_rows(frame: pd.DataFrame, key: SeriesKey) -> SeriesRows:
     """Every (seq, time ms, value) point of one series in a buffer frame, vectorized.
 
@@ -149,7 +174,7 @@ def series_rows(frame: pd.DataFrame, key: SeriesKey) -> SeriesRows:
     received = frame["received_at"].to_numpy(dtype="datetime64[ns]")[mask].astype(np.int64)
     event = frame["event_time"].to_numpy(dtype="datetime64[ns]")[mask]
     nanos = np.where(np.isnat(event), received, event.astype(np.int64))
-    x = np.ascontiguousarray(nanos / 1e6, dtype="<f8")
+    x = np.ascontiguousarray(epoch_ms(nanos), dtype="<f8")
     seq = frame["seq"].to_numpy(dtype=np.int64)[mask]
     y = np.ascontiguousarray(y[mask], dtype="<f8")
     if key.by is None:
@@ -406,7 +431,7 @@ def recent_item(event: Any, seq: int) -> dict[str, Any]:
         "seq": seq,
         "stream": event.stream,
         "type": event.type,
-        "time": when / 1e6,
+        "time": epoch_ms(when),
         "snapshot": bool(event.snapshot),
         "fields": fields,
         "json": text,

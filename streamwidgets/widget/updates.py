@@ -36,6 +36,7 @@ from streamwidgets.widget.encoding import (
     SeriesRows,
     decimate,
     encode_series,
+    epoch_ms,
     event_rows_by_stream,
     in_range,
     recent_item,
@@ -177,8 +178,6 @@ class SplitKeys:
             shown[shown.index(stalest)] = value
 
 
-#: Recent events an update carries at most: each costs about 9 us to build and 0.5 KB.
-RECENT_PER_UPDATE = 50
 # Recent events sent per second on average (a token bucket holding `recent_limit` and a
 # second's worth more): the table shows every event up to this rate and through a burst
 # that fills it, and a sample above it, saying so. Each event sent costs the page
@@ -195,9 +194,9 @@ class UpdateBuilder:
         buffer: the widget's buffer.
         max_points: points each series keeps (and sends at most per message; a window
             decimates a longer series to this many).
-        recent_limit: recent events kept for the list.
-        recent_per_update: recent events sent at most per update (the newest); None:
-            ``min(recent_limit, RECENT_PER_UPDATE)``.
+        recent_limit: recent events kept for the list; an update carries at most this
+            many (the newest), so a late update (a busy kernel loop) still sends every
+            event the bucket allows. Each costs about 9 us to build and 0.5 KB.
         recent_per_second: recent events sent per second on average, in bursts of up to
             ``recent_limit`` plus one second's worth (RECENT_PER_SECOND by default). The
             table holds every event up to this rate; above it a sample (the browser says
@@ -221,11 +220,8 @@ class UpdateBuilder:
         *,
         max_points: int = Limit.MAX_POINTS_DEFAULT,
         recent_limit: int = Limit.RECENT_DEFAULT,
-        recent_per_update: int | None = None,
         recent_per_second: float = RECENT_PER_SECOND,
     ) -> None:
-        if recent_per_update is None:
-            recent_per_update = min(recent_limit, RECENT_PER_UPDATE)
         if not recent_per_second > 0:
             raise ValueError(f"recent_per_second must be > 0, got {recent_per_second!r}")
         self.buffer = buffer
@@ -233,11 +229,11 @@ class UpdateBuilder:
         self.series: dict[str, SeriesKey] = {}
         self._cursor = buffer.last_seq
         self._recent: deque[dict[str, Any]] = deque(maxlen=recent_limit)
-        self._recent_unsent: deque[tuple[int, Event]] = deque(maxlen=recent_per_update)
+        self._recent_unsent: deque[tuple[int, Event]] = deque(maxlen=recent_limit)
         self._recent_seq = 0
         # The token bucket of recent events (see RECENT_PER_SECOND); full at the start.
         self._recent_rate = float(recent_per_second)
-        self._recent_burst = float(max(recent_limit, recent_per_update) + recent_per_second)
+        self._recent_burst = float(recent_limit + recent_per_second)
         self._recent_tokens = self._recent_burst
         self._recent_at: float | None = None
         self._rate_open: dict[int, dict[str, int]] = {}
@@ -496,7 +492,7 @@ class UpdateBuilder:
         self._gaps_stale, self._gaps_at = False, now
         markers = self.buffer.markers
         picked = markers[markers["kind"].isin(GAP_MARKERS)]
-        at = pd.DatetimeIndex(picked["time"]).asi8 / 1e6
+        at = epoch_ms(pd.DatetimeIndex(picked["time"]).asi8)
         first = pd.Series(at, index=picked["seq"].to_numpy(dtype=np.int64)).groupby(level=0).min()
         self._gap_seq = first.index.to_numpy(dtype=np.int64)
         self._gap_x = first.to_numpy(dtype=np.float64)

@@ -531,9 +531,16 @@ async def test_table_filter_freeze_inspector(jupyter_server, page, hydra):
     events = int((await stat(page, "events")).replace(",", ""))
     assert newest > int(frozen) + 50 and newest >= events - 60, (frozen, newest, events)
     # Inspector: open a signals row, let 3 s of traffic push it out, it stays open and exact.
-    row = page.locator(".sw-root .sw-event[data-stream=signals]").first
-    title = await row.locator("td").all_inner_texts()
-    await row.click()
+    # The row's cells are read and the row clicked in one page task: between two calls from
+    # here the live table could put a newer signals row first.
+    title = await page.evaluate(
+        """() => {
+          const row = document.querySelector('.sw-root .sw-event[data-stream=signals]');
+          const cells = [...row.cells].map((c) => c.innerText);
+          row.click();
+          return cells;
+        }"""
+    )
     inspector = page.locator(".sw-root .sw-inspector")
     await inspector.wait_for(state="visible", timeout=5000)
     body1 = await page.locator(".sw-root .sw-inspector-body").inner_text()

@@ -23,7 +23,9 @@ from streamwidgets.widget.encoding import (
     SeriesKey,
     SeriesRows,
     decimate,
+    epoch_ms,
     in_range,
+    recent_item,
     series_rows,
     with_gaps,
 )
@@ -69,6 +71,25 @@ def test_series_rows_splits_by_the_text_of_a_column_and_missing_values_go_under_
     # A by column the rows lack: every point under "(none)".
     rows = series_rows(buf.df, SeriesKey("s", "t", "data.v", by="data.nope"))
     assert rows.keys == (NO_KEY,) and len(rows) == 4
+
+
+def test_epoch_milliseconds_keep_the_whole_millisecond_pandas_shows():
+    """The browser cuts a time's fraction of a millisecond as pandas' strftime does, so the
+    whole millisecond sent must be the event's own: on whole-millisecond times (servers' ms
+    stamps) and on times a few ns either side of one."""
+    rng = np.random.default_rng(7)
+    base = 1_764_503_045_000_000_000 + rng.integers(0, 10**12, 20_000) * 1_000_000
+    nanos = np.concatenate([base, base - 1, base + 1, base + 999_999, base - 128])
+    ms = epoch_ms(nanos)
+    assert np.array_equal(np.floor(ms).astype(np.int64), nanos // 1_000_000)
+    assert np.all(np.abs(ms - nanos / 1e6) < 1e-3)  # still the time, to a microsecond
+    naive = np.floor(base / 1e6).astype(np.int64) != base // 1_000_000
+    assert naive.any(), "plain division no longer loses a millisecond: the test proves nothing"
+    shown = pd.to_datetime(base[:50]).strftime("%H:%M:%S.%f").str[:-3]
+    for ns, text in zip(base[:50].tolist(), shown, strict=True):
+        item = recent_item(Event("s", "t", {}, received_ns=ns), 1)
+        whole = int(item["time"])
+        assert pd.Timestamp(whole, unit="ms").strftime("%H:%M:%S.%f")[:-3] == text
 
 
 def test_a_gap_point_goes_between_two_points_only_at_the_gap_start():
@@ -467,6 +488,10 @@ def test_recent_events_are_all_sent_up_to_the_budget_and_sampled_above():
     builder = UpdateBuilder(buf, recent_limit=500)
     sent = _feed_recent(builder, buf, rate=200, seconds=3)
     assert sent == list(range(1, 601))
+    # The same with an update every 0.5 s (a busy kernel loop): 100 events an update, all.
+    buf = EventBuffer()
+    builder = UpdateBuilder(buf, recent_limit=500)
+    assert _feed_recent(builder, buf, rate=200, seconds=3, hz=2) == list(range(1, 601))
     # A burst as long as the table: all of it.
     buf = EventBuffer()
     builder = UpdateBuilder(buf, recent_limit=500)
