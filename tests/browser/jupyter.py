@@ -268,24 +268,15 @@ def start_jupyter_server(base_dir: Path, timeout: float = 60.0) -> JupyterServer
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(settings))
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "JPY_"))}
-    env.update(
-        JUPYTER_CONFIG_DIR=str(dirs["config"]),
-        JUPYTER_DATA_DIR=str(dirs["data"]),
-        JUPYTER_RUNTIME_DIR=str(dirs["runtime"]),
+    env = isolated_env(
+        dirs,
         # Both LabApp and JupyterNotebookApp read these (their *_dir traits default to them).
         JUPYTERLAB_SETTINGS_DIR=str(dirs["settings"]),
         JUPYTERLAB_WORKSPACES_DIR=str(dirs["workspaces"]),
-        # No user IPython profile or startup scripts in the kernels.
-        IPYTHONDIR=str(dirs["ipython"]),
-        # Kernels import the streamwidgets of this checkout, installed or not.
-        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
     )
-    log_path = base_dir / "server.log"
-    deadline = time.monotonic() + seconds(timeout)
-    for _attempt in range(3):
-        port = _free_port()
-        command = [
+
+    def command(port: int) -> list[str]:
+        return [
             sys.executable, "-m", "jupyter", "lab",
             "--no-browser",
             "--allow-root",
@@ -305,10 +296,54 @@ def start_jupyter_server(base_dir: Path, timeout: float = 60.0) -> JupyterServer
             "--LabApp.expose_app_in_browser=True",
             "--JupyterNotebookApp.expose_app_in_browser=True",
         ]  # fmt: skip
+
+    def server(port: int, process: subprocess.Popen[bytes]) -> JupyterServer:
+        return JupyterServer(f"http://127.0.0.1:{port}/", dirs["root"], log_path, process)
+
+    log_path = base_dir / "server.log"
+    return launch("Jupyter server", command, server, "lab", dirs["root"], env, log_path, timeout)
+
+
+def isolated_env(dirs: dict[str, Path], **more: str) -> dict[str, str]:
+    """The environment of a test server: Jupyter's config, data and runtime dirs and IPython's
+    under ``dirs`` (none of the user's), and kernels importing this checkout, installed or not.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "JPY_"))}
+    env.update(
+        JUPYTER_CONFIG_DIR=str(dirs["config"]),
+        JUPYTER_DATA_DIR=str(dirs["data"]),
+        JUPYTER_RUNTIME_DIR=str(dirs["runtime"]),
+        # No user IPython profile or startup scripts in the kernels.
+        IPYTHONDIR=str(dirs["ipython"]),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+        **more,
+    )
+    return env
+
+
+def launch(
+    what: str,
+    command: Callable[[int], list[str]],
+    server: Callable[[int, subprocess.Popen[bytes]], Any],
+    ready_path: str,
+    cwd: Path,
+    env: dict[str, str],
+    log_path: Path,
+    timeout: float,
+) -> Any:
+    """Run ``command(port)`` on a free port until ``server(...).url(ready_path)`` answers 200.
+
+    ``server(port, process)`` wraps the process (it has ``url``, ``stop`` and ``log_tail``);
+    output goes to ``log_path``. Retries on a new port (3 tries) if the chosen one was taken
+    in the meantime. Raises RuntimeError with the log's tail if the server exits or does not
+    answer within ``timeout`` seconds (scaled by ``seconds``).
+    """
+    deadline = time.monotonic() + seconds(timeout)
+    for _attempt in range(3):
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
-                command,
-                cwd=dirs["root"],
+                command(port := _free_port()),
+                cwd=cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -316,28 +351,27 @@ def start_jupyter_server(base_dir: Path, timeout: float = 60.0) -> JupyterServer
                 start_new_session=True,  # Ctrl-C reaches pytest only; teardown stops us
                 preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
             )
-        server = JupyterServer(f"http://127.0.0.1:{port}/", dirs["root"], log_path, process)
+        started = server(port, process)
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 break
             try:
-                with urllib.request.urlopen(server.url("lab"), timeout=5) as response:
+                with urllib.request.urlopen(started.url(ready_path), timeout=5) as response:
                     if response.status == 200:
-                        return server
+                        return started
             except (OSError, urllib.error.URLError):
                 pass
             time.sleep(0.1)
         else:
-            server.stop(timeout=5)
+            started.stop(timeout=5)
             raise RuntimeError(
-                f"Jupyter server did not answer /lab within {seconds(timeout):.0f} s; "
-                f"log {log_path}:\n{server.log_tail()}"
+                f"{what} did not answer /{ready_path} within {seconds(timeout):.0f} s; "
+                f"log {log_path}:\n{started.log_tail()}"
             )
-        if "already in use" not in server.log_tail():
+        if "already in use" not in started.log_tail():
             break
     raise RuntimeError(
-        f"Jupyter server exited with code {process.returncode}; "
-        f"log {log_path}:\n{server.log_tail()}"
+        f"{what} exited with code {process.returncode}; log {log_path}:\n{started.log_tail()}"
     )
 
 

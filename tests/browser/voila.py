@@ -24,7 +24,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ import nbformat
 
 from tests.support.waiting import seconds
 
-from .jupyter import REPO_ROOT, _die_with_parent, _free_port, new_notebook
+from .jupyter import isolated_env, launch, new_notebook
 
 if TYPE_CHECKING:
     from playwright.async_api import Page, Route
@@ -172,14 +171,7 @@ def start_voila_server(base_dir: Path, timeout: float = 60.0) -> VoilaServer:
     dirs = {name: base_dir / name for name in ("root", "config", "data", "runtime", "ipython")}
     for path in dirs.values():
         path.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "JPY_"))}
-    env.update(
-        JUPYTER_CONFIG_DIR=str(dirs["config"]),
-        JUPYTER_DATA_DIR=str(dirs["data"]),
-        JUPYTER_RUNTIME_DIR=str(dirs["runtime"]),
-        IPYTHONDIR=str(dirs["ipython"]),
-        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
-    )
+    env = isolated_env(dirs)
     # Read from JUPYTER_CONFIG_DIR by Voila (and by no other app).
     config = {
         "Voila": {
@@ -194,52 +186,22 @@ def start_voila_server(base_dir: Path, timeout: float = 60.0) -> VoilaServer:
         },
     }
     (dirs["config"] / "voila.json").write_text(json.dumps(config, indent=1))
-    log_path = base_dir / "server.log"
-    deadline = time.monotonic() + seconds(timeout)
-    for _attempt in range(3):
-        port = _free_port()
-        command = [
+
+    def command(port: int) -> list[str]:
+        return [
             sys.executable, "-m", "voila", str(dirs["root"]),
             "--no-browser",
             "--Voila.ip=127.0.0.1",
             f"--Voila.port={port}",
             "--Voila.port_retries=0",  # fail, never drift to a port we do not know
         ]  # fmt: skip
-        with open(log_path, "ab") as log:
-            process = subprocess.Popen(
-                command,
-                cwd=dirs["root"],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C reaches pytest only; teardown stops us
-                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
-            )
-        server = VoilaServer(
-            f"http://127.0.0.1:{port}/", dirs["root"], dirs["runtime"], log_path, process
-        )
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                break
-            try:
-                with urllib.request.urlopen(server.url(), timeout=5) as response:
-                    if response.status == 200:
-                        return server
-            except (OSError, urllib.error.URLError):
-                pass
-            time.sleep(0.1)
-        else:
-            server.stop(timeout=5)
-            raise RuntimeError(
-                f"Voila did not answer within {seconds(timeout):.0f} s; "
-                f"log {log_path}:\n{server.log_tail()}"
-            )
-        if "already in use" not in server.log_tail():
-            break
-    raise RuntimeError(
-        f"Voila exited with code {process.returncode}; log {log_path}:\n{server.log_tail()}"
-    )
+
+    def server(port: int, process: subprocess.Popen[bytes]) -> VoilaServer:
+        url = f"http://127.0.0.1:{port}/"
+        return VoilaServer(url, dirs["root"], dirs["runtime"], log_path, process)
+
+    log_path = base_dir / "server.log"
+    return launch("Voila", command, server, "", dirs["root"], env, log_path, timeout)
 
 
 async def guard_offline(page: Page) -> list[str]:
