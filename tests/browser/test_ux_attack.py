@@ -304,47 +304,48 @@ async def test_picker_measurements_first_and_searchable(jupyter_server, page, hy
 # ----------------------------------------------------------------------------- §1 gaps, colours, axes
 
 
-async def test_pause_resume_breaks_every_chart(jupyter_server, page, hydra):
-    """§1: a pause breaks the lines in every chart (field chart and events/s chart)."""
-    await start(page, jupyter_server, "gap-pause.ipynb", [
+async def charted_btc_feed(page, server, hydra, name: str, seed: int) -> asyncio.Task:
+    """A notebook charting markets' price, a 20 events/s BTC feed, 5 s of it drawn; the feed's
+    task (cancel it when done)."""
+    await start(page, server, name, [
         connect_cell(hydra.url, ["markets"]),
         "w.chart('price', stream='markets', type='market_update')",
     ])  # fmt: skip
     await hydra.wait_subscribed("markets")
-    rnd = random.Random(1)
+    rnd = random.Random(seed)
     task = hydra.feed(
         "markets", "market_update", lambda i: market("BTC", round(rnd.uniform(10, 20), 3)), rate=20
     )
     await asyncio.sleep(2)
     await run_cell(page, 1)
     await asyncio.sleep(3)
+    return task
+
+
+async def assert_both_charts_break(page, what: str) -> None:
+    """The field chart and the events/s chart's markets line each have a break."""
+    field = await plot(page, FIELD)
+    rate = await plot(page, RATE)
+    await save_screenshot(page, f"uxa-gap-{what}")
+    assert any(has_break(t) for t in field if t["y"]), f"field chart bridges the {what}: {field}"
+    stream_traces = [t for t in rate if t["name"] == "markets"]
+    assert stream_traces and has_break(stream_traces[0]), f"rate chart bridges the {what}: {rate}"
+
+
+async def test_pause_resume_breaks_every_chart(jupyter_server, page, hydra):
+    """§1: a pause breaks the lines in every chart (field chart and events/s chart)."""
+    task = await charted_btc_feed(page, jupyter_server, hydra, "gap-pause.ipynb", seed=1)
     await page.locator(".sw-root .sw-pause").click()
     await asyncio.sleep(4)
     await page.locator(".sw-root .sw-pause").click()
     await asyncio.sleep(4)
     task.cancel()
-    field = await plot(page, FIELD)
-    rate = await plot(page, RATE)
-    await save_screenshot(page, "uxa-gap-pause")
-    assert any(has_break(t) for t in field if t["y"]), f"field chart has no break: {field}"
-    stream_traces = [t for t in rate if t["name"] == "markets"]
-    assert stream_traces and has_break(stream_traces[0]), f"rate chart bridges the pause: {rate}"
+    await assert_both_charts_break(page, "pause")
 
 
 async def test_outage_breaks_lines_and_badge_reconnecting_then_live(jupyter_server, page, hydra):
     """§1 + §3: a 10 s drop shows "reconnecting", then "live"; both charts break there."""
-    await start(page, jupyter_server, "gap-outage.ipynb", [
-        connect_cell(hydra.url, ["markets"]),
-        "w.chart('price', stream='markets', type='market_update')",
-    ])  # fmt: skip
-    await hydra.wait_subscribed("markets")
-    rnd = random.Random(2)
-    task = hydra.feed(
-        "markets", "market_update", lambda i: market("BTC", round(rnd.uniform(10, 20), 3)), rate=20
-    )
-    await asyncio.sleep(2)
-    await run_cell(page, 1)
-    await asyncio.sleep(3)
+    task = await charted_btc_feed(page, jupyter_server, hydra, "gap-outage.ipynb", seed=2)
     await wait_badge(page, r"^live", 5)
     hydra.drop(down_for=10)
     _took, _shown = await wait_badge(page, r"reconnecting", 5)
@@ -352,13 +353,8 @@ async def test_outage_breaks_lines_and_badge_reconnecting_then_live(jupyter_serv
     _took2, _shown2 = await wait_badge(page, r"^live", 90)
     await asyncio.sleep(4)
     task.cancel()
-    field = await plot(page, FIELD)
-    rate = await plot(page, RATE)
-    await save_screenshot(page, "uxa-gap-outage")
     assert int((await stat(page, "reconnects")).replace(",", "")) >= 1
-    assert any(has_break(t) for t in field if t["y"]), f"field chart bridges the outage: {field}"
-    stream_traces = [t for t in rate if t["name"] == "markets"]
-    assert stream_traces and has_break(stream_traces[0]), f"rate chart bridges the outage: {rate}"
+    await assert_both_charts_break(page, "outage")
 
 
 async def test_eleven_streams_distinct_colours_stable_after_reload(jupyter_server, page, hydra11):
