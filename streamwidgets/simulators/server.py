@@ -28,6 +28,9 @@ from streamwidgets._util.secret import redact_url
 
 __all__ = ["LoopbackServer"]
 
+# The name of the task start_background() schedules, so stop() can wait for it.
+_START = "simulator start"
+
 
 class _RedactTokens(logging.Filter):
     """Mask ``token=`` values in the server's wire log: request lines carry the JWT."""
@@ -144,8 +147,17 @@ class LoopbackServer:
 
     async def stop(self) -> None:
         """Close every connection with 1001 and stop listening."""
+        # A start scheduled by start_background() may not have run yet (a constructor that
+        # fails right after it stops us at once): let it finish, so there is a server to stop.
+        starting = [
+            t for t in self._tasks if t.get_name() == _START and t is not asyncio.current_task()
+        ]
+        await asyncio.gather(*starting, return_exceptions=True)
         server, self._server = self._server, None
         if server is None:
+            sock, self._sock = self._sock, None
+            if sock is not None:  # bound, never served
+                sock.close()
             return
         self._before_stop()
         server.close()
@@ -182,7 +194,7 @@ class LoopbackServer:
         except RuntimeError:
             loop = None
         if loop is not None:
-            task = loop.create_task(self.start())
+            task = loop.create_task(self.start(), name=_START)
             self._keep(task)
             return task
         ready = threading.Event()

@@ -588,6 +588,18 @@ async def test_start_background_on_the_running_loop():
     await sim.stop_background()
 
 
+async def test_a_stop_right_after_a_background_start_closes_the_port():
+    """A widget whose construction fails stops its demo simulator before the scheduled start
+    ran: the start then finishes and is stopped, and nothing listens on the port after."""
+    sim = HydraSimulator()
+    sim.start_background()
+    port = sim.port
+    await sim.stop_background()
+    with pytest.raises(OSError):
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.close()
+
+
 def test_start_background_in_a_thread_without_a_loop():
     """Without a running loop, start_background runs the server in a thread."""
     sim = HydraSimulator()
