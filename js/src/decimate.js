@@ -107,9 +107,21 @@ export function decimate(x, y, { n = Math.min(x.length, y.length), x0 = null, x1
   return { x: outX.subarray(0, at), y: outY.subarray(0, at), decimated: true };
 }
 
+/** Whether the first `k` of `xs` are ascending and none is below `after`. */
+function inOrder(xs, k, after) {
+  let last = after;
+  for (let i = 0; i < k; i++) {
+    if (!(xs[i] >= last)) return false;
+    last = xs[i];
+  }
+  return true;
+}
+
 /**
- * The newest points of one trace, up to a limit, in typed arrays that grow by appending
- * (amortised: the kept points move to the front only when the spare room is used up).
+ * The points of one trace in time order, up to a limit, in typed arrays that grow by
+ * appending (amortised: the kept points move to the front only when the spare room is
+ * used up). Points in order cost their copy; a point earlier than those kept (a late
+ * event) re-sorts the series once.
  * @example const s = new RawSeries(1000); s.append(xs, ys); s.x.subarray(0, s.n)
  */
 export class RawSeries {
@@ -148,8 +160,15 @@ export class RawSeries {
   }
 
   append(xs, ys) {
-    const k = Math.min(xs.length, ys.length);
+    let k = Math.min(xs.length, ys.length);
     if (!k) return;
+    if (!inOrder(xs, k, this.n ? this.lastX : -Infinity)) {
+      // A late event (a feed's times need not come in order): keep the series sorted by
+      // time, so its line runs forward, the hover search and the decimation hold.
+      [xs, ys] = this._merged(xs.subarray(0, k), ys.subarray(0, k));
+      k = xs.length;
+      this.clear();
+    }
     if (this.n + k > this.limit && this._compact(xs.subarray(0, k), ys.subarray(0, k))) return;
     if (k >= this.limit) {
       this._ensure(this.limit);
@@ -198,13 +217,7 @@ export class RawSeries {
     const target = Math.floor(this.limit / 2);
     const columns = Math.floor((target - 4) / 3);
     if (columns < 2) return false;
-    const n = this.n + xs.length;
-    const x = new Float64Array(n);
-    const y = new Float64Array(n);
-    x.set(this.x, 0);
-    y.set(this.y, 0);
-    x.set(xs, this.n);
-    y.set(ys, this.n);
+    const [x, y] = this._joined(xs, ys);
     const d = decimate(x, y, { columns });
     if (d.x.length > this.limit) return false;
     this._ensure(this.limit);
@@ -213,6 +226,24 @@ export class RawSeries {
     this._start = 0;
     this.n = d.x.length;
     return true;
+  }
+
+  /** The kept points and then the new ones, in new arrays. */
+  _joined(xs, ys) {
+    const x = new Float64Array(this.n + xs.length);
+    const y = new Float64Array(x.length);
+    x.set(this.x, 0);
+    y.set(this.y, 0);
+    x.set(xs, this.n);
+    y.set(ys, this.n);
+    return [x, y];
+  }
+
+  /** The kept and the new points in one pair of arrays, stably sorted by x. */
+  _merged(xs, ys) {
+    const [x, y] = this._joined(xs, ys);
+    const order = Array.from(x, (_, i) => i).sort((a, b) => x[a] - x[b] || a - b);
+    return [Float64Array.from(order, (i) => x[i]), Float64Array.from(order, (i) => y[i])];
   }
 
   _ensure(size) {

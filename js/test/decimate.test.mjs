@@ -121,3 +121,24 @@ test("a raw series with a limit too small to reduce into drops its oldest points
   assert.equal(s.n, 10);
   assert.equal(s.x[0], 15);
 });
+
+test("a raw series keeps time order when late points arrive, ties in arrival order", () => {
+  const s = new RawSeries(100);
+  s.append(Float64Array.of(10, 20, 25, 50), Float64Array.of(1, 2, NaN, 5));
+  // A late point between kept ones, one before all, and a batch out of order in itself.
+  s.append(Float64Array.of(60, 22, 5), Float64Array.of(6, 2.2, 0.5));
+  assert.deepEqual(Array.from(s.x), [5, 10, 20, 22, 25, 50, 60]);
+  assert.deepEqual(Array.from(s.y), [0.5, 1, 2, 2.2, NaN, 5, 6]);
+  s.append(Float64Array.of(20), Float64Array.of(2.5));
+  assert.deepEqual(Array.from(s.x), [5, 10, 20, 20, 22, 25, 50, 60]);
+  assert.deepEqual(Array.from(s.y), [0.5, 1, 2, 2.5, 2.2, NaN, 5, 6]);
+  assert.equal(s.lastX, 60);
+  // Full: the late batch and the kept points are reduced together, still in order.
+  const full = new RawSeries(40);
+  full.append(Float64Array.from({ length: 40 }, (_, i) => 100 + i), new Float64Array(40).fill(1));
+  full.append(Float64Array.of(50, 7), Float64Array.of(9, 3));
+  const x = Array.from(full.x);
+  assert.ok(full.n <= 40 && x.every((v, i) => i === 0 || v >= x[i - 1]), x);
+  assert.equal(x[0], 7);
+  assert.ok(Array.from(full.y).includes(9), "the late high point is kept");
+});

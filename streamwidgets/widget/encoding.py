@@ -35,6 +35,7 @@ __all__ = [
     "epoch_ms",
     "event_rows_by_stream",
     "in_range",
+    "in_time_order",
     "recent_item",
     "series_points",
     "series_rows",
@@ -259,6 +260,21 @@ def with_gaps(
     low = np.where(at > 0, x[np.maximum(at - 1, 0)], -np.inf)
     when = np.clip(when, low, x[at])
     return np.insert(x, at, when), np.insert(y, at, np.nan)
+
+
+def in_time_order(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The points sorted by time, ties kept in arrival order; the arrays themselves when
+    already in order (the usual case: a feed's times need not be, a late event is not).
+
+    Example:
+        >>> x, y = in_time_order(np.array([10.0, 30.0, 20.0]), np.array([1.0, 3.0, 2.0]))
+        >>> x.tolist(), y.tolist()
+        ([10.0, 20.0, 30.0], [1.0, 2.0, 3.0])
+    """
+    if len(x) < 2 or bool((np.diff(x) >= 0).all()):
+        return x, y
+    order = np.argsort(x, kind="stable")
+    return x[order], y[order]
 
 
 def decimate(x: np.ndarray, y: np.ndarray, n_out: int) -> tuple[np.ndarray, np.ndarray]:

@@ -39,6 +39,7 @@ from streamwidgets.widget.encoding import (
     epoch_ms,
     event_rows_by_stream,
     in_range,
+    in_time_order,
     recent_item,
     series_rows,
     with_gaps,
@@ -458,6 +459,7 @@ class UpdateBuilder:
             rows, self._gap_seq, self._gap_x, after=self._sent_seq.get((series_id, value))
         )
         self._sent_seq[(series_id, value)] = int(rows.seq[-1])
+        x, y = in_time_order(x, y)
         return (x, y) if len(x) <= self.max_points else decimate(x, y, self.max_points)
 
     def _whole(
@@ -473,7 +475,7 @@ class UpdateBuilder:
         elif len(rows):
             self._sent_seq.setdefault((series_id, value), int(rows.seq[-1]))
         x, y = with_gaps(rows, self._gap_seq, self._gap_x)
-        return decimate(x, y, self.max_points)
+        return decimate(*in_time_order(x, y), self.max_points)
 
     def _tell_splits(self, series_id: str, keys: SplitKeys) -> dict[str, Any] | None:
         state = keys.state()

@@ -439,6 +439,22 @@ def test_an_update_breaks_a_series_at_a_pause_marker_and_sends_splits_once():
     assert x.tolist() == [5000.0, 10_000.0] and np.isnan(y[0]) and y[1] == 9
 
 
+def test_late_events_go_out_in_time_order_in_updates_and_windows():
+    """A feed's times need not come in order: what a chart is sent is sorted by time (ties
+    in arrival order), so its line runs forward and its hover and decimation hold."""
+    buf = EventBuffer()
+    builder = UpdateBuilder(buf, max_points=100)
+    builder.chart(SeriesKey("m", "t", "data.v"))
+    ms = 10**6
+    for v, at in ((1, 100), (2, 300), (3, 200), (4, 300), (5, 50)):
+        buf.append(Event("m", "t", {"v": v}, received_ns=10**12, event_ns=(10**6 + at) * ms))
+    message, buffers = builder.update({})
+    x, y = np.frombuffer(buffers[0], "<f8"), np.frombuffer(buffers[1], "<f8")
+    assert (x - 10**6).tolist() == [50, 100, 200, 300, 300] and y.tolist() == [5, 1, 3, 2, 4]
+    window, buffers = builder.window({}, None)
+    assert np.frombuffer(buffers[1], "<f8").tolist() == [5, 1, 3, 2, 4], window
+
+
 async def test_history_then_live_is_broken_between_them(recorded, tmp_path):
     from streamwidgets import feeds
     from streamwidgets.recording.history import HistoryWriter
