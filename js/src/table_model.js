@@ -9,11 +9,13 @@ function pad(n, width = 2) {
 }
 
 /**
- * A time of day in UTC with milliseconds (the table's header says "UTC" once).
+ * A time of day in UTC with milliseconds (the table's header says "UTC" once): the
+ * millisecond the instant falls in, as pandas shows it (a Date alone would round a time
+ * before 1970 towards 1970).
  * @example utcTime(Date.UTC(2026, 0, 2, 3, 4, 5, 67)) // "03:04:05.067"
  */
 export function utcTime(ms) {
-  const d = new Date(Number(ms));
+  const d = new Date(Math.floor(Number(ms)));
   if (Number.isNaN(d.getTime())) return "--:--:--.---";
   return `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(d.getUTCMilliseconds(), 3)}`;
 }
@@ -23,7 +25,7 @@ export function utcTime(ms) {
  * @example utcStamp(0) // "1970-01-01 00:00:00.000 UTC"
  */
 export function utcStamp(ms) {
-  const d = new Date(Number(ms));
+  const d = new Date(Math.floor(Number(ms)));
   if (Number.isNaN(d.getTime())) return "";
   return `${d.toISOString().slice(0, 10)} ${utcTime(ms)} UTC`;
 }

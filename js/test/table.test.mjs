@@ -10,6 +10,7 @@ import {
   frozenText,
   matches,
   rowWindow,
+  utcStamp,
   utcTime,
   visibleRows,
 } from "../src/table_model.js";
@@ -59,6 +60,10 @@ test("cells show values as sent; times are UTC with milliseconds", () => {
   assert.equal(cellText(false), "false");
   assert.equal(utcTime(Date.UTC(2026, 0, 2, 23, 4, 5, 7)), "23:04:05.007");
   assert.equal(utcTime("nope"), "--:--:--.---");
+  // The millisecond an instant falls in, also before 1970 (a Date cuts towards zero).
+  assert.equal(utcTime(-0.5), "23:59:59.999");
+  assert.equal(utcStamp(-0.5), "1969-12-31 23:59:59.999 UTC");
+  assert.equal(utcTime(1.999), "00:00:00.001");
 });
 
 test("filter choices, counts and the frozen line", () => {
