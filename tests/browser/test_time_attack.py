@@ -577,6 +577,15 @@ async def test_df_event_time_equals_sent_ts(page, jupyter_server, hydra):
 # ----------------------------------------------------------------------------- 5. other ts
 
 
+async def df_problems(page, server, name: str, items: list[tuple[str, Any, dict]]) -> list[str]:
+    """What ``w.df`` gets wrong of the sent ``items`` (id, ts, payload): an ``event_time``
+    other than ``ts`` to the ns, an id missing or held twice; empty when none."""
+    out = await kernel_check(page, server, 1, name, {i: exact_ns(ts) for i, ts, _ in items})
+    return (
+        [] if parse_check(out) == {"BAD": "0", "MISSING": "0", "TWICE": "0"} else [f"w.df: {out}"]
+    )
+
+
 async def test_fractional_ms_ts_shows_its_millisecond(page, jupyter_server, hydra):
     """``ts`` as a JSON number with a fraction (a server computing
     ``performance.timeOrigin + performance.now()`` sends ``1796040877873.456``): NOTES
@@ -610,11 +619,7 @@ async def test_fractional_ms_ts_shows_its_millisecond(page, jupyter_server, hydr
     await settle(root, items[-1][0], f"{len(items)} rows")
     rows = rows_by_id(await freeze_and_walk(root))
     problems = time_problems(rows, {i: ts for i, ts, _ in items})
-    out = await kernel_check(
-        page, jupyter_server, 1, "ta_float.json", {i: exact_ns(ts) for i, ts, _ in items}
-    )
-    if parse_check(out) != {"BAD": "0", "MISSING": "0", "TWICE": "0"}:
-        problems.append("w.df: " + out)
+    problems += await df_problems(page, jupyter_server, "ta_float.json", items)
     assert not problems, "\n".join(problems)
 
 
@@ -639,11 +644,7 @@ async def test_out_of_order_and_duplicate_ts(page, jupyter_server, hydra):
     rows = rows_by_id(await freeze_and_walk(root))
     problems = time_problems(rows, {i: ts for i, ts, _ in items})
     problems += check_newest(rows, items, len(items))
-    out = await kernel_check(
-        page, jupyter_server, 1, "ta_order.json", {i: exact_ns(ts) for i, ts, _ in items}
-    )
-    if parse_check(out) != {"BAD": "0", "MISSING": "0", "TWICE": "0"}:
-        problems.append("w.df: " + out)
+    problems += await df_problems(page, jupyter_server, "ta_order.json", items)
     assert not problems, "\n".join(problems)
 
 
