@@ -27,8 +27,9 @@ _WALK_JS = """async (root) => {
       const box = row.getBoundingClientRect();
       // Seen: the row is inside the scroller's visible box, not only in the DOM.
       if (box.bottom > view.top && box.top < view.bottom && !seen.has(row.dataset.seq)) {
+        const time = row.querySelector('.sw-cell-time');
         seen.set(row.dataset.seq, { seq: Number(row.dataset.seq), stream: row.dataset.stream,
-          cells: [...row.cells].map((c) => c.textContent) });
+          cells: [...row.cells].map((c) => c.textContent), title: time && time.title });
       }
     }
     const atEnd = scroller.scrollTop + scroller.clientHeight >= scroller.scrollHeight - 1;
@@ -36,7 +37,9 @@ _WALK_JS = """async (root) => {
     scroller.scrollTop += Math.max(1, scroller.clientHeight - 24);
     await frames();
   }
+  const table = root.querySelector('.sw-table');
   return { rows: [...seen.values()], mostInDom: most, steps,
+           heads: [...table.tHead.rows[0].cells].map((c) => c.textContent),
            count: root.querySelector('.sw-table-count').textContent };
 }"""
 
@@ -44,8 +47,9 @@ _WALK_JS = """async (root) => {
 async def walk_table(root) -> dict:
     """Scroll the table of ``root`` (a locator of ``.sw-root``) from top to bottom.
 
-    Returns ``{"rows": [{"seq", "stream", "cells"}] in the order seen (newest first),
-    "mostInDom": the most rows the DOM held at once, "steps": scrolls made, "count": the
-    table's "N rows" line}``. Freeze a live table first, or rows move while it is walked.
+    Returns ``{"rows": [{"seq", "stream", "cells", "title" (the time cell's tooltip)}] in
+    the order seen (newest first), "mostInDom": the most rows the DOM held at once, "steps":
+    scrolls made, "heads": the header cells' texts, "count": the table's "N rows" line}``.
+    Freeze a live table first, or rows move while it is walked.
     """
     return await root.evaluate(_WALK_JS)

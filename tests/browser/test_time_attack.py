@@ -46,6 +46,7 @@ from .jupyter import (
     wait_for_selector_in_output,
     write_notebook,
 )
+from .table_rows import walk_table
 from .time_attack_server import TOKEN, HydraServer, now_ms
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -152,36 +153,6 @@ _TOP_JS = """async (root) => {
   };
 }"""
 
-# Every row reachable by scrolling, a view at a time, two animation frames per step: its
-# seq, cells and the time cell's tooltip.
-_WALK_JS = """async (root) => {
-  const scroller = root.querySelector('.sw-recent');
-  const frames = () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
-  const seen = new Map();
-  let steps = 0;
-  scroller.scrollTop = 0;
-  await frames();
-  for (;;) {
-    const view = scroller.getBoundingClientRect();
-    for (const row of scroller.querySelectorAll('tbody tr.sw-event')) {
-      const box = row.getBoundingClientRect();
-      if (box.bottom > view.top && box.top < view.bottom && !seen.has(row.dataset.seq)) {
-        const time = row.querySelector('.sw-cell-time');
-        seen.set(row.dataset.seq, {seq: Number(row.dataset.seq),
-          cells: [...row.cells].map((c) => c.textContent), title: time && time.title});
-      }
-    }
-    const atEnd = scroller.scrollTop + scroller.clientHeight >= scroller.scrollHeight - 1;
-    if (atEnd || ++steps > 1000) break;
-    scroller.scrollTop += Math.max(1, scroller.clientHeight - 24);
-    await frames();
-  }
-  const table = root.querySelector('.sw-table');
-  return {rows: [...seen.values()], steps,
-          heads: [...table.tHead.rows[0].cells].map((c) => c.textContent),
-          count: root.querySelector('.sw-table-count').textContent};
-}"""
-
 # Scroll the table until the row of ``seq`` is drawn, then put it in the middle of the view.
 _SCROLL_TO_JS = """async (root, seq) => {
   const scroller = root.querySelector('.sw-recent');
@@ -252,7 +223,7 @@ async def freeze_and_walk(root) -> dict:
     freeze = root.locator(".sw-freeze")
     await freeze.click()
     await expect(freeze).to_have_attribute("aria-pressed", "true")
-    return await root.evaluate(_WALK_JS)
+    return await walk_table(root)
 
 
 def rows_by_id(walk: dict) -> list[dict]:
